@@ -1,0 +1,257 @@
+"""Catalog tables (SQLModel). Field names are English; the DA/T 18 / DA/T 59 names are in
+the comments and in ``catalog.standards``. Every schema change goes through Alembic."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False, **kw))
+
+
+def _json(default: Any = None) -> Any:
+    factory = (lambda: {}) if default == {} else (lambda: [])
+    return Field(default_factory=factory, sa_column=Column(JSON, nullable=False))
+
+
+class ItemStatus(StrEnum):
+    pending = "pending"
+    processing = "processing"
+    enriched = "enriched"
+    in_review = "in_review"
+    approved = "approved"
+    failed = "failed"
+    quarantined = "quarantined"
+
+
+class Access(StrEnum):
+    """开放标识 (DA/T 18)."""
+
+    open = "开放"
+    controlled = "控制"
+    deferred = "延期"
+    unreviewed = "未审核"
+
+
+class Kind(StrEnum):
+    scan = "scan"
+    recording = "recording"
+    other = "other"
+
+
+class Collection(SQLModel, table=True):
+    """A fonds (全宗) or thematic collection (专题) with its processing defaults."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(index=True, unique=True, max_length=64)
+    name: str = ""
+    fonds: str = Field(default="J001", max_length=32)  # 全宗号
+    ocr_languages: str = "chi_sim+eng"
+    asr_language: str = ""  # empty: detect
+    script: str = "zh-Hans"
+    vocabulary: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    retention: str = "Y"
+    created_at: datetime = _ts()
+
+
+class Item(SQLModel, table=True):
+    """The unit of description (件 / 案卷): one interview, one document, one file of pages."""
+
+    __table_args__ = (Index("ix_item_collection_status", "collection_id", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    collection_id: int = Field(foreign_key="collection.id", index=True)
+    reference_code: str = Field(index=True, unique=True, max_length=128)  # 档号 (DA/T 13)
+    title: str = ""  # 题名
+    kind: str = Field(default=Kind.other, max_length=16)
+    status: str = Field(default=ItemStatus.pending, max_length=16, index=True)
+    status_reason: str = ""
+    access: str = Field(default=Access.unreviewed, max_length=8)  # 开放标识
+    creator: str = ""  # 责任者
+    date: str = ""  # 日期 YYYYMMDD or YYYYMMDD-YYYYMMDD
+    place: str = ""  # 地点
+    people: str = ""  # 人名
+    language: str = ""  # 语言
+    subject: str = ""  # 主题词/关键词
+    abstract: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))  # 范围和提要
+    extent: str = ""  # 载体形态
+    generation: str = "数字化"  # 生成方式: 原生 / 数字化
+    retention: str = "Y"  # 保管期限: Y, D30, D10
+    classification: str = ""  # 密级
+    notes: str = ""  # 附注
+    narrator: str = ""  # 口述者 (DA/T 59)
+    interviewer: str = ""  # 采集者
+    collected_at: str = ""  # 采集时间
+    collected_place: str = ""  # 采集地点
+    consent: str = ""  # 授权
+    source_name: str = ""  # original file name of the first master
+    batch: str = ""
+    ocr_languages: str = ""  # per-item override of the collection's languages
+    progress: float = 0.0  # 0..1 while processing
+    extra: dict[str, Any] = _json({})
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts(onupdate=utcnow)
+
+
+class Asset(SQLModel, table=True):
+    """A stored object: the master, or a derivative made from one."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    role: str = Field(max_length=16)  # master | access | asr_wav | hocr | pdf | peaks
+    key: str = Field(unique=True, max_length=1024)
+    sha256: str = Field(index=True, max_length=64)
+    size: int = 0
+    media_type: str = ""
+    format_name: str = ""
+    original_name: str = ""
+    sequence: int = 0  # order of masters within the item
+    source_asset_id: int | None = Field(default=None, foreign_key="asset.id")
+    tech: dict[str, Any] = _json({})
+    created_at: datetime = _ts()
+
+
+class Page(SQLModel, table=True):
+    """One page of OCR (or extracted) text, with lines and words in page-image pixels."""
+
+    __table_args__ = (UniqueConstraint("item_id", "page_no"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    asset_id: int = Field(foreign_key="asset.id", index=True)
+    page_no: int  # 1-based within the item
+    source_page: int = 1  # 1-based within the asset
+    text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    lines: list[Any] = _json([])  # [{"text", "bbox", "conf", "words": [{"text","bbox","conf"}]}]
+    width: int = 0
+    height: int = 0
+    mean_conf: float | None = None
+    status: str = "ok"  # ok | failed | empty
+    error: str = ""
+    engine: str = ""
+    result_key: str = Field(default="", max_length=64)
+    version: int = 0  # optimistic locking for edits
+    created_at: datetime = _ts()
+
+
+class Transcript(SQLModel, table=True):
+    """One transcription run of one recording."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    asset_id: int = Field(foreign_key="asset.id", index=True)
+    language: str = ""
+    language_probability: float | None = None
+    duration: float = 0.0
+    engine: str = ""
+    model: str = ""
+    model_sha256: str = ""
+    options: dict[str, Any] = _json({})
+    result_key: str = Field(default="", max_length=64, index=True)
+    status: str = "ok"  # ok | empty | failed
+    error: str = ""
+    created_at: datetime = _ts()
+
+
+class Segment(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("transcript_id", "seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    transcript_id: int = Field(foreign_key="transcript.id", index=True)
+    seq: int
+    start: float
+    end: float
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    raw_text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    confidence: float | None = None
+    no_speech_prob: float | None = None
+    speaker: str = ""
+    words: list[Any] = _json([])  # [{"start","end","word","probability"}]
+    version: int = 0
+
+
+class Event(SQLModel, table=True):
+    """A PREMIS-style event: what was done to which object, by whom or what, with what outcome."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int | None = Field(default=None, foreign_key="item.id", index=True)
+    asset_id: int | None = Field(default=None, foreign_key="asset.id")
+    type: str = Field(max_length=32, index=True)  # ingestion, fixity check, format identification, ...
+    agent: str = ""
+    outcome: str = "success"  # success | failure | warning
+    detail: dict[str, Any] = _json({})
+    at: datetime = _ts()
+
+
+class Revision(SQLModel, table=True):
+    """Who changed what, when, with the text before and after. Machine output is revision 0."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    target: str = Field(max_length=16)  # segment | page | item
+    target_id: int
+    number: int
+    author: str = ""
+    before: dict[str, Any] = _json({})
+    after: dict[str, Any] = _json({})
+    at: datetime = _ts()
+
+
+class Flag(SQLModel, table=True):
+    """Something an editor or reviewer must look at, with where it is: a screening hit
+    (personal information, a listed term) or a machine doubt (hallucinated repetition)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    kind: str = Field(max_length=24)  # hallucination | pii | term
+    category: str = ""  # e.g. repetition, id_number, mobile, a term list's category
+    status: str = Field(default="open", max_length=12)  # open | confirmed | dismissed
+    page_no: int | None = None
+    bbox: list[int] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    segment_id: int | None = None
+    start: float | None = None
+    end: float | None = None
+    preview: str = ""
+    detail: dict[str, Any] = _json({})
+    created_at: datetime = _ts()
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=64)
+    role: str = Field(max_length=16)  # collector | editor | operator | admin
+    password_hash: str = ""
+    active: bool = True
+    created_at: datetime = _ts()
+
+
+class SearchEntry(SQLModel, table=True):
+    """One searchable unit: an item's description, one OCR line, or one transcript segment.
+
+    ``tokens`` and ``bigrams`` hold the normalized forms the full-text index is built on
+    (see ``catalog.textindex``).
+    """
+
+    __tablename__ = "search_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    field: str = Field(max_length=16)  # title | meta | page | segment
+    page_no: int | None = None
+    bbox: list[int] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    segment_id: int | None = None
+    start: float | None = None
+    end: float | None = None
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    tokens: str = Field(sa_column=Column(Text, nullable=False))  # CJK characters + other words
+    bigrams: str = Field(sa_column=Column(Text, nullable=False))  # overlapping CJK bigrams

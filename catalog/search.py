@@ -1,0 +1,239 @@
+"""Full-text search over descriptions, OCR lines and transcript segments, in one query.
+
+Each searchable unit is a ``SearchEntry`` row; SQLite indexes it with FTS5, PostgreSQL with
+a GIN tsvector (migration 0001). A hit carries its deep location: page + box for scans,
+start/end seconds for recordings.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import Session, col, delete, select
+
+from catalog.models import Access, Collection, Item, Page, SearchEntry, Segment, Transcript
+from catalog.textindex import QueryPart, index_terms, normalize, query_parts
+from configs.errors import BadInputError
+
+MAX_QUERY = 200
+FIELD_WEIGHT = {"title": 4.0, "meta": 2.0, "page": 1.0, "segment": 1.0}
+META_FIELDS = ("reference_code", "creator", "people", "place", "subject", "abstract",
+               "narrator", "interviewer", "notes", "source_name")
+
+
+@dataclass
+class Hit:
+    item_id: int
+    reference_code: str
+    title: str
+    kind: str
+    snippet: str
+    location: dict[str, Any] = field(default_factory=dict)
+    field: str = ""
+    score: float = 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------- indexing
+
+
+def _entry(item_id: int, fld: str, body: str, **loc: Any) -> SearchEntry:
+    terms = index_terms(body)
+    return SearchEntry(item_id=item_id, field=fld, text=body, tokens=terms.tokens,
+                       bigrams=terms.bigrams, **loc)
+
+
+def reindex_item(session: Session, item: Item) -> int:
+    """Replace an item's search entries with ones built from its current record. Returns the count."""
+    assert item.id is not None
+    session.exec(delete(SearchEntry).where(col(SearchEntry.item_id) == item.id))
+    entries = [_entry(item.id, "title", item.title)] if item.title else []
+    meta = " ".join(str(getattr(item, f)) for f in META_FIELDS if getattr(item, f))
+    if meta:
+        entries.append(_entry(item.id, "meta", meta))
+    pages = session.exec(select(Page).where(Page.item_id == item.id).order_by(col(Page.page_no)))
+    for page in pages:
+        for line in page.lines:
+            if line.get("text"):
+                entries.append(_entry(item.id, "page", line["text"], page_no=page.page_no,
+                                      bbox=list(line["bbox"])))
+    segments = session.exec(
+        select(Segment).join(Transcript).where(Transcript.item_id == item.id)
+        .order_by(col(Transcript.id), col(Segment.seq))
+    )
+    for seg in segments:
+        if seg.text.strip():
+            entries.append(_entry(item.id, "segment", seg.text, segment_id=seg.id,
+                                  start=seg.start, end=seg.end))
+    session.add_all(entries)
+    return len(entries)
+
+
+def reindex_all(session: Session) -> int:
+    """Rebuild every item's entries (recovery). Returns the number of entries written."""
+    return sum(reindex_item(session, item) for item in session.exec(select(Item)).all())
+
+
+# ---------------------------------------------------------------- querying
+
+
+def _fts5_query(parts: list[QueryPart]) -> str:
+    clauses = []
+    for p in parts:
+        if p.cjk and len(p.text) > 1:
+            clauses.append('bigrams : "' + " ".join(p.bigrams) + '"')
+        elif p.cjk or len(p.text) < 3:
+            clauses.append(f'tokens : "{p.text}"')
+        else:
+            clauses.append(f'tokens : "{p.text}"*')
+    return " AND ".join(clauses)
+
+
+def _tsquery(parts: list[QueryPart]) -> str:
+    clauses = []
+    for p in parts:
+        if p.cjk and len(p.text) > 1:
+            clauses.append("(" + " <-> ".join(p.bigrams) + ")")
+        elif p.cjk or len(p.text) < 3:
+            clauses.append(p.text)
+        else:
+            clauses.append(f"{p.text}:*")
+    return " & ".join(clauses)
+
+
+def search(
+    session: Session,
+    query: str,
+    *,
+    collection: str | None = None,
+    kind: str | None = None,
+    include_restricted: bool = False,
+    limit: int = 20,
+) -> list[Hit]:
+    """Hits for ``query``, best first. Without ``include_restricted`` only open (开放) items count."""
+    if len(query) > MAX_QUERY:
+        raise BadInputError(f"query is {len(query)} characters long; the limit is {MAX_QUERY}")
+    parts = query_parts(query)
+    if not parts:
+        raise BadInputError("the query has no letters, digits or Chinese characters to search for")
+    filters, params = [], {"limit": limit}
+    if collection:
+        filters.append("i.collection_id = (SELECT id FROM collection WHERE code = :collection)")
+        params["collection"] = collection
+    if kind:
+        filters.append("i.kind = :kind")
+        params["kind"] = kind
+    if not include_restricted:
+        filters.append("i.access = :open")
+        params["open"] = Access.open.value
+    where = "".join(f" AND {f}" for f in filters)
+    weight = " ".join(f"WHEN '{k}' THEN {v}" for k, v in FIELD_WEIGHT.items())
+    if session.get_bind().dialect.name == "sqlite":
+        params["q"] = _fts5_query(parts)
+        sql = f"""SELECT e.id, bm25(search_fts) * (CASE e.field {weight} ELSE 1 END) AS score
+                  FROM search_fts JOIN search_entry e ON e.id = search_fts.rowid
+                  JOIN item i ON i.id = e.item_id
+                  WHERE search_fts MATCH :q{where} ORDER BY score LIMIT :limit"""
+    else:
+        params["q"] = _tsquery(parts)
+        sql = f"""SELECT e.id, -ts_rank(to_tsvector('simple', e.tokens || ' ' || e.bigrams), q)
+                         * (CASE e.field {weight} ELSE 1 END) AS score
+                  FROM search_entry e JOIN item i ON i.id = e.item_id,
+                       to_tsquery('simple', :q) q
+                  WHERE to_tsvector('simple', e.tokens || ' ' || e.bigrams) @@ q{where}
+                  ORDER BY score LIMIT :limit"""
+    rows = session.execute(text(sql), params).all()
+    hits: list[Hit] = []
+    described: set[int] = set()  # one description hit per item (title and metadata together)
+    for entry_id, score in rows:
+        entry = session.get(SearchEntry, entry_id)
+        item = session.get(Item, entry.item_id) if entry else None
+        if entry is None or item is None:
+            continue
+        if entry.field in ("title", "meta"):
+            if item.id in described:
+                continue
+            described.add(item.id or 0)
+        hits.append(_hit(session, entry, item, parts, float(score)))
+    return hits
+
+
+def _hit(session: Session, entry: SearchEntry, item: Item, parts: list[QueryPart], score: float) -> Hit:
+    spans = match_spans(entry.text, parts)
+    location: dict[str, Any] = {}
+    if entry.field == "page":
+        location = {"page": entry.page_no, "bbox": _match_bbox(session, entry, spans)}
+    elif entry.field == "segment":
+        location = {"start": round(entry.start or 0, 2), "end": round(entry.end or 0, 2)}
+    return Hit(item_id=item.id or 0, reference_code=item.reference_code, title=item.title,
+               kind=item.kind, snippet=snippet(entry.text, spans), location=location,
+               field=entry.field, score=round(-score, 4))
+
+
+def match_spans(body: str, parts: list[QueryPart]) -> list[tuple[int, int]]:
+    """Character spans of ``body`` where a query part occurs (normalization-insensitive)."""
+    norm = [normalize(ch) or ch for ch in body]
+    flat = "".join(n if len(n) == 1 else n[0] for n in norm)  # keep positions 1:1 with body
+    spans = []
+    for p in parts:
+        start = 0
+        while (pos := flat.find(p.text, start)) >= 0:
+            spans.append((pos, pos + len(p.text)))
+            start = pos + len(p.text)
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for s, e in spans:
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def snippet(body: str, spans: list[tuple[int, int]], *, width: int = 60) -> str:
+    """HTML-safe snippet around the first match, matches wrapped in <mark>."""
+    if not spans:
+        return html.escape(body[:width])
+    lo = max(0, spans[0][0] - width // 3)
+    hi = min(len(body), lo + width)
+    out, pos = ["…" if lo else ""], lo
+    for s, e in spans:
+        if s >= hi or e <= lo:
+            continue
+        s, e = max(s, lo), min(e, hi)
+        out += [html.escape(body[pos:s]), "<mark>", html.escape(body[s:e]), "</mark>"]
+        pos = e
+    out += [html.escape(body[pos:hi]), "…" if hi < len(body) else ""]
+    return "".join(out)
+
+
+def _match_bbox(session: Session, entry: SearchEntry, spans: list[tuple[int, int]]) -> list[int] | None:
+    """The box of the words the match covers, or the line's box."""
+    page = session.exec(
+        select(Page).where(Page.item_id == entry.item_id, Page.page_no == entry.page_no)
+    ).first()
+    line = next((ln for ln in (page.lines if page else []) if ln.get("text") == entry.text
+                 and list(ln.get("bbox", [])) == entry.bbox), None)
+    if not line or not spans:
+        return entry.bbox
+    boxes, cursor = [], 0
+    for word in line.get("words", []):
+        pos = entry.text.find(word["text"], cursor)
+        if pos < 0:
+            continue
+        cursor = pos + len(word["text"])
+        if any(pos < e and s < cursor for s, e in spans):
+            boxes.append(word["bbox"])
+    if not boxes:
+        return entry.bbox
+    return [min(b[0] for b in boxes), min(b[1] for b in boxes),
+            max(b[2] for b in boxes), max(b[3] for b in boxes)]
+
+
+def collection_codes(session: Session) -> list[str]:
+    return list(session.exec(select(Collection.code)).all())

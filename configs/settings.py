@@ -1,0 +1,131 @@
+"""Settings: ``configs/default.toml`` < ``$LANTAI_CONFIG`` file < ``LANTAI_*`` environment."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_TOML = Path(__file__).with_name("default.toml")
+
+
+class StorageSettings(BaseModel):
+    backend: Literal["local", "minio"] = "local"
+    root: str = ""
+    endpoint: str = "127.0.0.1:9000"
+    access_key: str = ""
+    secret_key: str = ""
+    secure: bool = False
+    region: str = ""
+    bucket: str = "lantai"
+    create_bucket: bool = True
+
+
+class OcrSettings(BaseModel):
+    languages: str = "chi_sim+eng"
+    dpi: int = Field(300, ge=70, le=1200)
+    page_timeout: int = Field(300, ge=1)
+    workers: int = Field(0, ge=0)
+
+
+class AsrSettings(BaseModel):
+    engine: Literal["faster-whisper", "openai-whisper"] = "faster-whisper"
+    model: str = "base"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    compute_type: str = "auto"
+    beam_size: int = Field(5, ge=1)
+    vad: bool = True
+    language: str = ""
+    script: Literal["zh-Hans", "zh-Hant", "zh-TW", "zh-HK"] = "zh-Hans"
+    condition_on_previous_text: bool = False
+    low_confidence: float = Field(0.5, ge=0, le=1)
+
+
+class CollectionDefaults(BaseModel):
+    code: str = "DEFAULT"
+    name: str = "默认全宗"
+    fonds: str = "J001"
+    retention: Literal["Y", "D30", "D10"] = "Y"
+
+
+class Settings(BaseSettings):
+    """All of Lantai's settings. Paths are resolved against the working directory."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LANTAI_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    home: Path = Path("./data")
+    database_url: str = ""
+    models_dir: str = ""
+    # Signs sessions and local presigned URLs. From the environment (LANTAI_SECRET_KEY);
+    # when empty, a random key is generated once and kept in <home>/.secret_key.
+    secret_key: str = ""
+    storage: StorageSettings = StorageSettings()
+    ocr: OcrSettings = OcrSettings()
+    asr: AsrSettings = AsrSettings()
+    collection: CollectionDefaults = CollectionDefaults()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        files = [DEFAULT_TOML]
+        user_file = os.environ.get("LANTAI_CONFIG")
+        if user_file:
+            files.append(Path(user_file))
+        # Later sources win in TomlConfigSettingsSource's deep merge; earlier tuple entries win overall.
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=files, deep_merge=True),
+        )
+
+    @property
+    def home_dir(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home_dir / 'catalog.db'}"
+
+    @property
+    def models_path(self) -> Path:
+        return Path(self.models_dir).expanduser().resolve() if self.models_dir else self.home_dir / "models"
+
+    @property
+    def secret(self) -> str:
+        if self.secret_key:
+            return self.secret_key
+        path = self.home_dir / ".secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_hex(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    @property
+    def objects_path(self) -> Path:
+        root = self.storage.root
+        return Path(root).expanduser().resolve() if root else self.home_dir / "objects"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, built on first use (never at import time)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Prefect flows: the only place where storage, tasks and the catalog meet."""

@@ -1,0 +1,280 @@
+"""The enrich flow: OCR for scans, transcription for recordings, then the search index.
+
+Work is keyed by (master checksum, engine, version/model, options): a re-run skips what is
+already done, and a changed model or option re-runs only what it affects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from sqlmodel import Session, col, delete, select
+
+from catalog import crud
+from catalog.db import session_scope
+from catalog.models import Asset, Collection, Flag, Item, ItemStatus, Kind, Page, Segment, Transcript
+from catalog.search import reindex_item
+from configs import Settings, get_settings
+from configs.errors import BadInputError, ConfigError
+from flows.progress import report
+from flows.retry import BACKOFF, is_transient
+from storage import ObjectStore, download, open_store
+from storage.keys import derivative_key
+from tasks import asr, media, models, ocr
+
+LANGUAGE_CODES = {"中文": "zh", "汉语": "zh", "普通话": "zh", "chinese": "zh", "英语": "en",
+                  "english": "en", "粤语": "yue", "cantonese": "yue"}
+
+
+@dataclass
+class ItemOutcome:
+    item_id: int
+    reference_code: str
+    kind: str
+    status: str
+    reason: str = ""
+    seconds: float = 0.0
+    skipped: bool = False
+    pages: int = 0
+    segments: int = 0
+    duration: float = 0.0
+    excerpt: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def result_key(**parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _store_derivative(session: Session, store: ObjectStore, *, source: Asset, role: str,
+                      path: Path, name: str, media_type: str) -> Asset:
+    """Upload a derivative and record it, replacing an earlier one of the same role."""
+    key = derivative_key(source.sha256, name)
+    info = store.put_file(key, path, content_type=media_type)
+    old = crud.derivative(session, source_asset_id=source.id or 0, role=role)
+    if old is not None and old.key != key:
+        store.delete(old.key)
+        session.delete(old)
+        session.flush()
+    asset = old if old is not None and old.key == key else Asset(
+        item_id=source.item_id, role=role, key=key, sha256="", source_asset_id=source.id)
+    asset.sha256, asset.size, asset.media_type = info.sha256 or "", info.size, media_type
+    session.add(asset)
+    session.flush()
+    return asset
+
+
+# ---------------------------------------------------------------- OCR
+
+
+def _ocr_asset(session: Session, store: ObjectStore, settings: Settings, item: Item, coll: Collection,
+               asset: Asset, work: Path, *, force: bool, outcome: ItemOutcome) -> None:
+    languages = item.ocr_languages or coll.ocr_languages or settings.ocr.languages
+    options = {"languages": languages, "dpi": settings.ocr.dpi, "osd": True}
+    key = result_key(sha256=asset.sha256, engine="tesseract", version=ocr.tesseract_version(), **options)
+    done = session.exec(select(Page).where(Page.asset_id == asset.id, Page.result_key == key)).first()
+    if done is not None and not force:
+        outcome.skipped = True
+        return
+    workers = settings.ocr.workers or os.cpu_count() or 1
+    result = ocr.ocr_file(work, kind="pdf" if asset.media_type == "application/pdf" else "image",
+                          languages=languages, workdir=work.parent / "ocr", dpi=settings.ocr.dpi,
+                          page_timeout=settings.ocr.page_timeout, workers=workers)
+    if result.hocr:
+        hocr_path = work.parent / "ocr.hocr"
+        hocr_path.write_text(result.hocr, "utf-8")
+        _store_derivative(session, store, source=asset, role="hocr", path=hocr_path,
+                          name="ocr.hocr", media_type="text/vnd.hocr+html")
+    if result.pdf is not None:
+        _store_derivative(session, store, source=asset, role="pdf", path=result.pdf,
+                          name="searchable.pdf", media_type="application/pdf")
+    session.exec(delete(Page).where(col(Page.asset_id) == asset.id))
+    earlier = session.exec(select(Page.page_no).where(Page.item_id == item.id)
+                           .order_by(col(Page.page_no).desc())).first() or 0
+    for page in result.pages:
+        session.add(Page(
+            item_id=item.id or 0, asset_id=asset.id or 0, page_no=earlier + page.page_no,
+            source_page=page.page_no, text=page.text, width=page.width, height=page.height,
+            lines=[{"text": ln.text, "bbox": list(ln.bbox), "conf": ln.conf,
+                    "words": [{"text": w.text, "bbox": list(w.bbox), "conf": w.conf} for w in ln.words]}
+                   for ln in page.lines],
+            mean_conf=page.mean_conf, status=page.status, error=page.error,
+            engine=f"{result.engine} {result.engine_version}" if page.method == "ocr" else "pdf text layer",
+            result_key=key,
+        ))
+    failed = result.failed_pages
+    crud.add_event(session, type="optical character recognition", item_id=item.id, asset_id=asset.id,
+                   outcome="warning" if failed else "success", engine=result.engine,
+                   version=result.engine_version, options=result.options, pages=len(result.pages),
+                   failed_pages=[{"page": p.page_no, "reason": p.error} for p in failed])
+    outcome.pages += len(result.pages)
+    if failed:
+        outcome.reason += f"{len(failed)} of {len(result.pages)} pages failed; "
+    if not outcome.excerpt:
+        outcome.excerpt = next((p.text for p in result.pages if p.text.strip()), "")
+
+
+# ---------------------------------------------------------------- ASR
+
+
+def _asr_options(settings: Settings, item: Item, coll: Collection) -> asr.AsrOptions:
+    language = coll.asr_language or settings.asr.language or \
+        LANGUAGE_CODES.get(item.language.strip().lower(), item.language.strip().lower()[:3])
+    return asr.AsrOptions(
+        language=language or None, prompt=coll.vocabulary, beam_size=settings.asr.beam_size,
+        vad=settings.asr.vad, condition_on_previous_text=settings.asr.condition_on_previous_text,
+        script=coll.script or settings.asr.script, low_confidence=settings.asr.low_confidence)
+
+
+def _asr_asset(session: Session, store: ObjectStore, settings: Settings, item: Item, coll: Collection,
+               asset: Asset, work: Path, *, force: bool, outcome: ItemOutcome) -> None:
+    info = media.probe(work)
+    asset.tech = info.as_dict()
+    session.add(asset)
+    outcome.duration += info.duration
+    model_dir = models.resolve(settings.models_path, settings.asr.model)
+    engine = asr.load_engine(settings.asr.engine, model_dir, settings.asr.device, settings.asr.compute_type)
+    options = _asr_options(settings, item, coll)
+    key = result_key(sha256=asset.sha256, engine=engine.name, version=engine.version,
+                     model=engine.model_sha256, **options.as_dict())
+    done = session.exec(select(Transcript).where(Transcript.asset_id == asset.id,
+                                                 Transcript.result_key == key)).first()
+    if done is not None and not force:
+        outcome.skipped = True
+        return
+    wav = media.to_asr_wav(work, work.parent / "asr.wav", info)
+    access = media.access_copy(work, work.parent / "access.mp4", info)
+    _store_derivative(session, store, source=asset, role="access", path=access,
+                      name="access.mp4", media_type="video/mp4" if info.video else "audio/mp4")
+    asr_info, stream = engine.transcribe(wav, options)
+    segments = []
+    for seg in stream:
+        segments.append(seg)
+        report("transcribe", item_id=item.id, position=seg.end, duration=asr_info.duration)
+    for old in session.exec(select(Transcript).where(Transcript.asset_id == asset.id)).all():
+        session.exec(delete(Segment).where(col(Segment.transcript_id) == old.id))
+        session.delete(old)
+    session.exec(delete(Flag).where(col(Flag.item_id) == item.id, col(Flag.kind) == "hallucination"))
+    transcript = Transcript(
+        item_id=item.id or 0, asset_id=asset.id or 0, language=asr_info.language,
+        language_probability=asr_info.language_probability, duration=asr_info.duration,
+        engine=engine.name, model=engine.model_name, model_sha256=engine.model_sha256,
+        options=options.as_dict(), result_key=key, status="ok" if segments else "empty",
+        error="" if segments else "no speech detected")
+    session.add(transcript)
+    session.flush()
+    for seq, seg in enumerate(segments):
+        row = Segment(transcript_id=transcript.id or 0, seq=seq, start=seg.start, end=seg.end,
+                      text=seg.text, raw_text=seg.raw_text, confidence=seg.confidence,
+                      no_speech_prob=seg.no_speech_prob,
+                      words=[w.__dict__ for w in seg.words])
+        session.add(row)
+        session.flush()
+        if "repetition" in seg.flags:
+            session.add(Flag(item_id=item.id or 0, kind="hallucination", category="repetition",
+                             segment_id=row.id, start=seg.start, end=seg.end, preview=seg.text[:80]))
+    crud.add_event(session, type="transcription", item_id=item.id, asset_id=asset.id,
+                   outcome="success" if segments else "warning", engine=engine.name,
+                   version=engine.version, model=engine.model_name, model_sha256=engine.model_sha256,
+                   options=options.as_dict(), language=asr_info.language, segments=len(segments),
+                   note="" if segments else "no speech detected")
+    outcome.segments += len(segments)
+    if not segments:
+        outcome.reason += "no speech detected; "
+    if not outcome.excerpt:
+        outcome.excerpt = " ".join(s.text for s in segments)[:200]
+
+
+# ---------------------------------------------------------------- per item and the flow
+
+
+@task(retries=2, retry_delay_seconds=BACKOFF, retry_condition_fn=is_transient)
+def enrich_item(item_id: int, force: bool = False) -> ItemOutcome:
+    """Enrich one item; bad input marks it failed with the reason instead of raising."""
+    settings = get_settings()
+    store = open_store(settings)
+    started = time.monotonic()
+    with session_scope(settings) as session:
+        item = session.get(Item, item_id)
+        if item is None:
+            raise BadInputError(f"no item with id {item_id}")
+        item.status, item.status_reason = ItemStatus.processing, ""
+        session.add(item)
+    outcome = ItemOutcome(item_id, item.reference_code, item.kind, ItemStatus.processing)
+    try:
+        with session_scope(settings) as session, tempfile.TemporaryDirectory(prefix="lantai-") as tmp:
+            item = session.get(Item, item_id)
+            assert item is not None
+            coll = session.get(Collection, item.collection_id)
+            assert coll is not None
+            for index, asset in enumerate(crud.masters(session, item_id=item_id)):
+                work = Path(tmp) / f"{index}" / "master"
+                download(store, asset.key, work, expect_sha256=asset.sha256)  # fixity on every read
+                if item.kind == Kind.scan:
+                    _ocr_asset(session, store, settings, item, coll, asset, work, force=force, outcome=outcome)
+                elif item.kind == Kind.recording:
+                    _asr_asset(session, store, settings, item, coll, asset, work, force=force, outcome=outcome)
+            item.status = ItemStatus.enriched
+            item.status_reason = outcome.reason.strip("; ")
+            item.progress = 1.0
+            session.add(item)
+            reindex_item(session, item)
+    except BadInputError as e:
+        with session_scope(settings) as session:
+            item = session.get(Item, item_id)
+            assert item is not None
+            item.status, item.status_reason = ItemStatus.failed, e.message
+            session.add(item)
+            crud.add_event(session, type="enrichment", item_id=item_id, outcome="failure", reason=e.message)
+        outcome.status, outcome.reason = ItemStatus.failed, e.message
+    else:
+        outcome.status = ItemStatus.enriched
+        outcome.reason = outcome.reason.strip("; ")
+    outcome.seconds = round(time.monotonic() - started, 2)
+    return outcome
+
+
+def _record_crash(settings: Settings, item_id: int, exc: object) -> ItemOutcome:
+    """After the retries are spent: mark the item failed with the reason; the batch goes on."""
+    reason = str(exc) if isinstance(exc, BaseException) else "enrichment crashed"
+    with session_scope(settings) as session:
+        item = session.get(Item, item_id)
+        assert item is not None
+        item.status, item.status_reason = ItemStatus.failed, reason[:500]
+        session.add(item)
+        crud.add_event(session, type="enrichment", item_id=item_id, outcome="failure", reason=reason)
+        return ItemOutcome(item_id, item.reference_code, item.kind, ItemStatus.failed, reason)
+
+
+@flow(name="enrich")
+def enrich_flow(collection: str | None = None, item_id: int | None = None,
+                force: bool = False) -> list[dict[str, Any]]:
+    """Enrich every item with pending work (or one item, or everything with ``force``)."""
+    log = get_run_logger()
+    settings = get_settings()
+    with session_scope(settings) as session:
+        ids = crud.items_to_enrich(session, collection=collection, item_id=item_id,
+                                   include_done=force or item_id is not None)
+    outcomes = []
+    for index, iid in enumerate(ids):
+        report("enrich", done=index, total=len(ids), item_id=iid)
+        state = enrich_item(iid, force, return_state=True)
+        if state.is_failed():
+            exc = state.result(raise_on_failure=False)
+            if isinstance(exc, ConfigError):
+                raise exc  # the installation is incomplete: every item would fail the same way
+            outcome = _record_crash(settings, iid, exc)
+        else:
+            outcome = state.result()
+        log.info("item %s %s %s", outcome.reference_code, outcome.status, outcome.reason)
+        outcomes.append(outcome.__dict__)
+    report("enrich", done=len(ids), total=len(ids), item_id=None)
+    return outcomes

@@ -1,0 +1,3 @@
+from lantai.cli import main
+
+main()

