@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,7 +101,10 @@ def _clean(line: int, raw: dict[str, object]) -> ManifestRow:
 
 def validate_date(value: str) -> str:
     """DA/T 18 dates: YYYYMMDD (or YYYYMM, YYYY), or a range joined by '-'."""
-    value = value.replace("/", "").replace(".", "").replace("年", "").replace("月", "").replace("日", "")
+    value = re.sub(r"(\d{4})年(?:(\d{1,2})月(?:(\d{1,2})日)?)?",
+                   lambda m: m[1] + (m[2] or "").zfill(2 if m[2] else 0) + (m[3] or "").zfill(2 if m[3] else 0),
+                   value.strip())
+    value = value.replace("/", "").replace(".", "")
     parts = value.split("-") if len(value) > 8 else [value.replace("-", "")]
     for part in parts:
         if not (part.isdigit() and len(part) in (4, 6, 8)):

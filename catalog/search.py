@@ -54,8 +54,8 @@ def reindex_item(session: Session, item: Item) -> int:
     session.exec(delete(SearchEntry).where(col(SearchEntry.item_id) == item.id))
     entries = [_entry(item.id, "title", item.title)] if item.title else []
     meta = " ".join(str(getattr(item, f)) for f in META_FIELDS if getattr(item, f))
-    if meta:
-        entries.append(_entry(item.id, "meta", meta))
+    if meta:  # with the title, so a query may combine words from both
+        entries.append(_entry(item.id, "meta", f"{item.title} {meta}".strip()))
     pages = session.exec(select(Page).where(Page.item_id == item.id).order_by(col(Page.page_no)))
     for page in pages:
         for line in page.lines:

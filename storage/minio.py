@@ -109,6 +109,13 @@ class MinioStore:
             ) from e
 
     def _ensure_bucket(self, create: bool) -> None:
+        from minio.helpers import check_bucket_name
+
+        try:
+            check_bucket_name(self.bucket)
+        except ValueError:
+            raise StorageError(f"invalid bucket name {self.bucket!r}",
+                               hint="S3 bucket names are 3-63 lower-case letters, digits, '-' and '.'") from None
         if self._call("check the bucket", lambda: self.client.bucket_exists(self.bucket)):
             return
         if not create:

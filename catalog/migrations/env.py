@@ -6,20 +6,10 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import catalog.models  # noqa: F401  (registers the tables)
+from catalog.db import include_object
 
 config = context.config
 target_metadata = SQLModel.metadata
-
-# Full-text objects are created by hand in migrations; autogenerate must not drop them.
-MANUAL_TABLES = {"search_fts", "search_fts_data", "search_fts_idx", "search_fts_docsize",
-                 "search_fts_config", "search_fts_content"}
-
-
-def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
-    if type_ == "table" and name in MANUAL_TABLES:
-        return False
-    return not (type_ == "index" and name and name.startswith("ix_search_tsv"))
-
 
 def run() -> None:
     connection = config.attributes.get("connection")
