@@ -28,7 +28,7 @@ from flows.progress import report
 from flows.retry import BACKOFF, is_transient
 from storage import InvalidKeyError, ObjectStore, download, open_store, sha256_file
 from storage.keys import INBOX, inbox_key, master_key, quarantine_key
-from tasks.formats import Format, UnsupportedFormat, identify
+from tasks.formats import Format, UnsupportedFormat, check_readable, identify
 
 CATEGORY = {"image": "WS", "pdf": "WS", "audio": "LY", "video": "LX"}
 SKIP_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
@@ -180,6 +180,7 @@ def ingest_object(key: str, collection: str, batch: str, row: dict[str, Any] | N
         size = work.stat().st_size
         try:
             fmt = identify(work)
+            check_readable(work, fmt)
         except UnsupportedFormat as e:
             return _quarantine(store, settings, key, e.message, coll, batch)
         with session_scope(settings) as session:

@@ -8,6 +8,9 @@ from pathlib import Path
 from configs.errors import BadInputError
 
 
+MAX_PIXELS = 175_000_000  # e.g. 50,000 x 50,000 px is refused before decoding (PIL refuses beyond ~179 M)
+
+
 class UnsupportedFormat(BadInputError):
     """The content is empty, unknown or of a type Lantai does not process."""
 
@@ -67,3 +70,76 @@ def identify(path: Path) -> Format:
         f"unsupported or unrecognised format (first bytes {head[:8].hex()})",
         hint="Lantai takes TIFF, JPEG, PNG, JPEG 2000, BMP, PDF and common audio/video formats",
     )
+
+
+def check_readable(path: Path, fmt: Format) -> None:
+    """Cheaply prove the content decodes (first image frame, PDF pages, media streams).
+
+    Raises UnsupportedFormat with the reason: truncated or corrupt files are caught at
+    ingest and quarantined instead of failing later in enrichment.
+    """
+    if fmt.kind == "image":
+        _check_image(path)
+    elif fmt.kind == "pdf":
+        _check_pdf(path)
+    else:
+        _check_media(path, fmt)
+
+
+def _check_image(path: Path) -> None:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            if img.width * img.height > MAX_PIXELS:
+                raise UnsupportedFormat(f"image of {img.width} x {img.height} px is too large to process")
+            img.load()
+    except UnsupportedFormat:
+        raise
+    except Image.DecompressionBombError as e:
+        raise UnsupportedFormat(f"image too large to decode safely: {e}") from e
+    except (OSError, SyntaxError, ValueError) as e:
+        raise UnsupportedFormat(f"corrupt or truncated image: {e}") from e
+
+
+PDF_HINT = "deposit an unencrypted, undamaged copy"
+
+
+def pdf_open_error(path: Path) -> str:
+    """Why PDFium could not open ``path``. PDFium's own error code can be stale from an
+    earlier document, so encryption is read from the file: an /Encrypt entry in its trailer."""
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        head = fh.read(1 << 20)
+        fh.seek(max(0, size - (1 << 20)))
+        tail = fh.read()
+    if b"/Encrypt" in head or b"/Encrypt" in tail:
+        return "encrypted PDF (password required)"
+    return "corrupt or unreadable PDF"
+
+
+def _check_pdf(path: Path) -> None:
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(path)
+    except pdfium.PdfiumError as e:
+        raise UnsupportedFormat(pdf_open_error(path), hint=PDF_HINT) from e
+    try:
+        if len(pdf) == 0:
+            raise UnsupportedFormat("the PDF has no pages")
+    finally:
+        pdf.close()
+
+
+def _check_media(path: Path, fmt: Format) -> None:
+    from tasks.media import MediaInputError, probe
+
+    try:
+        info = probe(path)
+    except MediaInputError as e:
+        raise UnsupportedFormat(e.message) from e
+    if not info.audio and not info.video:
+        raise UnsupportedFormat(f"{fmt.name} file without audio or video streams")
+    if info.duration <= 0:
+        raise UnsupportedFormat(f"{fmt.name} file with no duration (truncated?)")

@@ -12,7 +12,6 @@ import csv
 import io
 import logging
 import re
-import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,15 +24,14 @@ from PIL import Image, ImageOps
 
 from configs.errors import BadInputError
 from tasks import tools
+from tasks.formats import MAX_PIXELS, PDF_HINT, pdf_open_error
 from tasks.text import join_tokens
 
 log = logging.getLogger(__name__)
 
-MAX_PIXELS = 200_000_000  # a 50,000 x 50,000 px "page" is refused, not decoded
 MIN_TEXT_CHARS = 20
 MIN_REAL_DPI = 100  # declared resolutions below this are not scanner resolutions
 MAX_UPSCALE = 2.0  # a PDF page with at least this much text is born-digital: no OCR
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 
 class OcrInputError(BadInputError):
@@ -225,16 +223,16 @@ def prepare_image(img: Image.Image, *, page_no: int, dpi_hint: float | None, tar
 
 def _image_pages(path: Path) -> Iterator[tuple[int, Image.Image, float | None]]:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(path)
-            for index in range(getattr(img, "n_frames", 1)):
-                img.seek(index)
-                frame = img.copy()
-                frame.load()
-                dpi = img.info.get("dpi", (None,))[0]
-                yield index + 1, frame, float(dpi) if dpi else None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        img = Image.open(path)
+        if img.width * img.height > MAX_PIXELS:
+            raise OcrInputError(f"image too large to decode safely: {img.width} x {img.height} px")
+        for index in range(getattr(img, "n_frames", 1)):
+            img.seek(index)
+            frame = img.copy()
+            frame.load()
+            dpi = img.info.get("dpi", (None,))[0]
+            yield index + 1, frame, float(dpi) if dpi else None
+    except Image.DecompressionBombError as e:
         raise OcrInputError(f"image too large to decode safely: {e}") from e
     except (OSError, SyntaxError, ValueError) as e:
         raise OcrInputError(f"cannot decode image {path.name}: {e}") from e
@@ -244,11 +242,7 @@ def _open_pdf(path: Path) -> pdfium.PdfDocument:
     try:
         pdf = pdfium.PdfDocument(path)
     except pdfium.PdfiumError as e:
-        msg = str(e)
-        if "password" in msg.lower():
-            raise OcrInputError("the PDF is encrypted (password required)",
-                                hint="deposit an unencrypted copy") from e
-        raise OcrInputError(f"cannot open PDF: {msg}") from e
+        raise OcrInputError(pdf_open_error(path), hint=PDF_HINT) from e
     if len(pdf) == 0:
         raise OcrInputError("the PDF has no pages")
     return pdf

@@ -1,0 +1,99 @@
+"""ffmpeg derivatives and real Whisper (the multilingual base model) on short real clips."""
+
+from __future__ import annotations
+
+import subprocess
+import wave
+from pathlib import Path
+
+import pytest
+
+from tasks import asr, media, models
+from tasks.asr import AsrOptions
+from tests.conftest import MODELS, SAMPLES
+
+
+@pytest.fixture(scope="module")
+def engine() -> asr.AsrEngine:
+    model_dir = models.resolve(MODELS, "base")
+    return asr.load_engine("faster-whisper", model_dir, "cpu", "int8")
+
+
+def _wav(src: Path, tmp_path: Path) -> Path:
+    info = media.probe(src)
+    return media.to_asr_wav(src, tmp_path / "asr.wav", info)
+
+
+def test_probe_and_asr_wav(tmp_path: Path) -> None:
+    info = media.probe(SAMPLES / "jfk 1961 inaugural.flac")
+    assert info.container == "flac" and 10.9 < info.duration < 11.1
+    assert info.audio[0]["sample_rate"] == 44100 and info.audio[0]["channels"] == 2
+    wav = media.to_asr_wav(SAMPLES / "jfk 1961 inaugural.flac", tmp_path / "a.wav", info)
+    with wave.open(str(wav)) as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (16000, 1, 2)
+        assert abs(w.getnframes() / 16000 - info.duration) < 0.1
+    access = media.access_copy(SAMPLES / "jfk 1961 inaugural.flac", tmp_path / "a.mp4", info)
+    assert media.probe(access).audio[0]["codec"] == "aac"
+
+
+def test_video_without_audio_is_a_clear_error(tmp_path: Path) -> None:
+    video = tmp_path / "silent.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=duration=1:size=64x64:rate=5",
+                    "-pix_fmt", "yuv420p", str(video)], check=True)
+    info = media.probe(video)
+    assert info.video and not info.audio
+    with pytest.raises(media.MediaInputError, match="no audio"):
+        media.to_asr_wav(video, tmp_path / "x.wav", info)
+
+
+def test_truncated_recording(tmp_path: Path) -> None:
+    bad = tmp_path / "cut.flac"
+    bad.write_bytes((SAMPLES / "jfk 1961 inaugural.flac").read_bytes()[:2000])
+    with pytest.raises(media.MediaInputError):
+        info = media.probe(bad)
+        media.to_asr_wav(bad, tmp_path / "x.wav", info)
+
+
+def test_english_with_word_timestamps(engine: asr.AsrEngine, tmp_path: Path) -> None:
+    info, segments = engine.transcribe(_wav(SAMPLES / "jfk 1961 inaugural.flac", tmp_path), AsrOptions())
+    segs = list(segments)
+    assert info.language == "en"
+    text = " ".join(s.text for s in segs).lower()
+    assert "ask not what your country can do for you" in text
+    words = [w for s in segs for w in s.words]
+    assert words and all(0 <= w.start <= w.end <= 11.1 for w in words)
+    assert all(0 < w.probability <= 1 for w in words)
+    country = next(w for w in words if "country" in w.word)
+    assert 3.0 < country.start < 7.0
+
+
+def test_chinese_output_is_in_the_collection_script(engine: asr.AsrEngine, tmp_path: Path) -> None:
+    wav = _wav(SAMPLES / "房地产中介协会.wav", tmp_path)
+    _, simplified = engine.transcribe(wav, AsrOptions(language="zh", script="zh-Hans"))
+    s_text = "".join(s.text for s in simplified)
+    assert "广州" in s_text and "协会" in s_text
+    _, traditional = engine.transcribe(wav, AsrOptions(language="zh", script="zh-Hant"))
+    t_segs = list(traditional)
+    t_text = "".join(s.text for s in t_segs)
+    assert "廣州" in t_text and "協會" in t_text
+    assert "".join(w.word for s in t_segs for w in s.words).strip() == t_text.replace(" ", "")
+    assert t_segs[0].raw_text  # the engine's own output is kept
+
+
+def test_silence_gives_no_segments(engine: asr.AsrEngine, tmp_path: Path) -> None:
+    silent = tmp_path / "silence.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "5",
+                    str(silent)], check=True)
+    _, segments = engine.transcribe(silent, AsrOptions())
+    assert list(segments) == []
+
+
+def test_missing_model_names_the_install_command(tmp_path: Path) -> None:
+    with pytest.raises(Exception, match="lantai models install base"):
+        models.resolve(tmp_path, "base")
+
+
+def test_repetition_loops_are_flagged() -> None:
+    assert asr._repeats("谢谢谢谢谢谢谢谢谢谢")
+    assert asr._repeats("thank you thank you thank you thank you")
+    assert not asr._repeats("我们村在一九五八年修了水库")
