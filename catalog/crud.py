@@ -23,26 +23,43 @@ AGENT = "lantai"
 
 
 def get_or_create_collection(
-    session: Session, *, code: str, name: str = "", fonds: str = "J001",
-    ocr_languages: str = "chi_sim+eng", retention: str = "Y", script: str = "zh-Hans",
+    session: Session,
+    *,
+    code: str,
+    name: str = "",
+    fonds: str = "J001",
+    ocr_languages: str = "chi_sim+eng",
+    retention: str = "Y",
+    script: str = "zh-Hans",
 ) -> Collection:
     found = session.exec(select(Collection).where(Collection.code == code)).first()
     if found:
         return found
-    coll = Collection(code=code, name=name or code, fonds=fonds, ocr_languages=ocr_languages,
-                      retention=retention, script=script)
+    coll = Collection(
+        code=code,
+        name=name or code,
+        fonds=fonds,
+        ocr_languages=ocr_languages,
+        retention=retention,
+        script=script,
+    )
     session.add(coll)
     session.flush()
     return coll
 
 
 def add_event(
-    session: Session, *, type: str, item_id: int | None = None, asset_id: int | None = None,
-    agent: str = AGENT, outcome: str = "success", **detail: Any,
+    session: Session,
+    *,
+    type: str,
+    item_id: int | None = None,
+    asset_id: int | None = None,
+    agent: str = AGENT,
+    outcome: str = "success",
+    **detail: Any,
 ) -> Event:
     """Record a PREMIS-style event."""
-    event = Event(type=type, item_id=item_id, asset_id=asset_id, agent=agent, outcome=outcome,
-                  detail=detail)
+    event = Event(type=type, item_id=item_id, asset_id=asset_id, agent=agent, outcome=outcome, detail=detail)
     session.add(event)
     return event
 
@@ -56,17 +73,26 @@ def item_by_refcode(session: Session, *, reference_code: str) -> Item | None:
 
 
 def masters(session: Session, *, item_id: int) -> list[Asset]:
-    return list(session.exec(select(Asset).where(Asset.item_id == item_id, Asset.role == "master")
-                             .order_by(col(Asset.sequence))).all())
+    return list(
+        session.exec(
+            select(Asset)
+            .where(Asset.item_id == item_id, Asset.role == "master")
+            .order_by(col(Asset.sequence))
+        ).all()
+    )
 
 
 def derivative(session: Session, *, source_asset_id: int, role: str) -> Asset | None:
-    return session.exec(select(Asset).where(Asset.source_asset_id == source_asset_id,
-                                            Asset.role == role)).first()
+    return session.exec(
+        select(Asset).where(Asset.source_asset_id == source_asset_id, Asset.role == role)
+    ).first()
 
 
 def items_to_enrich(
-    session: Session, *, collection: str | None = None, item_id: int | None = None,
+    session: Session,
+    *,
+    collection: str | None = None,
+    item_id: int | None = None,
     include_done: bool = False,
 ) -> list[int]:
     """Ids of items with work left (pending, or left processing by a killed run)."""
@@ -86,44 +112,68 @@ def status_report(session: Session) -> dict[str, Any]:
     """Counts per collection and stage, and every failed or quarantined item with its reason."""
     stages = [s.value for s in ItemStatus]
     counts: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(stages, 0))
-    rows = session.exec(select(Collection.code, Item.status, func.count())
-                        .join(Item, col(Item.collection_id) == Collection.id)
-                        .group_by(Collection.code, Item.status)).all()
+    rows = session.exec(
+        select(Collection.code, Item.status, func.count())
+        .join(Item, col(Item.collection_id) == Collection.id)
+        .group_by(Collection.code, Item.status)
+    ).all()
     for code, status, n in rows:
         counts[code][status] = n
     for code in session.exec(select(Collection.code)).all():
-        counts[code]  # noqa: B018  (collections with no items still appear)
+        counts[code]
     problems = session.exec(
-        select(Item, Collection.code).join(Collection)
+        select(Item, Collection.code)
+        .join(Collection)
         .where(col(Item.status).in_([ItemStatus.failed, ItemStatus.quarantined]))
         .order_by(col(Item.id))
     ).all()
     failures = [
-        {"item_id": item.id, "collection": code, "reference_code": item.reference_code,
-         "source_name": item.source_name, "status": item.status, "reason": item.status_reason,
-         "retry": f"lantai enrich --item {item.id}" if item.status == ItemStatus.failed else None}
+        {
+            "item_id": item.id,
+            "collection": code,
+            "reference_code": item.reference_code,
+            "source_name": item.source_name,
+            "status": item.status,
+            "reason": item.status_reason,
+            "retry": f"lantai enrich --item {item.id}" if item.status == ItemStatus.failed else None,
+        }
         for item, code in problems
     ]
     totals = Counter[str]()
     for per in counts.values():
         totals.update(per)
-    return {"collections": dict(counts), "totals": {s: totals.get(s, 0) for s in stages},
-            "failures": failures}
+    return {
+        "collections": dict(counts),
+        "totals": {s: totals.get(s, 0) for s in stages},
+        "failures": failures,
+    }
 
 
-def list_items(session: Session, *, collection: str | None = None,
-               status: str | None = None) -> list[dict[str, Any]]:
-    open_flags = dict(session.exec(select(Flag.item_id, func.count()).where(Flag.status == "open")
-                                   .group_by(Flag.item_id)).all())
+def list_items(
+    session: Session, *, collection: str | None = None, status: str | None = None
+) -> list[dict[str, Any]]:
+    open_flags = dict(
+        session.exec(
+            select(Flag.item_id, func.count()).where(Flag.status == "open").group_by(col(Flag.item_id))
+        ).all()
+    )
     query = select(Item, Collection.code).join(Collection)
     if collection:
         query = query.where(Collection.code == collection)
     if status:
         query = query.where(Item.status == status)
     return [
-        {"item_id": item.id, "reference_code": item.reference_code, "title": item.title,
-         "kind": item.kind, "source_name": item.source_name, "status": item.status,
-         "access": item.access, "flags": open_flags.get(item.id, 0), "collection": code}
+        {
+            "item_id": item.id,
+            "reference_code": item.reference_code,
+            "title": item.title,
+            "kind": item.kind,
+            "source_name": item.source_name,
+            "status": item.status,
+            "access": item.access,
+            "flags": open_flags.get(item.id or 0, 0),
+            "collection": code,
+        }
         for item, code in session.exec(query.order_by(col(Item.id))).all()
     ]
 
@@ -131,11 +181,15 @@ def list_items(session: Session, *, collection: str | None = None,
 def item_text(session: Session, *, item_id: int) -> dict[str, Any]:
     """Pages and transcript segments of an item, for exports and summaries."""
     pages = session.exec(select(Page).where(Page.item_id == item_id).order_by(col(Page.page_no))).all()
-    transcripts = session.exec(select(Transcript).where(Transcript.item_id == item_id)
-                               .order_by(col(Transcript.id))).all()
+    transcripts = session.exec(
+        select(Transcript).where(Transcript.item_id == item_id).order_by(col(Transcript.id))
+    ).all()
     segments = {
-        t.id: list(session.exec(select(Segment).where(Segment.transcript_id == t.id)
-                                .order_by(col(Segment.seq))).all())
+        t.id: list(
+            session.exec(
+                select(Segment).where(Segment.transcript_id == t.id).order_by(col(Segment.seq))
+            ).all()
+        )
         for t in transcripts
     }
     return {"pages": list(pages), "transcripts": list(transcripts), "segments": segments}

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -21,18 +22,26 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 # Full-text objects are created by hand in migrations; autogenerate must leave them alone.
-FULLTEXT_TABLES = frozenset({"search_fts", "search_fts_data", "search_fts_idx", "search_fts_docsize",
-                             "search_fts_config", "search_fts_content"})
+FULLTEXT_TABLES = frozenset(
+    {
+        "search_fts",
+        "search_fts_data",
+        "search_fts_idx",
+        "search_fts_docsize",
+        "search_fts_config",
+        "search_fts_content",
+    }
+)
 
 
-def include_object(obj, name, type_, reflected, compare_to) -> bool:  # type: ignore[no-untyped-def]
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
     """Alembic filter: everything but the hand-made full-text objects."""
     if type_ == "table" and name in FULLTEXT_TABLES:
         return False
     return not (type_ == "index" and name == "ix_search_tsv")
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_conn: Any, _record: object) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
     cur.execute("PRAGMA foreign_keys=ON")

@@ -40,8 +40,12 @@ def to_vtt(session: Session, item: Item) -> str:
     out = ["WEBVTT", ""]
     for n, seg in enumerate(_segments(session, item), 1):
         voice = f"<v {seg.speaker}>" if seg.speaker else ""
-        out += [str(n), f"{_clock(seg.start, '.')} --> {_clock(seg.end, '.')}",
-                voice + seg.text.replace("-->", "->"), ""]
+        out += [
+            str(n),
+            f"{_clock(seg.start, '.')} --> {_clock(seg.end, '.')}",
+            voice + seg.text.replace("-->", "->"),
+            "",
+        ]
     return "\n".join(out)
 
 
@@ -63,15 +67,21 @@ def to_json(session: Session, item: Item) -> str:
     record = {
         "item": item.model_dump(mode="json"),
         "collection": coll.code if coll else None,
-        "assets": [a.model_dump(mode="json") for a in
-                   session.exec(select(Asset).where(Asset.item_id == item.id)).all()],
+        "assets": [
+            a.model_dump(mode="json")
+            for a in session.exec(select(Asset).where(Asset.item_id == item.id)).all()
+        ],
         "pages": [p.model_dump(mode="json") for p in text["pages"]],
         "transcripts": [
-            {**t.model_dump(mode="json"),
-             "segments": [s.model_dump(mode="json") for s in text["segments"][t.id]]}
+            {
+                **t.model_dump(mode="json"),
+                "segments": [s.model_dump(mode="json") for s in text["segments"][t.id]],
+            }
             for t in text["transcripts"]
         ],
-        "events": [e.model_dump(mode="json") for e in
-                   session.exec(select(Event).where(Event.item_id == item.id)).all()],
+        "events": [
+            e.model_dump(mode="json")
+            for e in session.exec(select(Event).where(Event.item_id == item.id)).all()
+        ],
     }
     return json.dumps(record, ensure_ascii=False, indent=2)

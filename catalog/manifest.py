@@ -20,28 +20,55 @@ from configs.errors import BadInputError
 
 # Accepted headers → Item field names.
 HEADERS = {
-    "文件名": "file", "文件": "file", "file": "file", "filename": "file", "path": "file",
-    "档号": "reference_code", "reference_code": "reference_code",
-    "件号": "item", "item": "item",
-    "题名": "title", "title": "title",
-    "责任者": "creator", "creator": "creator",
-    "日期": "date", "date": "date",
-    "地点": "place", "place": "place",
-    "人名": "people", "people": "people",
-    "语言": "language", "language": "language",
-    "主题词": "subject", "关键词": "subject", "subject": "subject",
-    "范围和提要": "abstract", "abstract": "abstract",
-    "保管期限": "retention", "retention": "retention",
-    "开放标识": "access", "access": "access",
-    "密级": "classification", "classification": "classification",
-    "附注": "notes", "备注": "notes", "notes": "notes",
-    "口述者": "narrator", "narrator": "narrator",
-    "采集者": "interviewer", "interviewer": "interviewer",
-    "采集时间": "collected_at", "collected_at": "collected_at",
-    "采集地点": "collected_place", "collected_place": "collected_place",
-    "授权": "consent", "consent": "consent",
-    "生成方式": "generation", "generation": "generation",
-    "ocr语言": "ocr_languages", "ocr_languages": "ocr_languages",
+    "文件名": "file",
+    "文件": "file",
+    "file": "file",
+    "filename": "file",
+    "path": "file",
+    "档号": "reference_code",
+    "reference_code": "reference_code",
+    "件号": "item",
+    "item": "item",
+    "题名": "title",
+    "title": "title",
+    "责任者": "creator",
+    "creator": "creator",
+    "日期": "date",
+    "date": "date",
+    "地点": "place",
+    "place": "place",
+    "人名": "people",
+    "people": "people",
+    "语言": "language",
+    "language": "language",
+    "主题词": "subject",
+    "关键词": "subject",
+    "subject": "subject",
+    "范围和提要": "abstract",
+    "abstract": "abstract",
+    "保管期限": "retention",
+    "retention": "retention",
+    "开放标识": "access",
+    "access": "access",
+    "密级": "classification",
+    "classification": "classification",
+    "附注": "notes",
+    "备注": "notes",
+    "notes": "notes",
+    "口述者": "narrator",
+    "narrator": "narrator",
+    "采集者": "interviewer",
+    "interviewer": "interviewer",
+    "采集时间": "collected_at",
+    "collected_at": "collected_at",
+    "采集地点": "collected_place",
+    "collected_place": "collected_place",
+    "授权": "consent",
+    "consent": "consent",
+    "生成方式": "generation",
+    "generation": "generation",
+    "ocr语言": "ocr_languages",
+    "ocr_languages": "ocr_languages",
 }
 RETENTION = {"Y": "Y", "D30": "D30", "D10": "D10", "永久": "Y", "30年": "D30", "10年": "D10"}
 MANIFEST_NAMES = ("manifest.csv", "manifest.json", "清单.csv", "清单.json")
@@ -101,9 +128,11 @@ def _clean(line: int, raw: dict[str, object]) -> ManifestRow:
 
 def validate_date(value: str) -> str:
     """DA/T 18 dates: YYYYMMDD (or YYYYMM, YYYY), or a range joined by '-'."""
-    value = re.sub(r"(\d{4})年(?:(\d{1,2})月(?:(\d{1,2})日)?)?",
-                   lambda m: m[1] + (m[2] or "").zfill(2 if m[2] else 0) + (m[3] or "").zfill(2 if m[3] else 0),
-                   value.strip())
+    value = re.sub(
+        r"(\d{4})年(?:(\d{1,2})月(?:(\d{1,2})日)?)?",
+        lambda m: m[1] + (m[2] or "").zfill(2 if m[2] else 0) + (m[3] or "").zfill(2 if m[3] else 0),
+        value.strip(),
+    )
     value = value.replace("/", "").replace(".", "")
     parts = value.split("-") if len(value) > 8 else [value.replace("-", "")]
     for part in parts:
@@ -135,22 +164,23 @@ def parse(data: bytes, *, name: str) -> Manifest:
         reader = csv.DictReader(io.StringIO(text))
         records = []
         try:
-            for row in reader:
-                if None in row:  # more cells than headers
+            for cells in reader:
+                if None in cells:  # more cells than headers
                     manifest.errors.append(f"{name} line {reader.line_num}: more cells than headers")
                     continue
-                records.append((reader.line_num, dict(row)))
+                records.append((reader.line_num, dict(cells)))
         except csv.Error as e:
             manifest.errors.append(f"{name} line {reader.line_num}: {e}")
-    for line, raw in records:
+    for line, raw_row in records:
         try:
-            row = _clean(line, raw)
+            row = _clean(line, raw_row)
         except BadInputError as e:
             manifest.errors.append(f"{name} line {line}: {e.message}")
             continue
         if row.file in manifest.rows:
-            manifest.errors.append(f"{name} line {line}: {row.file} is already described on line "
-                                   f"{manifest.rows[row.file].line}")
+            manifest.errors.append(
+                f"{name} line {line}: {row.file} is already described on line {manifest.rows[row.file].line}"
+            )
             continue
         manifest.rows[row.file] = row
     return manifest

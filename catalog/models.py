@@ -19,8 +19,9 @@ def _ts(**kw: Any) -> Any:
     return Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False, **kw))
 
 
-def _json(default: Any = None) -> Any:
-    factory = (lambda: {}) if default == {} else (lambda: [])
+def _json(default: dict[str, Any] | list[Any]) -> Any:
+    """A JSON column, never null, starting as an empty dict or list (a fresh one per row)."""
+    factory: Any = dict if isinstance(default, dict) else list
     return Field(default_factory=factory, sa_column=Column(JSON, nullable=False))
 
 

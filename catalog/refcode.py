@@ -15,8 +15,14 @@ from catalog.models import Item
 from configs.errors import BadInputError
 
 CATEGORIES = {
-    "WS": "文书", "ZP": "照片", "LY": "录音", "LX": "录像", "KJ": "科技", "SW": "实物",
-    "KS": "口述", "SX": "声像",
+    "WS": "文书",
+    "ZP": "照片",
+    "LY": "录音",
+    "LX": "录像",
+    "KJ": "科技",
+    "SW": "实物",
+    "KS": "口述",
+    "SX": "声像",
 }
 RETENTIONS = ("Y", "D30", "D10", "C", "Z", "D")  # DA/T 13 allows the older 永久/长期/短期 (Y/C/D) too
 _PART = re.compile(r"^[A-Za-z0-9]+$")
@@ -76,5 +82,5 @@ def next_code(session: Session, *, fonds: str, category: str, year: str, retenti
     existing = session.exec(
         select(Item.reference_code).where(col(Item.reference_code).startswith(prefix))
     ).all()
-    numbers = [int(c[len(prefix):]) for c in existing if c[len(prefix):].isdigit()]
+    numbers = [int(c[len(prefix) :]) for c in existing if c[len(prefix) :].isdigit()]
     return str(RefCode(fonds, category, year, retention, max(numbers, default=0) + 1))

@@ -20,8 +20,18 @@ from configs.errors import BadInputError
 
 MAX_QUERY = 200
 FIELD_WEIGHT = {"title": 4.0, "meta": 2.0, "page": 1.0, "segment": 1.0}
-META_FIELDS = ("reference_code", "creator", "people", "place", "subject", "abstract",
-               "narrator", "interviewer", "notes", "source_name")
+META_FIELDS = (
+    "reference_code",
+    "creator",
+    "people",
+    "place",
+    "subject",
+    "abstract",
+    "narrator",
+    "interviewer",
+    "notes",
+    "source_name",
+)
 
 
 @dataclass
@@ -44,8 +54,9 @@ class Hit:
 
 def _entry(item_id: int, fld: str, body: str, **loc: Any) -> SearchEntry:
     terms = index_terms(body)
-    return SearchEntry(item_id=item_id, field=fld, text=body, tokens=terms.tokens,
-                       bigrams=terms.bigrams, **loc)
+    return SearchEntry(
+        item_id=item_id, field=fld, text=body, tokens=terms.tokens, bigrams=terms.bigrams, **loc
+    )
 
 
 def reindex_item(session: Session, item: Item) -> int:
@@ -60,16 +71,20 @@ def reindex_item(session: Session, item: Item) -> int:
     for page in pages:
         for line in page.lines:
             if line.get("text"):
-                entries.append(_entry(item.id, "page", line["text"], page_no=page.page_no,
-                                      bbox=list(line["bbox"])))
+                entries.append(
+                    _entry(item.id, "page", line["text"], page_no=page.page_no, bbox=list(line["bbox"]))
+                )
     segments = session.exec(
-        select(Segment).join(Transcript).where(Transcript.item_id == item.id)
+        select(Segment)
+        .join(Transcript)
+        .where(Transcript.item_id == item.id)
         .order_by(col(Transcript.id), col(Segment.seq))
     )
     for seg in segments:
         if seg.text.strip():
-            entries.append(_entry(item.id, "segment", seg.text, segment_id=seg.id,
-                                  start=seg.start, end=seg.end))
+            entries.append(
+                _entry(item.id, "segment", seg.text, segment_id=seg.id, start=seg.start, end=seg.end)
+            )
     session.add_all(entries)
     return len(entries)
 
@@ -121,7 +136,8 @@ def search(
     parts = query_parts(query)
     if not parts:
         raise BadInputError("the query has no letters, digits or Chinese characters to search for")
-    filters, params = [], {"limit": limit}
+    filters: list[str] = []
+    params: dict[str, Any] = {"limit": limit}
     if collection:
         filters.append("i.collection_id = (SELECT id FROM collection WHERE code = :collection)")
         params["collection"] = collection
@@ -170,9 +186,16 @@ def _hit(session: Session, entry: SearchEntry, item: Item, parts: list[QueryPart
         location = {"page": entry.page_no, "bbox": _match_bbox(session, entry, spans)}
     elif entry.field == "segment":
         location = {"start": round(entry.start or 0, 2), "end": round(entry.end or 0, 2)}
-    return Hit(item_id=item.id or 0, reference_code=item.reference_code, title=item.title,
-               kind=item.kind, snippet=snippet(entry.text, spans), location=location,
-               field=entry.field, score=round(-score, 4))
+    return Hit(
+        item_id=item.id or 0,
+        reference_code=item.reference_code,
+        title=item.title,
+        kind=item.kind,
+        snippet=snippet(entry.text, spans),
+        location=location,
+        field=entry.field,
+        score=round(-score, 4),
+    )
 
 
 def match_spans(body: str, parts: list[QueryPart]) -> list[tuple[int, int]]:
@@ -217,8 +240,14 @@ def _match_bbox(session: Session, entry: SearchEntry, spans: list[tuple[int, int
     page = session.exec(
         select(Page).where(Page.item_id == entry.item_id, Page.page_no == entry.page_no)
     ).first()
-    line = next((ln for ln in (page.lines if page else []) if ln.get("text") == entry.text
-                 and list(ln.get("bbox", [])) == entry.bbox), None)
+    line = next(
+        (
+            ln
+            for ln in (page.lines if page else [])
+            if ln.get("text") == entry.text and list(ln.get("bbox", [])) == entry.bbox
+        ),
+        None,
+    )
     if not line or not spans:
         return entry.bbox
     boxes, cursor = [], 0
@@ -231,8 +260,12 @@ def _match_bbox(session: Session, entry: SearchEntry, spans: list[tuple[int, int
             boxes.append(word["bbox"])
     if not boxes:
         return entry.bbox
-    return [min(b[0] for b in boxes), min(b[1] for b in boxes),
-            max(b[2] for b in boxes), max(b[3] for b in boxes)]
+    return [
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    ]
 
 
 def collection_codes(session: Session) -> list[str]:

@@ -8,13 +8,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from configs.errors import ConfigError
 
 DEFAULT_TOML = Path(__file__).with_name("default.toml")
 
@@ -61,9 +63,7 @@ class CollectionDefaults(BaseModel):
 class Settings(BaseSettings):
     """All of Lantai's settings. Paths are resolved against the working directory."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="LANTAI_", env_nested_delimiter="__", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="LANTAI_", env_nested_delimiter="__", extra="ignore")
 
     home: Path = Path("./data")
     database_url: str = ""
@@ -128,4 +128,11 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings, built on first use (never at import time)."""
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors())
+        raise ConfigError(
+            f"invalid configuration: {problems}",
+            hint="check configs/default.toml, $LANTAI_CONFIG and the LANTAI_* environment variables",
+        ) from None

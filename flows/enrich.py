@@ -28,10 +28,18 @@ from flows.progress import report
 from flows.retry import BACKOFF, is_transient
 from storage import ObjectStore, download, open_store
 from storage.keys import derivative_key
-from tasks import asr, media, models, ocr
+from tasks import asr, media, models, ocr, tools
 
-LANGUAGE_CODES = {"中文": "zh", "汉语": "zh", "普通话": "zh", "chinese": "zh", "英语": "en",
-                  "english": "en", "粤语": "yue", "cantonese": "yue"}
+LANGUAGE_CODES = {
+    "中文": "zh",
+    "汉语": "zh",
+    "普通话": "zh",
+    "chinese": "zh",
+    "英语": "en",
+    "english": "en",
+    "粤语": "yue",
+    "cantonese": "yue",
+}
 
 
 @dataclass
@@ -54,8 +62,9 @@ def result_key(**parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def _store_derivative(session: Session, store: ObjectStore, *, source: Asset, role: str,
-                      path: Path, name: str, media_type: str) -> Asset:
+def _store_derivative(
+    session: Session, store: ObjectStore, *, source: Asset, role: str, path: Path, name: str, media_type: str
+) -> Asset:
     """Upload a derivative and record it, replacing an earlier one of the same role."""
     key = derivative_key(source.sha256, name)
     info = store.put_file(key, path, content_type=media_type)
@@ -64,8 +73,11 @@ def _store_derivative(session: Session, store: ObjectStore, *, source: Asset, ro
         store.delete(old.key)
         session.delete(old)
         session.flush()
-    asset = old if old is not None and old.key == key else Asset(
-        item_id=source.item_id, role=role, key=key, sha256="", source_asset_id=source.id)
+    asset = (
+        old
+        if old is not None and old.key == key
+        else Asset(item_id=source.item_id, role=role, key=key, sha256="", source_asset_id=source.id)
+    )
     asset.sha256, asset.size, asset.media_type = info.sha256 or "", info.size, media_type
     session.add(asset)
     session.flush()
@@ -75,8 +87,18 @@ def _store_derivative(session: Session, store: ObjectStore, *, source: Asset, ro
 # ---------------------------------------------------------------- OCR
 
 
-def _ocr_asset(session: Session, store: ObjectStore, settings: Settings, item: Item, coll: Collection,
-               asset: Asset, work: Path, *, force: bool, outcome: ItemOutcome) -> None:
+def _ocr_asset(
+    session: Session,
+    store: ObjectStore,
+    settings: Settings,
+    item: Item,
+    coll: Collection,
+    asset: Asset,
+    work: Path,
+    *,
+    force: bool,
+    outcome: ItemOutcome,
+) -> None:
     languages = item.ocr_languages or coll.ocr_languages or settings.ocr.languages
     options = {"languages": languages, "dpi": settings.ocr.dpi, "osd": True}
     key = result_key(sha256=asset.sha256, engine="tesseract", version=ocr.tesseract_version(), **options)
@@ -85,36 +107,85 @@ def _ocr_asset(session: Session, store: ObjectStore, settings: Settings, item: I
         outcome.skipped = True
         return
     workers = settings.ocr.workers or os.cpu_count() or 1
-    result = ocr.ocr_file(work, kind="pdf" if asset.media_type == "application/pdf" else "image",
-                          languages=languages, workdir=work.parent / "ocr", dpi=settings.ocr.dpi,
-                          page_timeout=settings.ocr.page_timeout, workers=workers)
+    result = ocr.ocr_file(
+        work,
+        kind="pdf" if asset.media_type == "application/pdf" else "image",
+        languages=languages,
+        workdir=work.parent / "ocr",
+        dpi=settings.ocr.dpi,
+        page_timeout=settings.ocr.page_timeout,
+        workers=workers,
+    )
     if result.hocr:
         hocr_path = work.parent / "ocr.hocr"
         hocr_path.write_text(result.hocr, "utf-8")
-        _store_derivative(session, store, source=asset, role="hocr", path=hocr_path,
-                          name="ocr.hocr", media_type="text/vnd.hocr+html")
+        _store_derivative(
+            session,
+            store,
+            source=asset,
+            role="hocr",
+            path=hocr_path,
+            name="ocr.hocr",
+            media_type="text/vnd.hocr+html",
+        )
     if result.pdf is not None:
-        _store_derivative(session, store, source=asset, role="pdf", path=result.pdf,
-                          name="searchable.pdf", media_type="application/pdf")
+        _store_derivative(
+            session,
+            store,
+            source=asset,
+            role="pdf",
+            path=result.pdf,
+            name="searchable.pdf",
+            media_type="application/pdf",
+        )
     session.exec(delete(Page).where(col(Page.asset_id) == asset.id))
-    earlier = session.exec(select(Page.page_no).where(Page.item_id == item.id)
-                           .order_by(col(Page.page_no).desc())).first() or 0
+    earlier = (
+        session.exec(
+            select(Page.page_no).where(Page.item_id == item.id).order_by(col(Page.page_no).desc())
+        ).first()
+        or 0
+    )
     for page in result.pages:
-        session.add(Page(
-            item_id=item.id or 0, asset_id=asset.id or 0, page_no=earlier + page.page_no,
-            source_page=page.page_no, text=page.text, width=page.width, height=page.height,
-            lines=[{"text": ln.text, "bbox": list(ln.bbox), "conf": ln.conf,
-                    "words": [{"text": w.text, "bbox": list(w.bbox), "conf": w.conf} for w in ln.words]}
-                   for ln in page.lines],
-            mean_conf=page.mean_conf, status=page.status, error=page.error,
-            engine=f"{result.engine} {result.engine_version}" if page.method == "ocr" else "pdf text layer",
-            result_key=key,
-        ))
+        session.add(
+            Page(
+                item_id=item.id or 0,
+                asset_id=asset.id or 0,
+                page_no=earlier + page.page_no,
+                source_page=page.page_no,
+                text=page.text,
+                width=page.width,
+                height=page.height,
+                lines=[
+                    {
+                        "text": ln.text,
+                        "bbox": list(ln.bbox),
+                        "conf": ln.conf,
+                        "words": [{"text": w.text, "bbox": list(w.bbox), "conf": w.conf} for w in ln.words],
+                    }
+                    for ln in page.lines
+                ],
+                mean_conf=page.mean_conf,
+                status=page.status,
+                error=page.error,
+                engine=f"{result.engine} {result.engine_version}"
+                if page.method == "ocr"
+                else "pdf text layer",
+                result_key=key,
+            )
+        )
     failed = result.failed_pages
-    crud.add_event(session, type="optical character recognition", item_id=item.id, asset_id=asset.id,
-                   outcome="warning" if failed else "success", engine=result.engine,
-                   version=result.engine_version, options=result.options, pages=len(result.pages),
-                   failed_pages=[{"page": p.page_no, "reason": p.error} for p in failed])
+    crud.add_event(
+        session,
+        type="optical character recognition",
+        item_id=item.id,
+        asset_id=asset.id,
+        outcome="warning" if failed else "success",
+        engine=result.engine,
+        version=result.engine_version,
+        options=result.options,
+        pages=len(result.pages),
+        failed_pages=[{"page": p.page_no, "reason": p.error} for p in failed],
+    )
     outcome.pages += len(result.pages)
     if failed:
         outcome.reason += f"{len(failed)} of {len(result.pages)} pages failed; "
@@ -126,16 +197,34 @@ def _ocr_asset(session: Session, store: ObjectStore, settings: Settings, item: I
 
 
 def _asr_options(settings: Settings, item: Item, coll: Collection) -> asr.AsrOptions:
-    language = coll.asr_language or settings.asr.language or \
-        LANGUAGE_CODES.get(item.language.strip().lower(), item.language.strip().lower()[:3])
+    language = (
+        coll.asr_language
+        or settings.asr.language
+        or LANGUAGE_CODES.get(item.language.strip().lower(), item.language.strip().lower()[:3])
+    )
     return asr.AsrOptions(
-        language=language or None, prompt=coll.vocabulary, beam_size=settings.asr.beam_size,
-        vad=settings.asr.vad, condition_on_previous_text=settings.asr.condition_on_previous_text,
-        script=coll.script or settings.asr.script, low_confidence=settings.asr.low_confidence)
+        language=language or None,
+        prompt=coll.vocabulary,
+        beam_size=settings.asr.beam_size,
+        vad=settings.asr.vad,
+        condition_on_previous_text=settings.asr.condition_on_previous_text,
+        script=coll.script or settings.asr.script,
+        low_confidence=settings.asr.low_confidence,
+    )
 
 
-def _asr_asset(session: Session, store: ObjectStore, settings: Settings, item: Item, coll: Collection,
-               asset: Asset, work: Path, *, force: bool, outcome: ItemOutcome) -> None:
+def _asr_asset(
+    session: Session,
+    store: ObjectStore,
+    settings: Settings,
+    item: Item,
+    coll: Collection,
+    asset: Asset,
+    work: Path,
+    *,
+    force: bool,
+    outcome: ItemOutcome,
+) -> None:
     info = media.probe(work)
     asset.tech = info.as_dict()
     session.add(asset)
@@ -143,17 +232,30 @@ def _asr_asset(session: Session, store: ObjectStore, settings: Settings, item: I
     model_dir = models.resolve(settings.models_path, settings.asr.model)
     engine = asr.load_engine(settings.asr.engine, model_dir, settings.asr.device, settings.asr.compute_type)
     options = _asr_options(settings, item, coll)
-    key = result_key(sha256=asset.sha256, engine=engine.name, version=engine.version,
-                     model=engine.model_sha256, **options.as_dict())
-    done = session.exec(select(Transcript).where(Transcript.asset_id == asset.id,
-                                                 Transcript.result_key == key)).first()
+    key = result_key(
+        sha256=asset.sha256,
+        engine=engine.name,
+        version=engine.version,
+        model=engine.model_sha256,
+        **options.as_dict(),
+    )
+    done = session.exec(
+        select(Transcript).where(Transcript.asset_id == asset.id, Transcript.result_key == key)
+    ).first()
     if done is not None and not force:
         outcome.skipped = True
         return
     wav = media.to_asr_wav(work, work.parent / "asr.wav", info)
     access = media.access_copy(work, work.parent / "access.mp4", info)
-    _store_derivative(session, store, source=asset, role="access", path=access,
-                      name="access.mp4", media_type="video/mp4" if info.video else "audio/mp4")
+    _store_derivative(
+        session,
+        store,
+        source=asset,
+        role="access",
+        path=access,
+        name="access.mp4",
+        media_type="video/mp4" if info.video else "audio/mp4",
+    )
     asr_info, stream = engine.transcribe(wav, options)
     segments = []
     for seg in stream:
@@ -164,28 +266,62 @@ def _asr_asset(session: Session, store: ObjectStore, settings: Settings, item: I
         session.delete(old)
     session.exec(delete(Flag).where(col(Flag.item_id) == item.id, col(Flag.kind) == "hallucination"))
     transcript = Transcript(
-        item_id=item.id or 0, asset_id=asset.id or 0, language=asr_info.language,
-        language_probability=asr_info.language_probability, duration=asr_info.duration,
-        engine=engine.name, model=engine.model_name, model_sha256=engine.model_sha256,
-        options=options.as_dict(), result_key=key, status="ok" if segments else "empty",
-        error="" if segments else "no speech detected")
+        item_id=item.id or 0,
+        asset_id=asset.id or 0,
+        language=asr_info.language,
+        language_probability=asr_info.language_probability,
+        duration=asr_info.duration,
+        engine=engine.name,
+        model=engine.model_name,
+        model_sha256=engine.model_sha256,
+        options=options.as_dict(),
+        result_key=key,
+        status="ok" if segments else "empty",
+        error="" if segments else "no speech detected",
+    )
     session.add(transcript)
     session.flush()
     for seq, seg in enumerate(segments):
-        row = Segment(transcript_id=transcript.id or 0, seq=seq, start=seg.start, end=seg.end,
-                      text=seg.text, raw_text=seg.raw_text, confidence=seg.confidence,
-                      no_speech_prob=seg.no_speech_prob,
-                      words=[w.__dict__ for w in seg.words])
+        row = Segment(
+            transcript_id=transcript.id or 0,
+            seq=seq,
+            start=seg.start,
+            end=seg.end,
+            text=seg.text,
+            raw_text=seg.raw_text,
+            confidence=seg.confidence,
+            no_speech_prob=seg.no_speech_prob,
+            words=[w.__dict__ for w in seg.words],
+        )
         session.add(row)
         session.flush()
         if "repetition" in seg.flags:
-            session.add(Flag(item_id=item.id or 0, kind="hallucination", category="repetition",
-                             segment_id=row.id, start=seg.start, end=seg.end, preview=seg.text[:80]))
-    crud.add_event(session, type="transcription", item_id=item.id, asset_id=asset.id,
-                   outcome="success" if segments else "warning", engine=engine.name,
-                   version=engine.version, model=engine.model_name, model_sha256=engine.model_sha256,
-                   options=options.as_dict(), language=asr_info.language, segments=len(segments),
-                   note="" if segments else "no speech detected")
+            session.add(
+                Flag(
+                    item_id=item.id or 0,
+                    kind="hallucination",
+                    category="repetition",
+                    segment_id=row.id,
+                    start=seg.start,
+                    end=seg.end,
+                    preview=seg.text[:80],
+                )
+            )
+    crud.add_event(
+        session,
+        type="transcription",
+        item_id=item.id,
+        asset_id=asset.id,
+        outcome="success" if segments else "warning",
+        engine=engine.name,
+        version=engine.version,
+        model=engine.model_name,
+        model_sha256=engine.model_sha256,
+        options=options.as_dict(),
+        language=asr_info.language,
+        segments=len(segments),
+        note="" if segments else "no speech detected",
+    )
     outcome.segments += len(segments)
     if not segments:
         outcome.reason += "no speech detected; "
@@ -219,9 +355,13 @@ def enrich_item(item_id: int, force: bool = False) -> ItemOutcome:
                 work = Path(tmp) / f"{index}" / "master"
                 download(store, asset.key, work, expect_sha256=asset.sha256)  # fixity on every read
                 if item.kind == Kind.scan:
-                    _ocr_asset(session, store, settings, item, coll, asset, work, force=force, outcome=outcome)
+                    _ocr_asset(
+                        session, store, settings, item, coll, asset, work, force=force, outcome=outcome
+                    )
                 elif item.kind == Kind.recording:
-                    _asr_asset(session, store, settings, item, coll, asset, work, force=force, outcome=outcome)
+                    _asr_asset(
+                        session, store, settings, item, coll, asset, work, force=force, outcome=outcome
+                    )
             item.status = ItemStatus.enriched
             item.status_reason = outcome.reason.strip("; ")
             item.progress = 1.0
@@ -254,15 +394,40 @@ def _record_crash(settings: Settings, item_id: int, exc: object) -> ItemOutcome:
         return ItemOutcome(item_id, item.reference_code, item.kind, ItemStatus.failed, reason)
 
 
+def preflight(settings: Settings, kinds: set[str]) -> None:
+    """Check the installation before any work starts, so a missing program or model is one
+    clear message (naming the setup command) instead of a failure per item."""
+    if Kind.scan in kinds:
+        tools.require("tesseract")
+        ocr.check_languages(settings.ocr.languages)
+    if Kind.recording in kinds:
+        tools.require("ffmpeg")
+        tools.require("ffprobe")
+        models.resolve(settings.models_path, settings.asr.model)
+
+
+def pending_kinds(
+    settings: Settings, *, collection: str | None, item_id: int | None, force: bool
+) -> set[str]:
+    with session_scope(settings) as session:
+        ids = crud.items_to_enrich(
+            session, collection=collection, item_id=item_id, include_done=force or item_id is not None
+        )
+        return {item.kind for i in ids if (item := session.get(Item, i)) is not None}
+
+
 @flow(name="enrich")
-def enrich_flow(collection: str | None = None, item_id: int | None = None,
-                force: bool = False) -> list[dict[str, Any]]:
+def enrich_flow(
+    collection: str | None = None, item_id: int | None = None, force: bool = False
+) -> list[dict[str, Any]]:
     """Enrich every item with pending work (or one item, or everything with ``force``)."""
     log = get_run_logger()
     settings = get_settings()
     with session_scope(settings) as session:
-        ids = crud.items_to_enrich(session, collection=collection, item_id=item_id,
-                                   include_done=force or item_id is not None)
+        ids = crud.items_to_enrich(
+            session, collection=collection, item_id=item_id, include_done=force or item_id is not None
+        )
+    preflight(settings, pending_kinds(settings, collection=collection, item_id=item_id, force=force))
     outcomes = []
     for index, iid in enumerate(ids):
         report("enrich", done=index, total=len(ids), item_id=iid)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from typing import BinaryIO
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from catalog import exports
 from catalog.models import Asset, Item
@@ -13,8 +13,7 @@ from configs import get_settings
 from configs.errors import BadInputError
 from storage import open_store
 
-TEXT_FORMATS = {"txt": exports.to_txt, "vtt": exports.to_vtt, "srt": exports.to_srt,
-                "json": exports.to_json}
+TEXT_FORMATS = {"txt": exports.to_txt, "vtt": exports.to_vtt, "srt": exports.to_srt, "json": exports.to_json}
 STORED = {"hocr": "hocr", "pdf": "pdf"}
 
 
@@ -34,15 +33,19 @@ def export_item(session: Session, ref: str, fmt: str, dest: BinaryIO) -> None:
         dest.write(TEXT_FORMATS[fmt](session, item).encode("utf-8"))
         return
     if fmt not in STORED:
-        raise BadInputError(f"unknown export format {fmt!r}",
-                            hint="use one of " + ", ".join([*TEXT_FORMATS, *STORED]))
-    assets = session.exec(select(Asset).where(Asset.item_id == item.id, Asset.role == STORED[fmt])
-                          .order_by(Asset.id)).all()
+        raise BadInputError(
+            f"unknown export format {fmt!r}", hint="use one of " + ", ".join([*TEXT_FORMATS, *STORED])
+        )
+    assets = session.exec(
+        select(Asset).where(Asset.item_id == item.id, Asset.role == STORED[fmt]).order_by(col(Asset.id))
+    ).all()
     if not assets:
         raise BadInputError(f"item {item.reference_code} has no {fmt} (is it an enriched scan?)")
     store = open_store(get_settings())
     if len(assets) > 1 and fmt == "pdf":
-        raise BadInputError(f"item {item.reference_code} has {len(assets)} PDFs; multi-file items "
-                            "are exported one master at a time in this version")
+        raise BadInputError(
+            f"item {item.reference_code} has {len(assets)} PDFs; multi-file items "
+            "are exported one master at a time in this version"
+        )
     with store.open(assets[0].key) as fh:
         shutil.copyfileobj(fh, dest, 1 << 20)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from catalog import crud, manifest, refcode
 from catalog.db import session_scope
@@ -70,13 +70,19 @@ def local_files(source: Path) -> list[tuple[Path, str]]:
         return [(source, source.name)]
     if not source.is_dir():
         raise BadInputError(f"{source} does not exist")
-    files = [p for p in sorted(source.rglob("*")) if p.is_file() and p.name not in SKIP_NAMES
-             and not any(part.startswith(".") for part in p.relative_to(source).parts)]
+    files = [
+        p
+        for p in sorted(source.rglob("*"))
+        if p.is_file()
+        and p.name not in SKIP_NAMES
+        and not any(part.startswith(".") for part in p.relative_to(source).parts)
+    ]
     return [(p, p.relative_to(source).as_posix()) for p in files]
 
 
-def upload_folder(store: ObjectStore, source: Path, *, collection: str, batch: str,
-                  extra_manifest: Path | None = None) -> tuple[int, list[ObjectResult]]:
+def upload_folder(
+    store: ObjectStore, source: Path, *, collection: str, batch: str, extra_manifest: Path | None = None
+) -> tuple[int, list[ObjectResult]]:
     """Upload local files into ``inbox/<collection>/<batch>/``. Files whose names storage
     cannot hold are quarantined under their checksum with the reason. Returns the number
     uploaded and the quarantined ones."""
@@ -93,7 +99,18 @@ def upload_folder(store: ObjectStore, source: Path, *, collection: str, batch: s
             sha = sha256_file(path)
             qkey = quarantine_key(f"{collection}/{batch}/{sha}")
             store.put_file(qkey, path, sha256=sha)
-            quarantined.append(ObjectResult(qkey, relative, "quarantined", reason=e.message))
+            quarantined.append(
+                record_quarantine(
+                    get_settings(),
+                    collection=collection,
+                    key=qkey,
+                    name=repr(relative)[1:-1],
+                    sha256=sha,
+                    size=path.stat().st_size,
+                    reason=f"unusable file name: {e.message}",
+                    batch=batch,
+                )
+            )
             continue
         sha = sha256_file(path)
         if store.exists(key) and store.stat(key).sha256 == sha:
@@ -125,8 +142,15 @@ def _find_manifest(store: ObjectStore, prefix: str, keys: list[str]) -> tuple[ma
     return found, used
 
 
-def _new_item(session: Session, coll: Collection, fmt: Format, row: manifest.ManifestRow | None,
-              *, name: str, batch: str) -> Item:
+def _new_item(
+    session: Session,
+    coll: Collection,
+    fmt: Format,
+    row: manifest.ManifestRow | None,
+    *,
+    name: str,
+    batch: str,
+) -> Item:
     fields = dict(row.fields) if row else {}
     fields.pop("item", None)
     kind = Kind.scan if fmt.kind in ("image", "pdf") else Kind.recording
@@ -134,11 +158,21 @@ def _new_item(session: Session, coll: Collection, fmt: Format, row: manifest.Man
     code = fields.get("reference_code")
     if not code:
         year = (fields.get("date") or str(datetime.now(UTC).year))[:4]
-        code = refcode.next_code(session, fonds=coll.fonds, category=CATEGORY[fmt.kind], year=year,
-                                 retention=retention)
+        code = refcode.next_code(
+            session, fonds=coll.fonds, category=CATEGORY[fmt.kind], year=year, retention=retention
+        )
     fields.setdefault("title", posixpath.splitext(posixpath.basename(name))[0])
-    item = Item(collection_id=coll.id or 0, kind=kind, source_name=posixpath.basename(name),
-                batch=batch, **{**fields, "reference_code": code, "retention": retention})
+    item = Item.model_validate(
+        {
+            **fields,
+            "collection_id": coll.id or 0,
+            "kind": kind,
+            "source_name": posixpath.basename(name),
+            "batch": batch,
+            "reference_code": code,
+            "retention": retention,
+        }
+    )
     if item.access not in {a.value for a in Access}:
         item.access = Access.unreviewed
     session.add(item)
@@ -146,23 +180,62 @@ def _new_item(session: Session, coll: Collection, fmt: Format, row: manifest.Man
     return item
 
 
-def _quarantine(store: ObjectStore, settings: Settings, key: str, reason: str,
-                coll: Collection, batch: str) -> ObjectResult:
-    name = key[len(INBOX):].split("/", 2)[-1] if key.startswith(INBOX) else key
-    qkey = quarantine_key(key)
-    store.copy(key, qkey)
+def record_quarantine(
+    settings: Settings,
+    *,
+    collection: str,
+    key: str,
+    name: str,
+    sha256: str,
+    size: int,
+    reason: str,
+    batch: str,
+) -> ObjectResult:
+    """Catalog a quarantined object as an item with the reason, once per content."""
     with session_scope(settings) as session:
-        code = refcode.next_code(session, fonds=coll.fonds, category="QT",
-                                 year=str(datetime.now(UTC).year), retention="Y")
-        item = Item(collection_id=coll.id or 0, reference_code=code, title=posixpath.basename(name),
-                    kind=Kind.other, status=ItemStatus.quarantined, status_reason=reason,
-                    source_name=posixpath.basename(name), batch=batch, extra={"quarantine_key": qkey})
+        coll = crud.get_or_create_collection(session, code=collection)
+        known = session.exec(select(Asset).where(Asset.sha256 == sha256, Asset.role == "quarantine")).first()
+        if known is not None:
+            item = session.get(Item, known.item_id)
+            return ObjectResult(
+                key, name, "quarantined", known.item_id, item.reference_code if item else "", reason
+            )
+        code = refcode.next_code(
+            session, fonds=coll.fonds, category="QT", year=str(datetime.now(UTC).year), retention="Y"
+        )
+        item = Item(
+            collection_id=coll.id or 0,
+            reference_code=code,
+            title=posixpath.basename(name),
+            kind=Kind.other,
+            status=ItemStatus.quarantined,
+            status_reason=reason,
+            source_name=posixpath.basename(name),
+            batch=batch,
+        )
         session.add(item)
         session.flush()
-        crud.add_event(session, type="quarantine", item_id=item.id, outcome="failure",
-                       reason=reason, key=qkey)
-    store.delete(key)
-    return ObjectResult(key, name, "quarantined", item.id, code, reason)
+        asset = Asset(
+            item_id=item.id or 0,
+            role="quarantine",
+            key=key,
+            sha256=sha256,
+            size=size,
+            original_name=posixpath.basename(name),
+        )
+        session.add(asset)
+        session.flush()
+        crud.add_event(
+            session,
+            type="quarantine",
+            item_id=item.id,
+            asset_id=asset.id,
+            outcome="failure",
+            reason=reason,
+            key=key,
+            sha256=sha256,
+        )
+        return ObjectResult(key, name, "quarantined", item.id, code, reason)
 
 
 @task(retries=3, retry_delay_seconds=BACKOFF, retry_condition_fn=is_transient)
@@ -182,17 +255,42 @@ def ingest_object(key: str, collection: str, batch: str, row: dict[str, Any] | N
             fmt = identify(work)
             check_readable(work, fmt)
         except UnsupportedFormat as e:
-            return _quarantine(store, settings, key, e.message, coll, batch)
+            qkey = quarantine_key(key)
+            store.put_file(qkey, work, sha256=sha)
+            result = record_quarantine(
+                settings,
+                collection=collection,
+                key=qkey,
+                name=name,
+                sha256=sha,
+                size=size,
+                reason=e.message,
+                batch=batch,
+            )
+            store.delete(key)
+            return result
         with session_scope(settings) as session:
             existing = crud.master_by_sha(session, sha256=sha)
             if existing is not None:
                 item = session.get(Item, existing.item_id)
-                crud.add_event(session, type="duplicate detection", item_id=existing.item_id,
-                               asset_id=existing.id, outcome="warning", key=key, sha256=sha,
-                               note="identical content is already a master; nothing new created")
-                result = ObjectResult(key, name, "duplicate", existing.item_id,
-                                      item.reference_code if item else "",
-                                      f"same content as {existing.original_name}")
+                crud.add_event(
+                    session,
+                    type="duplicate detection",
+                    item_id=existing.item_id,
+                    asset_id=existing.id,
+                    outcome="warning",
+                    key=key,
+                    sha256=sha,
+                    note="identical content is already a master; nothing new created",
+                )
+                result = ObjectResult(
+                    key,
+                    name,
+                    "duplicate",
+                    existing.item_id,
+                    item.reference_code if item else "",
+                    f"same content as {existing.original_name}",
+                )
             else:
                 mkey = master_key(sha, posixpath.basename(name))
                 store.put_file(mkey, work, content_type=fmt.mime, sha256=sha, write_once=True)
@@ -202,16 +300,26 @@ def ingest_object(key: str, collection: str, batch: str, row: dict[str, Any] | N
                 if item is None:
                     item = _new_item(session, coll, fmt, manifest_row, name=name, batch=batch)
                 sequence = len(crud.masters(session, item_id=item.id or 0))
-                asset = Asset(item_id=item.id or 0, role="master", key=mkey, sha256=sha, size=size,
-                              media_type=fmt.mime, format_name=fmt.name, sequence=sequence,
-                              original_name=posixpath.basename(name))
+                asset = Asset(
+                    item_id=item.id or 0,
+                    role="master",
+                    key=mkey,
+                    sha256=sha,
+                    size=size,
+                    media_type=fmt.mime,
+                    format_name=fmt.name,
+                    sequence=sequence,
+                    original_name=posixpath.basename(name),
+                )
                 session.add(asset)
                 session.flush()
                 for etype, detail in (
                     ("ingestion", {"source_key": key, "master_key": mkey, "batch": batch}),
                     ("message digest calculation", {"algorithm": "SHA-256", "value": sha, "size": size}),
-                    ("format identification", {"format": fmt.name, "mime": fmt.mime,
-                                               "method": "magic bytes"}),
+                    (
+                        "format identification",
+                        {"format": fmt.name, "mime": fmt.mime, "method": "magic bytes"},
+                    ),
                 ):
                     crud.add_event(session, type=etype, item_id=item.id, asset_id=asset.id, **detail)
                 if item.status not in (ItemStatus.pending, ItemStatus.quarantined):
@@ -234,8 +342,9 @@ def parse_source(source: str) -> tuple[str | None, str]:
 
 
 @flow(name="ingest", log_prints=False)
-def ingest_flow(source: str, collection: str | None = None, manifest_path: str | None = None,
-                batch: str | None = None) -> dict[str, Any]:
+def ingest_flow(
+    source: str, collection: str | None = None, manifest_path: str | None = None, batch: str | None = None
+) -> dict[str, Any]:
     """Ingest a local file or folder (uploaded to the inbox first) or an ``s3://`` inbox prefix."""
     log = get_run_logger()
     settings = get_settings()
@@ -243,24 +352,35 @@ def ingest_flow(source: str, collection: str | None = None, manifest_path: str |
     code = collection or settings.collection.code
     with session_scope(settings) as session:
         crud.get_or_create_collection(
-            session, code=code, name=settings.collection.name if code == settings.collection.code else code,
-            fonds=settings.collection.fonds, ocr_languages=settings.ocr.languages,
-            retention=settings.collection.retention, script=settings.asr.script)
+            session,
+            code=code,
+            name=settings.collection.name if code == settings.collection.code else code,
+            fonds=settings.collection.fonds,
+            ocr_languages=settings.ocr.languages,
+            retention=settings.collection.retention,
+            script=settings.asr.script,
+        )
     bucket, location = parse_source(source)
     report_ = IngestReport(collection=code, prefix="")
     if bucket is None:
         path = Path(location).expanduser()
         batch = batch or (path.name if path.is_dir() else path.stem) or "batch"
         report_.uploaded, report_.results = upload_folder(
-            store, path, collection=code, batch=batch,
-            extra_manifest=Path(manifest_path) if manifest_path else None)
+            store,
+            path,
+            collection=code,
+            batch=batch,
+            extra_manifest=Path(manifest_path) if manifest_path else None,
+        )
         prefix = inbox_key(code, batch, "x")[:-1]
     else:
         if bucket != settings.storage.bucket:
-            raise BadInputError(f"bucket {bucket!r} is not Lantai's bucket {settings.storage.bucket!r}",
-                                hint="upload into the configured bucket's inbox/ prefix")
+            raise BadInputError(
+                f"bucket {bucket!r} is not Lantai's bucket {settings.storage.bucket!r}",
+                hint="upload into the configured bucket's inbox/ prefix",
+            )
         prefix = location if location.startswith(INBOX) else INBOX + location
-        batch = batch or prefix[len(INBOX):].strip("/").split("/")[-1] or "batch"
+        batch = batch or prefix[len(INBOX) :].strip("/").split("/")[-1] or "batch"
     report_.prefix = prefix
     keys = [o.key for o in store.list(prefix)]
     found, manifest_keys = _find_manifest(store, prefix, keys)
@@ -272,7 +392,7 @@ def ingest_flow(source: str, collection: str | None = None, manifest_path: str |
     work = [k for k in keys if k not in manifest_keys]
     for index, key in enumerate(work):
         report("ingest", done=index, total=len(work), name=key.rsplit("/", 1)[-1])
-        relative = key[len(prefix):]
+        relative = key[len(prefix) :]
         row = found.row_for(relative)
         result = ingest_object(key, code, batch, asdict(row) if row else None)
         report_.results.append(result)

@@ -7,7 +7,7 @@ from typing import Any
 
 from configs.errors import BadInputError, ConfigError
 
-BACKOFF = [2, 5, 15]
+BACKOFF: list[float] = [2, 5, 15]
 
 
 def is_transient(_task: Any, _task_run: Any, state: Any) -> bool:

@@ -7,7 +7,7 @@ import json
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,11 +15,16 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlmodel import Session
 
 from configs import LantaiError, get_settings
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
-                  help="Lantai (兰台): OCR, transcription and cataloguing for archives.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    help="Lantai (兰台): OCR, transcription and cataloguing for archives.",
+)
 models_app = typer.Typer(no_args_is_help=True, help="ASR models in the model directory.")
 app.add_typer(models_app, name="models")
 
@@ -45,15 +50,24 @@ def _progress(enabled: bool = True) -> Iterator[None]:
             yield
         return
     bars: dict[str, Any] = {}
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err, transient=False) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    ) as progress:
 
         def update(stage: str, **info: Any) -> None:
             if stage == "transcribe":
                 if "transcribe" not in bars:
                     bars["transcribe"] = progress.add_task("transcribe (s)", total=info["duration"])
-                progress.update(bars["transcribe"], completed=min(info["position"], info["duration"]),
-                                total=info["duration"])
+                progress.update(
+                    bars["transcribe"],
+                    completed=min(info["position"], info["duration"]),
+                    total=info["duration"],
+                )
                 return
             if stage not in bars:
                 bars[stage] = progress.add_task(stage, total=info.get("total", 0))
@@ -65,7 +79,7 @@ def _progress(enabled: bool = True) -> Iterator[None]:
             yield
 
 
-def _session():  # type: ignore[no-untyped-def]
+def _session() -> AbstractContextManager[Session]:
     from catalog.db import session_scope
 
     return session_scope(get_settings())
@@ -102,8 +116,10 @@ def ingest(
 
 def _print_ingest(report: dict[str, Any]) -> None:
     c = report["counts"]
-    out.print(f"[bold]ingest[/] {report['prefix']}: {c['ingested']} new items, {c['attached']} files "
-              f"added to items, {c['duplicate']} duplicates, {c['quarantined']} quarantined")
+    out.print(
+        f"[bold]ingest[/] {report['prefix']}: {c['ingested']} new items, {c['attached']} files "
+        f"added to items, {c['duplicate']} duplicates, {c['quarantined']} quarantined"
+    )
     for r in report["results"]:
         if r["outcome"] in ("quarantined", "duplicate"):
             out.print(f"  {r['outcome']}: {r['name']} — {r['reason']}", markup=False)
@@ -120,8 +136,10 @@ def enrich(
 ) -> None:
     """Run OCR and transcription on all pending work (or one item)."""
     _runtime()
-    from flows.enrich import enrich_flow
+    from flows.enrich import enrich_flow, pending_kinds, preflight
 
+    settings = get_settings()
+    preflight(settings, pending_kinds(settings, collection=collection, item_id=item, force=force))
     with _progress(not as_json):
         outcomes = enrich_flow(collection, item, force)
     if as_json:
@@ -138,8 +156,15 @@ def _print_outcomes(outcomes: list[dict[str, Any]]) -> None:
     table.columns[0].no_wrap = True
     for o in outcomes:
         note = "already done" if o["skipped"] and not o["reason"] else o["reason"]
-        table.add_row(o["reference_code"], o["kind"], o["status"], str(o["pages"] or ""),
-                      str(o["segments"] or ""), f"{o['seconds']:.1f}", note)
+        table.add_row(
+            o["reference_code"],
+            o["kind"],
+            o["status"],
+            str(o["pages"] or ""),
+            str(o["segments"] or ""),
+            f"{o['seconds']:.1f}",
+            note,
+        )
     out.print(table)
 
 
@@ -157,8 +182,9 @@ def search(
     if kind not in (None, "scan", "recording"):
         raise LantaiError(f"--kind must be scan or recording, not {kind!r}")
     with _session() as session:
-        hits = run_search(session, query, collection=collection, kind=kind, limit=limit,
-                          include_restricted=True)
+        hits = run_search(
+            session, query, collection=collection, kind=kind, limit=limit, include_restricted=True
+        )
     if as_json:
         _print_json([h.as_json() for h in hits])
         return
@@ -217,8 +243,9 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     out.print(table)
     for f in report["failures"]:
         retry = f"  → {f['retry']}" if f["retry"] else ""
-        out.print(f"  {f['status']}: {f['reference_code']} {f['source_name']}: {f['reason']}{retry}",
-                  markup=False)
+        out.print(
+            f"  {f['status']}: {f['reference_code']} {f['source_name']}: {f['reason']}{retry}", markup=False
+        )
 
 
 @app.command("list")
@@ -238,8 +265,16 @@ def list_items(
     table = Table("id", "档号", "title", "kind", "source", "status", "access", "flags")
     table.columns[1].no_wrap = True
     for i in items:
-        table.add_row(str(i["item_id"]), i["reference_code"], _escape(i["title"]), i["kind"],
-                      _escape(i["source_name"]), i["status"], i["access"], str(i["flags"]))
+        table.add_row(
+            str(i["item_id"]),
+            i["reference_code"],
+            _escape(i["title"]),
+            i["kind"],
+            _escape(i["source_name"]),
+            i["status"],
+            i["access"],
+            str(i["flags"]),
+        )
     out.print(table)
 
 
@@ -276,8 +311,9 @@ def models_install(
     from tasks.models import install
 
     os.environ.pop("HF_HUB_OFFLINE", None)  # installing is the one moment we may fetch
-    path = install(name, get_settings().models_path, source=source, force=force,
-                   progress=lambda msg: err.print(msg))
+    path = install(
+        name, get_settings().models_path, source=source, force=force, progress=lambda msg: err.print(msg)
+    )
     out.print(f"model {name} ready in {path}")
 
 
@@ -299,22 +335,30 @@ def demo() -> None:
     _runtime()
     from catalog import crud
     from catalog.search import search as run_search
-    from flows.enrich import enrich_flow
+    from flows.enrich import enrich_flow, pending_kinds, preflight
     from flows.ingest import ingest_flow
 
     settings = get_settings()
     if not SAMPLES.is_dir():
-        raise LantaiError(f"the demo samples are missing ({SAMPLES})",
-                          hint="run lantai demo from a clone of the repository")
+        raise LantaiError(
+            f"the demo samples are missing ({SAMPLES})", hint="run lantai demo from a clone of the repository"
+        )
     out.rule("[bold]兰台 Lantai demo")
     out.print(f"home {settings.home_dir} · catalog {settings.db_url} · objects {settings.storage.backend}")
     with _session() as session:
-        crud.get_or_create_collection(session, code="DEMO", name="兰台演示全宗 (demo)", fonds="J001",
-                                      ocr_languages=settings.ocr.languages, script=settings.asr.script)
+        crud.get_or_create_collection(
+            session,
+            code="DEMO",
+            name="兰台演示全宗 (demo)",
+            fonds="J001",
+            ocr_languages=settings.ocr.languages,
+            script=settings.asr.script,
+        )
     started = time.monotonic()
     with _progress():
         report = ingest_flow(str(SAMPLES), "DEMO", None, "demo")
     _print_ingest(report)
+    preflight(settings, pending_kinds(settings, collection="DEMO", item_id=None, force=False))
     with _progress():
         outcomes = enrich_flow("DEMO", None, False)
     _print_outcomes(outcomes)
@@ -324,7 +368,8 @@ def demo() -> None:
         for i in items:
             text = crud.item_text(session, item_id=i["item_id"])
             body = "\n".join(p.text for p in text["pages"]) or " ".join(
-                s.text for segs in text["segments"].values() for s in segs)
+                s.text for segs in text["segments"].values() for s in segs
+            )
             out.print(f"[cyan]{i['reference_code']}[/] {_escape(i['title'])} ({i['kind']}, {i['status']})")
             out.print("    " + _escape(body.strip().replace("\n", " ")[:160] or "(no text)"))
         out.rule("search")
@@ -333,9 +378,11 @@ def demo() -> None:
             out.print(f"$ lantai search {query}")
             for h in hits:
                 out.print(f"    [cyan]{h.reference_code}[/] {_escape(h.title)}  [dim]{_where(h.location)}[/]")
-    out.print(f"\n{len(items)} items in {time.monotonic() - started:.1f} s. Try: "
-              "[bold]lantai search 信用卡 --json[/], [bold]lantai status[/], "
-              "[bold]lantai export 1 --format txt[/]")
+    out.print(
+        f"\n{len(items)} items in {time.monotonic() - started:.1f} s. Try: "
+        "[bold]lantai search 信用卡 --json[/], [bold]lantai status[/], "
+        "[bold]lantai export 1 --format txt[/]"
+    )
 
 
 def main() -> None:

@@ -35,7 +35,7 @@ class ChecksumMismatch(StorageError):
     def __init__(self, key: str, expected: str, actual: str) -> None:
         super().__init__(
             f"checksum mismatch for {key}: catalog has {expected[:12]}…, object has {actual[:12]}…",
-            hint="the object was altered or damaged in storage; run `lantai audit` and restore it from a replica",
+            hint="the object was altered or damaged in storage: restore it from a replica",
         )
         self.key, self.expected, self.actual = key, expected, actual
 
@@ -104,9 +104,7 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def download(
-    store: ObjectStore, key: str, dest: Path, *, expect_sha256: str | None = None
-) -> str:
+def download(store: ObjectStore, key: str, dest: Path, *, expect_sha256: str | None = None) -> str:
     """Stream an object to ``dest`` and return its SHA-256, computed on the way.
 
     With ``expect_sha256`` a mismatch raises :class:`ChecksumMismatch` and removes ``dest``.

@@ -8,7 +8,11 @@ import unicodedata
 from storage.base import InvalidKeyError
 
 INBOX, MASTERS, DERIVATIVES, EXPORTS, QUARANTINE = (
-    "inbox/", "masters/", "derivatives/", "exports/", "quarantine/",
+    "inbox/",
+    "masters/",
+    "derivatives/",
+    "exports/",
+    "quarantine/",
 )
 MAX_KEY_BYTES = 1024  # S3's limit for a whole key
 MAX_NAME_BYTES = 255  # one path segment, as on common file systems
@@ -60,7 +64,7 @@ def derivative_key(sha256: str, name: str) -> str:
 
 
 def quarantine_key(inbox: str) -> str:
-    rest = inbox[len(INBOX):] if inbox.startswith(INBOX) else inbox
+    rest = inbox[len(INBOX) :] if inbox.startswith(INBOX) else inbox
     return QUARANTINE + validate_name(rest)
 
 

@@ -65,9 +65,7 @@ class MinioStore:
         self.name = f"s3://{bucket}@{endpoint}"
         http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=5, read=120),
-            retries=urllib3.Retry(
-                total=4, backoff_factor=0.5, status_forcelist=(500, 502, 503, 504)
-            ),
+            retries=urllib3.Retry(total=4, backoff_factor=0.5, status_forcelist=(500, 502, 503, 504)),
         )
         self.client = Minio(
             endpoint,
@@ -114,8 +112,10 @@ class MinioStore:
         try:
             check_bucket_name(self.bucket)
         except ValueError:
-            raise StorageError(f"invalid bucket name {self.bucket!r}",
-                               hint="S3 bucket names are 3-63 lower-case letters, digits, '-' and '.'") from None
+            raise StorageError(
+                f"invalid bucket name {self.bucket!r}",
+                hint="S3 bucket names are 3-63 lower-case letters, digits, '-' and '.'",
+            ) from None
         if self._call("check the bucket", lambda: self.client.bucket_exists(self.bucket)):
             return
         if not create:
@@ -144,8 +144,12 @@ class MinioStore:
         self._call(
             "upload",
             lambda: self.client.fput_object(
-                self.bucket, key, str(path), content_type=content_type,
-                metadata={"sha256": sha256}, part_size=PART_SIZE,
+                self.bucket,
+                key,
+                str(path),
+                content_type=content_type,
+                metadata={"sha256": sha256},
+                part_size=PART_SIZE,
             ),
         )
         return self.stat(key)
@@ -193,7 +197,9 @@ class MinioStore:
             if self.stat(dst).sha256 != info.sha256:
                 raise WriteOnceError(f"refusing to overwrite write-once object {dst}")
             return self.stat(dst)
-        self._call("copy", lambda: self.client.copy_object(self.bucket, dst, CopySource(self.bucket, src)), src)
+        self._call(
+            "copy", lambda: self.client.copy_object(self.bucket, dst, CopySource(self.bucket, src)), src
+        )
         return self.stat(dst)
 
     def delete(self, key: str) -> None:

@@ -99,13 +99,19 @@ class FasterWhisperEngine:
         if compute_type == "auto":
             compute_type = "float16" if device == "cuda" else "int8"
         verified = model_dir / ".verified"
-        self.model_sha256 = verified.read_text().strip() if verified.exists() \
-            else _file_sha256(model_dir / "model.bin")
+        self.model_sha256 = (
+            verified.read_text().strip() if verified.exists() else _file_sha256(model_dir / "model.bin")
+        )
         self.model_name = model_dir.name
         self.version = faster_whisper.__version__
         self.device, self.compute_type = device, compute_type
-        self._model = WhisperModel(str(model_dir), device=device, compute_type=compute_type,
-                                   cpu_threads=os.cpu_count() or 1, local_files_only=True)
+        self._model = WhisperModel(
+            str(model_dir),
+            device=device,
+            compute_type=compute_type,
+            cpu_threads=os.cpu_count() or 1,
+            local_files_only=True,
+        )
 
     def transcribe(self, wav: Path, options: AsrOptions) -> tuple[AsrInfo, Iterator[AsrSegment]]:
         segments, info = self._model.transcribe(
@@ -127,24 +133,35 @@ def _postprocess(segments: Any, language: str, options: AsrOptions) -> Iterator[
     previous: list[str] = []
     for seg in segments:
         raw = seg.text.strip()
-        words = [AsrWord(round(float(w.start), 2), round(float(w.end), 2),
-                         to_script(w.word, options.script) if chinese else w.word,
-                         round(float(w.probability), 4)) for w in (seg.words or [])]
+        words = [
+            AsrWord(
+                round(float(w.start), 2),
+                round(float(w.end), 2),
+                to_script(w.word, options.script) if chinese else w.word,
+                round(float(w.probability), 4),
+            )
+            for w in (seg.words or [])
+        ]
         text = to_script(raw, options.script) if chinese else raw
-        if words:
-            confidence = sum(w.probability for w in words) / len(words)
-        else:
-            confidence = math.exp(seg.avg_logprob)
+        # word probabilities are the finer measure; the segment's log-probability when there are none
+        word_mean = sum(w.probability for w in words) / len(words) if words else None
+        confidence = word_mean if word_mean is not None else math.exp(seg.avg_logprob)
         flags = []
         if seg.compression_ratio > 2.4 or _repeats(text) or (previous and previous[-1] == text):
             flags.append("repetition")
         if confidence < options.low_confidence:
             flags.append("low_confidence")
         previous.append(text)
-        yield AsrSegment(start=round(float(seg.start), 2), end=round(float(seg.end), 2), text=text, raw_text=raw,
-                         confidence=round(float(confidence), 4),
-                         no_speech_prob=round(float(seg.no_speech_prob), 4),
-                         words=words, flags=flags)
+        yield AsrSegment(
+            start=round(float(seg.start), 2),
+            end=round(float(seg.end), 2),
+            text=text,
+            raw_text=raw,
+            confidence=round(float(confidence), 4),
+            no_speech_prob=round(float(seg.no_speech_prob), 4),
+            words=words,
+            flags=flags,
+        )
 
 
 _LOOP = re.compile(r"(.{2,}?)\1{3,}")

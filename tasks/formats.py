@@ -7,7 +7,6 @@ from pathlib import Path
 
 from configs.errors import BadInputError
 
-
 MAX_PIXELS = 175_000_000  # e.g. 50,000 x 50,000 px is refused before decoding (PIL refuses beyond ~179 M)
 
 
@@ -43,17 +42,20 @@ def identify(path: Path) -> Format:
         raise UnsupportedFormat("empty file (0 bytes)")
     checks: list[tuple[bool, Format]] = [
         (head.startswith(b"%PDF-"), Format("pdf", "application/pdf", "PDF")),
-        (head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"),
-         Format("image", "image/tiff", "TIFF")),
+        (head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"), Format("image", "image/tiff", "TIFF")),
         (head.startswith(b"\xff\xd8\xff"), Format("image", "image/jpeg", "JPEG")),
         (head.startswith(b"\x89PNG\r\n\x1a\n"), Format("image", "image/png", "PNG")),
-        (head.startswith(b"\x00\x00\x00\x0cjP  \r\n\x87\n") or head.startswith(b"\xffO\xffQ"),
-         Format("image", "image/jp2", "JPEG 2000")),
+        (
+            head.startswith(b"\x00\x00\x00\x0cjP  \r\n\x87\n") or head.startswith(b"\xffO\xffQ"),
+            Format("image", "image/jp2", "JPEG 2000"),
+        ),
         (head[:4] == b"RIFF" and head[8:12] == b"WAVE", Format("audio", "audio/wav", "WAVE")),
         (head[:4] == b"RIFF" and head[8:12] == b"AVI ", Format("video", "video/x-msvideo", "AVI")),
         (head.startswith(b"fLaC"), Format("audio", "audio/flac", "FLAC")),
-        (head.startswith(b"ID3") or (head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[1] & 0x06 != 0),
-         Format("audio", "audio/mpeg", "MP3")),
+        (
+            head.startswith(b"ID3") or (head[0] == 0xFF and head[1] & 0xE0 == 0xE0 and head[1] & 0x06 != 0),
+            Format("audio", "audio/mpeg", "MP3"),
+        ),
         (head.startswith(b"OggS"), Format("audio", "audio/ogg", "Ogg")),
         (head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"), Format("audio", "audio/aiff", "AIFF")),
         (head.startswith(b"\x1aE\xdf\xa3"), Format("video", "video/x-matroska", "Matroska/WebM")),

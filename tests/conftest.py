@@ -23,6 +23,19 @@ MODELS = Path(os.environ.get("LANTAI_TEST_MODELS_DIR", REPO / "data" / "models")
 PG_URL = os.environ.get("LANTAI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Prefect keeps its state in a throw-away folder, offline, quietly."""
+    import tempfile
+
+    os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="lantai-test-prefect-"))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
 def _clear_caches() -> None:
     """Settings and engines are cached per process; each test starts from its own."""
     from catalog.db import get_engine
@@ -61,8 +74,10 @@ def pg_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     except sa.exc.OperationalError as e:
-        pytest.fail(f"PostgreSQL is not reachable at {PG_URL} ({e.orig}); start it, point "
-                    "LANTAI_TEST_POSTGRES_URL at one, or set LANTAI_TEST_SKIP_POSTGRES=1")
+        pytest.fail(
+            f"PostgreSQL is not reachable at {PG_URL} ({e.orig}); start it, point "
+            "LANTAI_TEST_POSTGRES_URL at one, or set LANTAI_TEST_SKIP_POSTGRES=1"
+        )
     url = PG_URL.rsplit("/", 1)[0] + "/" + name
     yield url
     from catalog.db import get_engine
@@ -115,9 +130,12 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """A real S3-compatible server for the session: SeaweedFS on free loopback ports, or the
     MinIO named by LANTAI_TEST_S3_ENDPOINT (+ _ACCESS_KEY, _SECRET_KEY, _SECURE)."""
     if os.environ.get("LANTAI_TEST_S3_ENDPOINT"):
-        yield S3Server(os.environ["LANTAI_TEST_S3_ENDPOINT"], os.environ.get("LANTAI_TEST_S3_ACCESS_KEY", ""),
-                       os.environ.get("LANTAI_TEST_S3_SECRET_KEY", ""),
-                       os.environ.get("LANTAI_TEST_S3_SECURE", "false").lower() == "true")
+        yield S3Server(
+            os.environ["LANTAI_TEST_S3_ENDPOINT"],
+            os.environ.get("LANTAI_TEST_S3_ACCESS_KEY", ""),
+            os.environ.get("LANTAI_TEST_S3_SECRET_KEY", ""),
+            os.environ.get("LANTAI_TEST_S3_SECURE", "false").lower() == "true",
+        )
         return
     weed = shutil.which("weed") or str(Path(os.sys.executable).with_name("weed"))
     if not Path(weed).exists():
@@ -125,20 +143,43 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     root = tmp_path_factory.mktemp("seaweedfs")
     access, secret = "lantai-test", "lantai-test-secret"
     config = root / "s3.json"
-    config.write_text(json.dumps({"identities": [{
-        "name": "lantai", "credentials": [{"accessKey": access, "secretKey": secret}],
-        "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+    config.write_text(
+        json.dumps(
+            {
+                "identities": [
+                    {
+                        "name": "lantai",
+                        "credentials": [{"accessKey": access, "secretKey": secret}],
+                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                    }
+                ]
+            }
+        )
+    )
     names = ("master", "volume", "filer", "s3")
     ports = {name: free_port() for name in names}
     grpc = {name: free_port() for name in names}
     log = root / "weed.log"
     with log.open("wb") as fh:
         proc = subprocess.Popen(
-            [weed, "server", f"-dir={root}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-             *(f"-{n}.port={ports[n]}" for n in names), *(f"-{n}.port.grpc={grpc[n]}" for n in names),
-             "-s3", f"-s3.config={config}", "-master.volumeSizeLimitMB=64", "-volume.max=0",
-             "-master.telemetry=false"],
-            stdout=fh, stderr=subprocess.STDOUT, cwd=root)
+            [
+                weed,
+                "server",
+                f"-dir={root}",
+                "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1",
+                *(f"-{n}.port={ports[n]}" for n in names),
+                *(f"-{n}.port.grpc={grpc[n]}" for n in names),
+                "-s3",
+                f"-s3.config={config}",
+                "-master.volumeSizeLimitMB=64",
+                "-volume.max=0",
+                "-master.telemetry=false",
+            ],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            cwd=root,
+        )
     try:
         _wait_for_port(ports["s3"], 60, proc, log)
         _wait_until_writable(S3Server(f"127.0.0.1:{ports['s3']}", access, secret))
@@ -146,7 +187,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=3)
         except subprocess.TimeoutExpired:
             proc.kill()
 

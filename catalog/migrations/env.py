@@ -11,6 +11,7 @@ from catalog.db import include_object
 config = context.config
 target_metadata = SQLModel.metadata
 
+
 def run() -> None:
     connection = config.attributes.get("connection")
     if connection is None:

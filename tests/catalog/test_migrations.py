@@ -6,8 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
-from catalog.db import get_engine
-from catalog.db import include_object
+from catalog.db import get_engine, include_object
 
 
 def test_migrations_match_models(db_url: str) -> None:

@@ -12,7 +12,13 @@ from configs.errors import BadInputError
 
 def test_refcode_round_trip() -> None:
     code = refcode.parse("J019-LY·2019·Y-001")
-    assert (code.fonds, code.category, code.year, code.retention, code.number) == ("J019", "LY", "2019", "Y", 1)
+    assert (code.fonds, code.category, code.year, code.retention, code.number) == (
+        "J019",
+        "LY",
+        "2019",
+        "Y",
+        1,
+    )
     assert str(code) == "J019-LY·2019·Y-001"
 
 
@@ -21,14 +27,23 @@ def test_refcode_lookalike_separators_are_normalized(raw: str) -> None:
     assert refcode.validate(raw) == "J019-LY·2019·Y-001"
 
 
-@pytest.mark.parametrize("bad", ["", "J019--001", "J019-LY··2019", "J0 19-LY", "档号-1", "J019-LY·2019·Y-001;DROP"])
+@pytest.mark.parametrize(
+    "bad", ["", "J019--001", "J019-LY··2019", "J0 19-LY", "档号-1", "J019-LY·2019·Y-001;DROP"]
+)
 def test_refcode_invalid(bad: str) -> None:
     with pytest.raises(BadInputError):
         refcode.validate(bad)
 
 
-@pytest.mark.parametrize(("raw", "norm"), [("20190315", "20190315"), ("2019", "2019"), ("2019年3月15日", "20190315"),
-                                          ("19610120-19610121", "19610120-19610121")])
+@pytest.mark.parametrize(
+    ("raw", "norm"),
+    [
+        ("20190315", "20190315"),
+        ("2019", "2019"),
+        ("2019年3月15日", "20190315"),
+        ("19610120-19610121", "19610120-19610121"),
+    ],
+)
 def test_dates(raw: str, norm: str) -> None:
     assert manifest.validate_date(raw) == norm
 
@@ -39,12 +54,14 @@ def test_bad_dates(bad: str) -> None:
         manifest.validate_date(bad)
 
 
-CSV = "文件名,档号,题名,日期,保管期限,开放标识,口述者\n" \
-      "a.wav,J019-LY·2019·Y-001,张村口述,20190315,永久,开放,张三\n" \
-      "b.wav,,第二条,2019-13,Y,开放,\n" \
-      "c.wav,,第三条,20190101,D99,,\n" \
-      ",,没有文件名,,,,\n" \
-      "d.wav,,第四条,,D30,控制,李四\n"
+CSV = (
+    "文件名,档号,题名,日期,保管期限,开放标识,口述者\n"
+    "a.wav,J019-LY·2019·Y-001,张村口述,20190315,永久,开放,张三\n"
+    "b.wav,,第二条,2019-13,Y,开放,\n"
+    "c.wav,,第三条,20190101,D99,,\n"
+    ",,没有文件名,,,,\n"
+    "d.wav,,第四条,,D30,控制,李四\n"
+)
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
@@ -52,11 +69,20 @@ def test_csv_manifest_in_any_encoding_with_bad_rows_reported(encoding: str) -> N
     m = manifest.parse(CSV.encode(encoding), name="manifest.csv")
     assert set(m.rows) == {"a.wav", "d.wav"}
     a = m.rows["a.wav"].fields
-    assert a == {"reference_code": "J019-LY·2019·Y-001", "title": "张村口述", "date": "20190315",
-                 "retention": "Y", "access": "开放", "narrator": "张三"}
+    assert a == {
+        "reference_code": "J019-LY·2019·Y-001",
+        "title": "张村口述",
+        "date": "20190315",
+        "retention": "Y",
+        "access": "开放",
+        "narrator": "张三",
+    }
     assert m.rows["d.wav"].fields["retention"] == "D30"
-    assert [e.split(":")[0] for e in m.errors] == ["manifest.csv line 3", "manifest.csv line 4",
-                                                    "manifest.csv line 5"]
+    assert [e.split(":")[0] for e in m.errors] == [
+        "manifest.csv line 3",
+        "manifest.csv line 4",
+        "manifest.csv line 5",
+    ]
 
 
 def test_json_manifest_and_lookup_by_base_name() -> None:

@@ -23,8 +23,14 @@ def store(request: pytest.FixtureRequest, tmp_path: Path, bucket_name: str) -> I
         yield LocalStore(tmp_path / "objects", "lantai", secret=b"test-secret")
         return
     server: S3Server = request.getfixturevalue("s3_server")
-    yield MinioStore(endpoint=server.endpoint, access_key=server.access_key, secret_key=server.secret_key,
-                     secure=server.secure, bucket=bucket_name, create_bucket=True)
+    yield MinioStore(
+        endpoint=server.endpoint,
+        access_key=server.access_key,
+        secret_key=server.secret_key,
+        secure=server.secure,
+        bucket=bucket_name,
+        create_bucket=True,
+    )
 
 
 @pytest.fixture
@@ -93,8 +99,10 @@ def test_download_verifies_checksum(store: ObjectStore, blob: Path, tmp_path: Pa
     assert not (tmp_path / "bad").exists()
 
 
-@pytest.mark.parametrize("name", ["../etc/passwd", "/abs/path", "a/../b", "bad\x00name", "tab\tname",
-                                  "x" * 300, "a//b", "back\\slash"])
+@pytest.mark.parametrize(
+    "name",
+    ["../etc/passwd", "/abs/path", "a/../b", "bad\x00name", "tab\tname", "x" * 300, "a//b", "back\\slash"],
+)
 def test_bad_names_are_refused(store: ObjectStore, blob: Path, name: str) -> None:
     with pytest.raises(InvalidKeyError):
         store.put_file("inbox/" + name if not name.startswith("/") else name, blob)
@@ -117,8 +125,12 @@ def test_presigned_url(store: ObjectStore, blob: Path) -> None:
 
 def test_wrong_credentials_are_named(s3_server: S3Server, bucket_name: str) -> None:
     with pytest.raises(StorageError, match="rejected the credentials"):
-        MinioStore(endpoint=s3_server.endpoint, access_key=s3_server.access_key, secret_key="wrong",
-                   bucket=bucket_name)
+        MinioStore(
+            endpoint=s3_server.endpoint,
+            access_key=s3_server.access_key,
+            secret_key="wrong",
+            bucket=bucket_name,
+        )
 
 
 def test_unreachable_server_names_the_endpoint(bucket_name: str) -> None:
@@ -131,5 +143,10 @@ def test_unreachable_server_names_the_endpoint(bucket_name: str) -> None:
 
 def test_missing_bucket_without_create(s3_server: S3Server, bucket_name: str) -> None:
     with pytest.raises(StorageError, match="does not exist"):
-        MinioStore(endpoint=s3_server.endpoint, access_key=s3_server.access_key,
-                   secret_key=s3_server.secret_key, bucket=bucket_name, create_bucket=False)
+        MinioStore(
+            endpoint=s3_server.endpoint,
+            access_key=s3_server.access_key,
+            secret_key=s3_server.secret_key,
+            bucket=bucket_name,
+            create_bucket=False,
+        )

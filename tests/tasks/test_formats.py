@@ -8,12 +8,15 @@ from tasks.formats import UnsupportedFormat, identify
 from tests.conftest import RESOURCES, SAMPLES
 
 
-@pytest.mark.parametrize(("name", "kind", "mime"), [
-    ("phototest.tif", "image", "image/tiff"),
-    ("网络支付.png", "image", "image/png"),
-    ("jfk 1961 inaugural.flac", "audio", "audio/flac"),
-    ("房地产中介协会.wav", "audio", "audio/wav"),
-])
+@pytest.mark.parametrize(
+    ("name", "kind", "mime"),
+    [
+        ("phototest.tif", "image", "image/tiff"),
+        ("网络支付.png", "image", "image/png"),
+        ("jfk 1961 inaugural.flac", "audio", "audio/flac"),
+        ("房地产中介协会.wav", "audio", "audio/wav"),
+    ],
+)
 def test_samples(name: str, kind: str, mime: str) -> None:
     fmt = identify(SAMPLES / name)
     assert (fmt.kind, fmt.mime) == (kind, mime)

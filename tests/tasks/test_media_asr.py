@@ -38,8 +38,21 @@ def test_probe_and_asr_wav(tmp_path: Path) -> None:
 
 def test_video_without_audio_is_a_clear_error(tmp_path: Path) -> None:
     video = tmp_path / "silent.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=duration=1:size=64x64:rate=5",
-                    "-pix_fmt", "yuv420p", str(video)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=duration=1:size=64x64:rate=5",
+            "-pix_fmt",
+            "yuv420p",
+            str(video),
+        ],
+        check=True,
+    )
     info = media.probe(video)
     assert info.video and not info.audio
     with pytest.raises(media.MediaInputError, match="no audio"):
@@ -82,8 +95,10 @@ def test_chinese_output_is_in_the_collection_script(engine: asr.AsrEngine, tmp_p
 
 def test_silence_gives_no_segments(engine: asr.AsrEngine, tmp_path: Path) -> None:
     silent = tmp_path / "silence.wav"
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "5",
-                    str(silent)], check=True)
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "5", str(silent)],
+        check=True,
+    )
     _, segments = engine.transcribe(silent, AsrOptions())
     assert list(segments) == []
 

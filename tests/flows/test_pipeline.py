@@ -1,0 +1,145 @@
+"""Ingest → enrich → search on the embedded defaults, with bad files in the batch, and
+ingest from an S3 inbox on a real S3-compatible server."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+from minio import Minio
+from sqlmodel import select
+
+from catalog import crud
+from catalog.db import session_scope
+from catalog.models import Asset, Event, Item
+from catalog.search import search
+from configs import get_settings
+from flows.enrich import enrich_flow
+from flows.ingest import ingest_flow
+from storage import open_store
+from tests.conftest import SAMPLES, S3Server
+
+MANIFEST = (
+    "文件名,题名,日期,语言,口述者,开放标识\n"
+    "网络支付.png,网络支付说明,20150601,中文,,开放\n"
+    "jfk 1961 inaugural.flac,Inaugural address,19610120,英语,John F. Kennedy,开放\n"
+    "房地产中介协会.wav,房地产录音,2017-13,中文,,\n"
+)  # bad date: reported, file still ingested
+
+
+@pytest.fixture
+def batch(tmp_path: Path) -> Path:
+    folder = tmp_path / "批次 2024"
+    folder.mkdir()
+    for name in ("网络支付.png", "jfk 1961 inaugural.flac", "房地产中介协会.wav"):
+        shutil.copy(SAMPLES / name, folder / name)
+    (folder / "manifest.csv").write_text(MANIFEST, encoding="gb18030")
+    (folder / "empty.tif").touch()
+    (folder / "notes.wav").write_text("not audio at all")
+    data = (SAMPLES / "网络支付.png").read_bytes()
+    (folder / "cut.png").write_bytes(data[: len(data) // 3])
+    (folder / "odd\tname.png").write_bytes(data[:100] + b"different")
+    return folder
+
+
+def test_batch_to_searchable_catalog(home: Path, batch: Path) -> None:
+    report = ingest_flow(str(batch), "T1", None, None)
+    assert report["counts"] == {"ingested": 3, "attached": 0, "duplicate": 0, "quarantined": 4}
+    reasons = " | ".join(r["reason"] for r in report["results"] if r["outcome"] == "quarantined")
+    for expected in ("empty file", "unsupported", "truncated", "unusable file name"):
+        assert expected in reasons
+    assert len(report["manifest_errors"]) == 1 and "line 4" in report["manifest_errors"][0]
+
+    outcomes = enrich_flow("T1")
+    assert sorted(o["status"] for o in outcomes) == ["enriched"] * 3
+    settings = get_settings()
+    with session_scope(settings) as session:
+        scan_hits = search(session, "信用卡", include_restricted=True)
+        assert scan_hits and scan_hits[0].title == "网络支付说明"
+        loc = scan_hits[0].location
+        assert loc["page"] == 1 and 0 <= loc["bbox"][0] < loc["bbox"][2] <= 300
+        talk_hits = search(session, "country", include_restricted=True)
+        assert talk_hits[0].title == "Inaugural address"
+        assert 0 <= talk_hits[0].location["start"] < talk_hits[0].location["end"] <= 11.1
+        status = crud.status_report(session)
+        assert status["collections"]["T1"]["enriched"] == 3
+        assert status["collections"]["T1"]["quarantined"] == 4
+        assert {f["status"] for f in status["failures"]} == {"quarantined"}
+        kennedy = session.exec(select(Item).where(Item.title == "Inaugural address")).one()
+        assert kennedy.narrator == "John F. Kennedy" and kennedy.reference_code.startswith("J001-LY·1961·Y-")
+        events = {e.type for e in session.exec(select(Event).where(Event.item_id == kennedy.id))}
+        assert {"ingestion", "message digest calculation", "format identification", "transcription"} <= events
+        roles = {a.role for a in session.exec(select(Asset).where(Asset.item_id == kennedy.id))}
+        assert roles == {"master", "access"}
+    store = open_store(settings)
+    assert list(store.list("inbox/T1/")) == [
+        o for o in store.list("inbox/T1/") if o.key.endswith("manifest.csv")
+    ]
+    assert len(list(store.list("quarantine/"))) == 4
+    masters = list(store.list("masters/"))
+    assert len(masters) == 3 and all(m.key.split("/")[2] == m.sha256 for m in masters)
+
+    # the same batch again: nothing new, the duplicates recorded
+    again = ingest_flow(str(batch), "T1", None, None)
+    assert again["counts"] == {"ingested": 0, "attached": 0, "duplicate": 3, "quarantined": 4}
+    assert enrich_flow("T1") == []
+    with session_scope(settings) as session:
+        assert len(session.exec(select(Item)).all()) == 7
+    assert len(list(open_store(settings).list("masters/"))) == 3
+
+
+def test_rerun_with_force_skips_finished_work(home: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "one"
+    folder.mkdir()
+    shutil.copy(SAMPLES / "phototest.tif", folder)
+    ingest_flow(str(folder), "T2", None, None)
+    first = enrich_flow("T2")
+    assert first[0]["pages"] == 1 and not first[0]["skipped"]
+    item_id = first[0]["item_id"]
+    again = enrich_flow(None, item_id)
+    assert again[0]["skipped"]  # same checksum, engine and options: nothing recomputed
+    forced = enrich_flow(None, item_id, True)
+    assert not forced[0]["skipped"] and forced[0]["pages"] == 1
+    with session_scope(get_settings()) as session:
+        from catalog.models import Page
+
+        assert len(session.exec(select(Page).where(Page.item_id == item_id)).all()) == 1
+        assert (
+            len(session.exec(select(Asset).where(Asset.item_id == item_id, Asset.role == "pdf")).all()) == 1
+        )
+
+
+def test_ingest_from_s3_inbox(
+    home: Path, s3_server: S3Server, bucket_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for var, value in (
+        ("BACKEND", "minio"),
+        ("ENDPOINT", s3_server.endpoint),
+        ("BUCKET", bucket_name),
+        ("ACCESS_KEY", s3_server.access_key),
+        ("SECRET_KEY", s3_server.secret_key),
+    ):
+        monkeypatch.setenv(f"LANTAI_STORAGE__{var}", value)
+    get_settings.cache_clear()
+    open_store(get_settings())  # creates the bucket
+    client = Minio(
+        s3_server.endpoint, access_key=s3_server.access_key, secret_key=s3_server.secret_key, secure=False
+    )
+    client.fput_object(bucket_name, "inbox/S3/b1/房地产中介协会.wav", str(SAMPLES / "房地产中介协会.wav"))
+    client.put_object(
+        bucket_name,
+        "inbox/S3/b1/manifest.json",
+        io.BytesIO('[{"file": "房地产中介协会.wav", "题名": "S3 录音"}]'.encode()),
+        -1,
+        part_size=5 * 1024 * 1024,
+    )
+    report = ingest_flow(f"s3://{bucket_name}/inbox/S3/b1/", "S3", None, None)
+    assert report["counts"]["ingested"] == 1
+    outcomes = enrich_flow("S3")
+    assert outcomes[0]["status"] == "enriched" and outcomes[0]["segments"] >= 1
+    with session_scope(get_settings()) as session:
+        hits = search(session, "协会", include_restricted=True)
+        spoken = [h for h in hits if h.field == "segment"]
+        assert spoken and spoken[0].title == "S3 录音" and spoken[0].location["start"] < 1.0

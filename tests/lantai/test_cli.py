@@ -1,0 +1,143 @@
+"""The command line as a user runs it: real processes, a fresh home, the shipped samples."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import pytest
+
+from tests.conftest import MODELS, SAMPLES
+
+
+def lantai(
+    *args: str, home: Path, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("LANTAI_", "PREFECT_"))}
+    full_env.update({"LANTAI_HOME": str(home), "LANTAI_MODELS_DIR": str(MODELS), "COLUMNS": "200"})
+    full_env.update(env or {})
+    done = subprocess.run(
+        [sys.executable, "-m", "lantai", *args], capture_output=True, text=True, env=full_env, timeout=600
+    )
+    if check and done.returncode != 0:
+        pytest.fail(f"lantai {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home where `lantai demo` has run twice."""
+    home = tmp_path_factory.mktemp("demo") / "home"
+    first = lantai("demo", home=home)
+    assert "6 new items" in first.stdout
+    second = lantai("demo", home=home)
+    assert "0 new items, 0 files added to items, 6 duplicates, 0 quarantined" in second.stdout
+    assert "nothing to enrich" in second.stdout
+    pytest.demo_output = first.stdout  # type: ignore[attr-defined]
+    return home
+
+
+def test_demo_prints_recognised_chinese_and_english(demo_home: Path) -> None:
+    output = pytest.demo_output  # type: ignore[attr-defined]
+    assert "网络支付并无本质的区别" in output  # OCR of a Chinese scan
+    assert "繁體中文測試" in output  # traditional scan, kept traditional
+    assert "ask not what your country can do for you" in output  # ASR, English
+    assert "协会" in output  # ASR, Chinese
+    assert re.search(r"6 items in \d+\.\d s", output)
+
+
+def test_search_json_finds_a_page_word_and_a_spoken_word(demo_home: Path) -> None:
+    page_hits = json.loads(lantai("search", "信用卡", "--json", home=demo_home).stdout)
+    hit = page_hits[0]
+    assert set(hit) >= {"item_id", "reference_code", "title", "kind", "snippet", "location"}
+    assert hit["kind"] == "scan" and hit["location"]["page"] == 1 and len(hit["location"]["bbox"]) == 4
+    assert "<mark>信用卡</mark>" in hit["snippet"]
+    spoken = json.loads(lantai("search", "country", "--kind", "recording", "--json", home=demo_home).stdout)
+    assert spoken[0]["kind"] == "recording"
+    assert 0 <= spoken[0]["location"]["start"] < spoken[0]["location"]["end"]
+    trad = json.loads(lantai("search", "網絡支付", "--json", home=demo_home).stdout)  # traditional query
+    assert any(h["kind"] == "scan" for h in trad)
+
+
+def test_status_and_list_json(demo_home: Path) -> None:
+    status = json.loads(lantai("status", "--json", home=demo_home).stdout)
+    assert status["collections"]["DEMO"]["enriched"] == 6
+    assert set(status["collections"]["DEMO"]) == {
+        "pending",
+        "processing",
+        "enriched",
+        "in_review",
+        "approved",
+        "failed",
+        "quarantined",
+    }
+    assert status["failures"] == []
+    items = json.loads(lantai("list", "--json", home=demo_home).stdout)
+    assert len(items) == 6
+    assert set(items[0]) == {
+        "item_id",
+        "reference_code",
+        "title",
+        "kind",
+        "source_name",
+        "status",
+        "access",
+        "flags",
+    }
+    assert {i["source_name"] for i in items} == {p.name for p in SAMPLES.iterdir() if p.suffix != ".csv"}
+
+
+def test_exports(demo_home: Path, tmp_path: Path) -> None:
+    items = {i["source_name"]: i for i in json.loads(lantai("list", "--json", home=demo_home).stdout)}
+    talk = items["jfk 1961 inaugural.flac"]
+    vtt = lantai("export", str(talk["item_id"]), "--format", "vtt", home=demo_home).stdout
+    assert vtt.startswith("WEBVTT\n")
+    cues = re.findall(r"(\d\d):(\d\d):(\d\d)\.(\d{3}) --> (\d\d):(\d\d):(\d\d)\.(\d{3})", vtt)
+    assert cues and all(int(c[2]) * 1000 + int(c[3]) <= int(c[6]) * 1000 + int(c[7]) for c in cues)
+    srt = lantai("export", talk["reference_code"], "--format", "srt", home=demo_home).stdout
+    assert srt.startswith("1\n00:00:") and "," in srt.splitlines()[1]
+    record = json.loads(lantai("export", str(talk["item_id"]), "--format", "json", home=demo_home).stdout)
+    assert record["transcripts"][0]["segments"][0]["words"]
+    scan = items["网络支付.png"]
+    pdf_path = tmp_path / "scan.pdf"
+    lantai("export", str(scan["item_id"]), "--format", "pdf", "-o", str(pdf_path), home=demo_home)
+    assert "信用卡" in pdfium.PdfDocument(pdf_path)[0].get_textpage().get_text_range().replace(" ", "")
+    hocr = lantai("export", str(scan["item_id"]), "--format", "hocr", home=demo_home).stdout
+    assert "ocr_page" in hocr
+    txt = lantai("export", str(scan["item_id"]), home=demo_home).stdout
+    assert "网络支付并无本质的区别" in txt
+    missing = lantai("export", "99999", home=demo_home, check=False)
+    assert missing.returncode == 2 and "no item" in missing.stderr
+
+
+def test_uninitialised_home_is_created(tmp_path: Path) -> None:
+    home = tmp_path / "new" / "home"
+    status = json.loads(lantai("status", "--json", home=home).stdout)
+    assert status["collections"] == {} and (home / "catalog.db").exists()
+
+
+def test_missing_model_names_the_setup_command(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    lantai("ingest", str(SAMPLES / "寄语.wav"), home=home)
+    done = lantai("enrich", home=home, env={"LANTAI_MODELS_DIR": str(tmp_path / "no-models")}, check=False)
+    assert done.returncode == 3
+    assert "lantai models install base" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_missing_tesseract_names_the_setup_command(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    lantai("ingest", str(SAMPLES / "phototest.tif"), home=home)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("ffmpeg", "ffprobe"):  # everything but tesseract
+        if found := shutil.which(tool):
+            (bin_dir / tool).symlink_to(found)
+    done = lantai("enrich", home=home, env={"PATH": str(bin_dir)}, check=False)
+    assert done.returncode == 3
+    assert "tesseract" in done.stderr and "scripts/setup" in done.stderr
