@@ -57,6 +57,6 @@ def test_get_settings_turns_invalid_values_into_a_config_error(monkeypatch: pyte
 
     monkeypatch.setenv("LANTAI_OCR__DPI", "5")
     get_settings.cache_clear()
-    with pytest.raises(ConfigError, match="ocr.dpi"):
+    with pytest.raises(ConfigError, match=r"ocr\.dpi"):
         get_settings()
     get_settings.cache_clear()
