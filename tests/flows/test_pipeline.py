@@ -143,3 +143,39 @@ def test_ingest_from_s3_inbox(
         hits = search(session, "协会", include_restricted=True)
         spoken = [h for h in hits if h.field == "segment"]
         assert spoken and spoken[0].title == "S3 录音" and spoken[0].location["start"] < 1.0
+
+
+def test_manifest_groups_files_into_items(home: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "案卷"
+    folder.mkdir()
+    page = (SAMPLES / "phototest.tif").read_bytes()
+    for n in (1, 2, 3):
+        (folder / f"p{n}.tif").write_bytes(page + bytes([n]))  # distinct content, same image
+    shutil.copy(SAMPLES / "寄语.wav", folder / "part1.wav")
+    shutil.copy(SAMPLES / "房地产中介协会.wav", folder / "part2.wav")
+    (folder / "manifest.csv").write_text(
+        "文件名,件号,档号,题名\n"
+        "p1.tif,A1,,会议记录\np2.tif,A1,,\np3.tif,A1,,\n"
+        "part1.wav,,J019-LY·2019·Y-007,访谈\npart2.wav,,J019-LY·2019·Y-007,\n",
+        encoding="utf-8",
+    )
+    report = ingest_flow(str(folder), "G", None, None)
+    assert report["counts"] == {"ingested": 2, "attached": 3, "duplicate": 0, "quarantined": 0}
+    settings = get_settings()
+    with session_scope(settings) as session:
+        record = session.exec(select(Item).where(Item.title == "会议记录")).one()
+        interview = session.exec(select(Item).where(Item.reference_code == "J019-LY·2019·Y-007")).one()
+        assert [a.original_name for a in crud.masters(session, item_id=record.id or 0)] == [
+            "p1.tif",
+            "p2.tif",
+            "p3.tif",
+        ]
+        assert len(crud.masters(session, item_id=interview.id or 0)) == 2
+    enrich_flow("G")
+    with session_scope(settings) as session:
+        from catalog.models import Page
+
+        pages = session.exec(select(Page).where(Page.item_id == record.id).order_by(Page.page_no)).all()
+        assert [p.page_no for p in pages] == [1, 2, 3]
+        hits = search(session, "quick brown", include_restricted=True, limit=50)
+        assert {h.location["page"] for h in hits if h.item_id == record.id} == {1, 2, 3}

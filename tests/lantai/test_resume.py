@@ -1,0 +1,65 @@
+"""A run killed midway and started again completes without duplicates or orphans."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+from tests.conftest import MODELS
+from tests.lantai.test_cli import lantai
+
+
+def _count_items(db: Path) -> int:
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(db, timeout=5) as conn:
+            return int(conn.execute("SELECT count(*) FROM item").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_ingest_killed_midway_resumes_without_duplicates(tmp_path: Path) -> None:
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    for n in range(30):
+        img = Image.new("L", (400, 120), 255)
+        ImageDraw.Draw(img).text((10, 40), f"page number {n}", fill=0)
+        img.save(batch / f"page-{n:02d}.png")
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LANTAI_", "PREFECT_"))}
+    env.update({"LANTAI_HOME": str(home), "LANTAI_MODELS_DIR": str(MODELS)})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lantai", "ingest", str(batch)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 180
+    while _count_items(home / "catalog.db") < 5 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = _count_items(home / "catalog.db")
+    assert 5 <= killed_at < 30, "the kill should land mid-batch"
+
+    lantai("ingest", str(batch), home=home)
+    with sqlite3.connect(home / "catalog.db") as conn:
+        assert conn.execute("SELECT count(*) FROM item").fetchone()[0] == 30
+        assert (
+            conn.execute("SELECT count(DISTINCT sha256) FROM asset WHERE role='master'").fetchone()[0] == 30
+        )
+        assert conn.execute("SELECT count(*) FROM asset WHERE role='master'").fetchone()[0] == 30
+        keys = {k for (k,) in conn.execute("SELECT key FROM asset WHERE role='master'")}
+    objects = home / "objects" / "lantai"
+    stored = {p.relative_to(objects).as_posix() for p in (objects / "masters").rglob("*") if p.is_file()}
+    assert stored == keys  # no orphan masters, none missing
+    leftovers = [p for p in (objects / "inbox").rglob("*") if p.is_file() and not p.name.startswith(".")]
+    assert leftovers == []
