@@ -116,13 +116,14 @@ def main() -> None:
             small_bytes = make_pages(pages, args.small)
             files = sorted(pages.iterdir())
             bare_s = bare_upload(server, "bare", files)
-            lantai_s, _ = lantai_ingest(server, "lantai-a", pages, root / "home-a")
+            lantai_s, small_rss = lantai_ingest(server, "lantai-a", pages, root / "home-a")
             print(f"(a) {args.small} small files, {small_bytes / 1e6:.1f} MB")
             print(f"    bare fput_object loop : {bare_s:7.1f} s  {args.small / bare_s:7.1f} files/s")
             print(
                 f"    lantai ingest         : {lantai_s:7.1f} s  {args.small / lantai_s:7.1f} files/s"
                 f"  ratio lantai/bare time {lantai_s / bare_s:.2f}"
             )
+            print(f"    peak RSS of the ingest process: {small_rss:.0f} MB")
 
             big_dir = root / "big"
             big_dir.mkdir()

@@ -65,8 +65,12 @@ class IngestReport:
 # ---------------------------------------------------------------- uploading a local folder
 
 
-def local_files(source: Path) -> list[tuple[Path, str]]:
-    """(path, name relative to the batch) for a file or every file under a folder."""
+def local_files(sources: list[Path]) -> list[tuple[Path, str]]:
+    """(path, name relative to the batch) for files, and every file under folders."""
+    return [pair for source in sources for pair in _local_files(source)]
+
+
+def _local_files(source: Path) -> list[tuple[Path, str]]:
     if source.is_file():
         return [(source, source.name)]
     if not source.is_dir():
@@ -81,13 +85,18 @@ def local_files(source: Path) -> list[tuple[Path, str]]:
     return [(p, p.relative_to(source).as_posix()) for p in files]
 
 
-def upload_folder(
-    store: ObjectStore, source: Path, *, collection: str, batch: str, extra_manifest: Path | None = None
+def upload_local(
+    store: ObjectStore,
+    sources: list[Path],
+    *,
+    collection: str,
+    batch: str,
+    extra_manifest: Path | None = None,
 ) -> tuple[int, list[ObjectResult]]:
     """Upload local files into ``inbox/<collection>/<batch>/``. Files whose names storage
     cannot hold are quarantined under their checksum with the reason. Returns the number
     uploaded and the quarantined ones."""
-    files = local_files(source)
+    files = local_files(sources)
     if extra_manifest is not None:
         files.append((extra_manifest, "manifest" + extra_manifest.suffix.lower()))
     quarantined: list[ObjectResult] = []
@@ -364,9 +373,12 @@ def parse_source(source: str) -> tuple[str | None, str]:
 
 @flow(name="ingest", log_prints=False)
 def ingest_flow(
-    source: str, collection: str | None = None, manifest_path: str | None = None, batch: str | None = None
+    source: str | list[str],
+    collection: str | None = None,
+    manifest_path: str | None = None,
+    batch: str | None = None,
 ) -> dict[str, Any]:
-    """Ingest a local file or folder (uploaded to the inbox first) or an ``s3://`` inbox prefix."""
+    """Ingest local files and folders (uploaded to the inbox first) or one ``s3://`` inbox prefix."""
     log = get_run_logger()
     settings = get_settings()
     store = open_store(settings)
@@ -381,14 +393,26 @@ def ingest_flow(
             retention=settings.collection.retention,
             script=settings.asr.script,
         )
-    bucket, location = parse_source(source)
+    sources = [source] if isinstance(source, str) else list(source)
+    if not sources:
+        raise BadInputError("nothing to ingest: give a file, a folder or an s3:// prefix")
+    remote = [s for s in sources if s.startswith("s3://")]
+    if remote and len(sources) > 1:
+        raise BadInputError("ingest one s3:// prefix at a time, without local paths")
+    bucket, location = parse_source(sources[0])
     report_ = IngestReport(collection=code, prefix="")
     if bucket is None:
-        path = Path(location).expanduser()
-        batch = batch or (path.name if path.is_dir() else path.stem) or "batch"
-        report_.uploaded, report_.results = upload_folder(
+        paths = [Path(s).expanduser() for s in sources]
+        first = paths[0]
+        default_batch = (
+            first.name
+            if first.is_dir() and len(paths) == 1
+            else (first.stem if len(paths) == 1 else first.resolve().parent.name)
+        )
+        batch = batch or default_batch or "batch"
+        report_.uploaded, report_.results = upload_local(
             store,
-            path,
+            paths,
             collection=code,
             batch=batch,
             extra_manifest=Path(manifest_path) if manifest_path else None,

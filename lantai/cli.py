@@ -94,7 +94,9 @@ def _print_json(data: Any) -> None:
 
 @app.command()
 def ingest(
-    source: Annotated[str, typer.Argument(help="a local file or folder, or s3://BUCKET/inbox/PREFIX")],
+    sources: Annotated[
+        list[str], typer.Argument(help="local files and folders, or one s3://BUCKET/inbox/PREFIX")
+    ],
     collection: Annotated[str | None, typer.Option(help="collection code (全宗/专题)")] = None,
     manifest: Annotated[Path | None, typer.Option(help="manifest CSV/JSON describing the files")] = None,
     batch: Annotated[str | None, typer.Option(help="batch name (default: the folder name)")] = None,
@@ -107,7 +109,7 @@ def ingest(
     if manifest is not None and not manifest.is_file():
         raise LantaiError(f"manifest {manifest} not found")
     with _progress(not as_json):
-        report = ingest_flow(source, collection, str(manifest) if manifest else None, batch)
+        report = ingest_flow(sources, collection, str(manifest) if manifest else None, batch)
     if as_json:
         _print_json(report)
         return
@@ -297,6 +299,20 @@ def export(
             with output.open("wb") as fh:
                 export_item(session, item, format, fh)
             err.print(f"wrote {output}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8000,
+) -> None:
+    """Run the web application."""
+    import uvicorn
+
+    from web.app import create_app
+
+    _runtime()
+    uvicorn.run(create_app(get_settings()), host=host, port=port, log_level="info")
 
 
 @models_app.command("install")

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+READER = ("lantai-reader", "lantai-reader-secret")
+
 
 @dataclass(frozen=True)
 class S3Server:
@@ -79,7 +81,12 @@ def seaweedfs(root: Path, *, volume_size_mb: int = 64) -> Iterator[S3Server]:
                         "name": "lantai",
                         "credentials": [{"accessKey": access, "secretKey": secret}],
                         "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-                    }
+                    },
+                    {  # a second identity that may only read, for permission errors
+                        "name": "reader",
+                        "credentials": [{"accessKey": READER[0], "secretKey": READER[1]}],
+                        "actions": ["Read", "List"],
+                    },
                 ]
             }
         )

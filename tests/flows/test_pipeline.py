@@ -112,7 +112,7 @@ def test_rerun_with_force_skips_finished_work(home: Path, tmp_path: Path) -> Non
 
 
 def test_ingest_from_s3_inbox(
-    home: Path, s3_server: S3Server, bucket_name: str, monkeypatch: pytest.MonkeyPatch
+    home: Path, tmp_path: Path, s3_server: S3Server, bucket_name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for var, value in (
         ("BACKEND", "minio"),
@@ -137,6 +137,19 @@ def test_ingest_from_s3_inbox(
     )
     report = ingest_flow(f"s3://{bucket_name}/inbox/S3/b1/", "S3", None, None)
     assert report["counts"]["ingested"] == 1
+    # local files into the same S3 store; the same content under another name is a duplicate
+    renamed = tmp_path / "copy of 房地产.wav"
+    shutil.copy(SAMPLES / "房地产中介协会.wav", renamed)
+    local = ingest_flow([str(SAMPLES / "phototest.tif"), str(renamed)], "S3", None, "b2")
+    assert local["counts"] == {"ingested": 1, "attached": 0, "duplicate": 1, "quarantined": 0}
+    assert client.stat_object(
+        bucket_name,
+        next(
+            o.object_name
+            for o in client.list_objects(bucket_name, prefix="masters/", recursive=True)
+            if o.object_name.endswith("phototest.tif")
+        ),
+    )
     outcomes = enrich_flow("S3")
     assert outcomes[0]["status"] == "enriched" and outcomes[0]["segments"] >= 1
     with session_scope(get_settings()) as session:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -150,3 +151,25 @@ def test_missing_bucket_without_create(s3_server: S3Server, bucket_name: str) ->
             bucket=bucket_name,
             create_bucket=False,
         )
+
+
+def test_permission_denied_is_named(s3_server: S3Server, bucket_name: str, blob: Path) -> None:
+    from tests.servers import READER
+
+    MinioStore(
+        endpoint=s3_server.endpoint,
+        access_key=s3_server.access_key,
+        secret_key=s3_server.secret_key,
+        bucket=bucket_name,
+    )
+    if os.environ.get("LANTAI_TEST_S3_ENDPOINT"):
+        pytest.skip("needs the read-only identity of the bundled SeaweedFS")
+    reader = MinioStore(
+        endpoint=s3_server.endpoint,
+        access_key=READER[0],
+        secret_key=READER[1],
+        bucket=bucket_name,
+        create_bucket=False,
+    )
+    with pytest.raises(StorageError, match="permission denied"):
+        reader.put_file("inbox/x", blob)
