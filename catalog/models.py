@@ -140,6 +140,10 @@ class Page(SQLModel, table=True):
     status: str = "ok"  # ok | failed | empty
     error: str = ""
     engine: str = ""
+    method: str = "ocr"  # ocr | text-layer (born-digital PDF text, not recognised)
+    rotation: int = 0  # clockwise degrees turned to make the page upright
+    skew: float = 0.0  # degrees of deskew applied
+    image_key: str = Field(default="", max_length=1024)  # the page image boxes refer to
     result_key: str = Field(default="", max_length=64)
     version: int = 0  # optimistic locking for edits
     created_at: datetime = _ts()

@@ -99,45 +99,15 @@ def _ocr_asset(
     force: bool,
     outcome: ItemOutcome,
 ) -> None:
+    """OCR one master page by page: each page's rows and image are written as it finishes,
+    so a long PDF streams through in bounded memory."""
     languages = item.ocr_languages or coll.ocr_languages or settings.ocr.languages
-    options = {"languages": languages, "dpi": settings.ocr.dpi, "osd": True}
+    options = ocr.options(languages, settings.ocr.dpi)
     key = result_key(sha256=asset.sha256, engine="tesseract", version=ocr.tesseract_version(), **options)
     done = session.exec(select(Page).where(Page.asset_id == asset.id, Page.result_key == key)).first()
     if done is not None and not force:
         outcome.skipped = True
         return
-    workers = settings.ocr.workers or os.cpu_count() or 1
-    result = ocr.ocr_file(
-        work,
-        kind="pdf" if asset.media_type == "application/pdf" else "image",
-        languages=languages,
-        workdir=work.parent / "ocr",
-        dpi=settings.ocr.dpi,
-        page_timeout=settings.ocr.page_timeout,
-        workers=workers,
-    )
-    if result.hocr:
-        hocr_path = work.parent / "ocr.hocr"
-        hocr_path.write_text(result.hocr, "utf-8")
-        _store_derivative(
-            session,
-            store,
-            source=asset,
-            role="hocr",
-            path=hocr_path,
-            name="ocr.hocr",
-            media_type="text/vnd.hocr+html",
-        )
-    if result.pdf is not None:
-        _store_derivative(
-            session,
-            store,
-            source=asset,
-            role="pdf",
-            path=result.pdf,
-            name="searchable.pdf",
-            media_type="application/pdf",
-        )
     session.exec(delete(Page).where(col(Page.asset_id) == asset.id))
     earlier = (
         session.exec(
@@ -145,9 +115,27 @@ def _ocr_asset(
         ).first()
         or 0
     )
-    for page in result.pages:
-        session.add(
-            Page(
+    workdir = work.parent / "ocr"
+    workdir.mkdir(parents=True, exist_ok=True)
+    parts: list[Path] = []
+    failed: list[dict[str, Any]] = []
+    count = 0
+    with ocr.HocrWriter(workdir / "item.hocr") as hocr:
+        for page in ocr.ocr_pages(
+            work,
+            kind="pdf" if asset.media_type == "application/pdf" else "image",
+            languages=languages,
+            workdir=workdir,
+            dpi=settings.ocr.dpi,
+            page_timeout=settings.ocr.page_timeout,
+            workers=settings.ocr.workers or os.cpu_count() or 1,
+        ):
+            count += 1
+            image_key = ""
+            if page.image is not None and page.image.exists():
+                image_key = _store_page_image(session, store, asset, page.page_no, page.image)
+                page.image.unlink()
+            row = Page(
                 item_id=item.id or 0,
                 asset_id=asset.id or 0,
                 page_no=earlier + page.page_no,
@@ -167,30 +155,79 @@ def _ocr_asset(
                 mean_conf=page.mean_conf,
                 status=page.status,
                 error=page.error,
-                engine=f"{result.engine} {result.engine_version}"
-                if page.method == "ocr"
-                else "pdf text layer",
+                engine=f"tesseract {ocr.tesseract_version()}" if page.method == "ocr" else "pdf text layer",
+                method=page.method,
+                rotation=page.rotation,
+                skew=page.skew,
+                image_key=image_key,
                 result_key=key,
             )
+            session.add(row)
+            session.flush()
+            session.expunge(row)  # keep the session small on long documents
+            hocr.add(page)
+            if page.hocr is not None:
+                page.hocr.unlink(missing_ok=True)
+            if page.pdf is not None:
+                parts.append(page.pdf)
+            if page.status == "failed":
+                failed.append({"page": page.page_no, "reason": page.error})
+            if not outcome.excerpt and page.text.strip():
+                outcome.excerpt = page.text
+            report("ocr", item_id=item.id, page=page.page_no)
+    if hocr.count:
+        _store_derivative(
+            session,
+            store,
+            source=asset,
+            role="hocr",
+            path=hocr.path,
+            name="ocr.hocr",
+            media_type="text/vnd.hocr+html",
         )
-    failed = result.failed_pages
+    if parts:
+        pdf = ocr.merge_pdfs(parts, workdir / "searchable.pdf")
+        _store_derivative(
+            session,
+            store,
+            source=asset,
+            role="pdf",
+            path=pdf,
+            name="searchable.pdf",
+            media_type="application/pdf",
+        )
     crud.add_event(
         session,
         type="optical character recognition",
         item_id=item.id,
         asset_id=asset.id,
         outcome="warning" if failed else "success",
-        engine=result.engine,
-        version=result.engine_version,
-        options=result.options,
-        pages=len(result.pages),
-        failed_pages=[{"page": p.page_no, "reason": p.error} for p in failed],
+        engine="tesseract",
+        version=ocr.tesseract_version(),
+        options=options,
+        pages=count,
+        failed_pages=failed,
     )
-    outcome.pages += len(result.pages)
+    outcome.pages += count
     if failed:
-        outcome.reason += f"{len(failed)} of {len(result.pages)} pages failed; "
-    if not outcome.excerpt:
-        outcome.excerpt = next((p.text for p in result.pages if p.text.strip()), "")
+        outcome.reason += f"{len(failed)} of {count} pages failed; "
+
+
+def _store_page_image(session: Session, store: ObjectStore, source: Asset, page_no: int, path: Path) -> str:
+    """Upload one page image (the picture OCR boxes refer to) and record it as an asset."""
+    key = derivative_key(source.sha256, f"pages/{page_no:05d}.jpg")
+    info = store.put_file(key, path, content_type="image/jpeg")
+    asset = session.exec(select(Asset).where(Asset.key == key)).first() or Asset(
+        item_id=source.item_id, role="page_image", key=key, sha256="", source_asset_id=source.id
+    )
+    asset.sha256, asset.size, asset.media_type, asset.sequence = (
+        info.sha256 or "",
+        info.size,
+        "image/jpeg",
+        page_no,
+    )
+    session.add(asset)
+    return key
 
 
 # ---------------------------------------------------------------- ASR
@@ -399,6 +436,7 @@ def preflight(settings: Settings, kinds: set[str]) -> None:
     clear message (naming the setup command) instead of a failure per item."""
     if Kind.scan in kinds:
         tools.require("tesseract")
+        tools.require("pdfunite")
         ocr.check_languages(settings.ocr.languages)
     if Kind.recording in kinds:
         tools.require("ffmpeg")

@@ -21,7 +21,8 @@ from storage.base import (
 )
 from storage.keys import validate_key
 
-PART_SIZE = 16 * 1024 * 1024
+PART_SIZE = 8 * 1024 * 1024  # x PARALLEL_PARTS in flight: memory stays small whatever the size
+PARALLEL_PARTS = 2
 T = TypeVar("T")
 
 _CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken"}
@@ -151,6 +152,7 @@ class MinioStore:
                 content_type=content_type,
                 metadata={"sha256": sha256},
                 part_size=PART_SIZE,
+                num_parallel_uploads=PARALLEL_PARTS,
             ),
         )
         return self.stat(key)

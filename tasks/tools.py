@@ -9,7 +9,13 @@ from collections.abc import Mapping, Sequence
 
 from configs.errors import LantaiError, MissingDependencyError
 
-APT = {"tesseract": "tesseract-ocr", "ffmpeg": "ffmpeg", "ffprobe": "ffmpeg", "pdftoppm": "poppler-utils"}
+APT = {
+    "tesseract": "tesseract-ocr",
+    "ffmpeg": "ffmpeg",
+    "ffprobe": "ffmpeg",
+    "pdftoppm": "poppler-utils",
+    "pdfunite": "poppler-utils",
+}
 
 
 class ToolError(LantaiError):

@@ -125,3 +125,43 @@ def test_a_failing_page_does_not_stop_the_others(tmp_path: Path) -> None:
     result = _ocr(RESOURCES / "scanned_2p.pdf", tmp_path, kind="pdf", languages="eng", page_timeout=0.001)
     assert [p.status for p in result.pages] == ["failed", "failed"]
     assert "did not finish" in result.pages[0].error
+
+
+def test_skewed_page_is_levelled_and_reads_better(tmp_path: Path) -> None:
+    skewed = tmp_path / "skewed.png"
+    Image.open(SAMPLES / "phototest.tif").convert("L").rotate(3, expand=True, fillcolor=255).save(skewed)
+    page = _ocr(skewed, tmp_path, languages="eng").pages[0]
+    assert page.skew == pytest.approx(-3, abs=0.3)
+    assert "The quick brown dog jumped over the" in page.text
+    plain = _ocr(SAMPLES / "phototest.tif", tmp_path / "plain", languages="eng").pages[0]
+    assert plain.skew == 0.0
+
+
+def test_page_image_and_hocr_share_the_boxes_coordinates(tmp_path: Path) -> None:
+    img = Image.open(SAMPLES / "phototest.tif")
+    low = tmp_path / "low.png"
+    img.save(low, dpi=(150, 150))  # upsampled 2x for the engine
+    result = _ocr(low, tmp_path, languages="eng")
+    page = result.pages[0]
+    assert page.image is not None and Image.open(page.image).size == (page.width, page.height)
+    import re
+
+    boxes = [tuple(map(int, m)) for m in re.findall(r"bbox (\d+) (\d+) (\d+) (\d+)", result.hocr)]
+    assert boxes and max(b[2] for b in boxes) <= page.width and max(b[3] for b in boxes) <= page.height
+    assert 'image "page-00001.jpg"' in result.hocr
+
+
+def test_colour_scan_keeps_a_colour_page_image(tmp_path: Path) -> None:
+    colour = tmp_path / "colour.jpg"
+    Image.open(SAMPLES / "phototest.tif").convert("RGB").save(colour)
+    page = _ocr(colour, tmp_path, languages="eng").pages[0]
+    assert page.image is not None and Image.open(page.image).mode == "RGB"
+
+
+def test_pages_stream_in_order(tmp_path: Path) -> None:
+    from tasks.ocr import ocr_pages
+
+    pages = ocr_pages(RESOURCES / "scanned_2p.pdf", kind="pdf", languages="eng", workdir=tmp_path, workers=2)
+    first = next(pages)  # results arrive one at a time, in page order
+    assert first.page_no == 1 and "quick brown" in first.text
+    assert [p.page_no for p in pages] == [2]
