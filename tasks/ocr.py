@@ -34,9 +34,11 @@ from tasks.text import join_tokens
 
 log = logging.getLogger(__name__)
 
+TESSERACT_READS = {"PNG", "JPEG", "TIFF", "BMP"}  # formats Leptonica decodes itself
 MIN_TEXT_CHARS = 20  # a PDF page with at least this much text is born-digital: no OCR
 MIN_REAL_DPI = 100  # declared resolutions below this are not scanner resolutions
 MAX_UPSCALE = 2.0
+SMALL_TEXT_PX = 20  # lines lower than this (at the scan's resolution) are upsampled
 MAX_SKEW = 5.0  # degrees searched by deskew
 MIN_SKEW = 0.3  # smaller angles are left alone
 PAGE_IMAGE_QUALITY = 85
@@ -108,9 +110,10 @@ class PreparedPage:
     scale: float  # engine pixels per view pixel
     width: int  # view size
     height: int
-    dpi: int
+    dpi: int | None  # None: let the engine estimate it
     rotation: int = 0
     skew: float = 0.0
+    temporary: bool = True  # the engine's image is a work file (not the scan itself)
 
 
 class OcrEngine(Protocol):
@@ -165,8 +168,7 @@ class TesseractEngine:
                 str(out_base),
                 "-l",
                 languages,
-                "--dpi",
-                str(page.dpi),
+                *(["--dpi", str(page.dpi)] if page.dpi else []),
                 "--psm",
                 "3",
                 "-c",
@@ -289,6 +291,26 @@ def estimate_skew(grey: Image.Image, *, vertical: bool = False) -> float:
     return round(float(best), 2)
 
 
+def text_lines(grey: Image.Image) -> tuple[float, int] | None:
+    """Median height in pixels of the page's text lines (runs of inked rows) and how many
+    there are, or None for a blank page."""
+    small = grey.copy()
+    small.thumbnail((1000, 1000))
+    arr = np.asarray(small, dtype=np.uint8)
+    if arr.size == 0 or arr.min() == arr.max():
+        return None
+    inked = (arr <= _otsu(arr)).mean(axis=1) > 0.01
+    runs, run = [], 0
+    for row in inked:
+        if row:
+            run += 1
+        elif run:
+            runs.append(run)
+            run = 0
+    runs = [r for r in [*runs, run] if r >= 2]
+    return (float(np.median(runs)) * grey.width / small.width, len(runs)) if runs else None
+
+
 def _otsu(arr: np.ndarray) -> int:
     hist = np.bincount(arr.ravel(), minlength=256).astype(np.float64)
     total = arr.size
@@ -324,6 +346,7 @@ def prepare_image(
     deskew: bool,
     vertical: bool,
     timeout: float,
+    original: Path | None = None,
 ) -> PreparedPage:
     """Upright and level page image (JPEG, for people) and a greyscale copy of at least
     ``target_dpi`` (PNG, for the engine)."""
@@ -349,13 +372,31 @@ def prepare_image(
     view.save(view_path, quality=PAGE_IMAGE_QUALITY, dpi=(dpi, dpi))
     grey = view.convert("L")
     scale = 1.0
-    if dpi < target_dpi:
+    # DPI normalization: a page scanned below target_dpi is upsampled when its text is
+    # small; large print at a low resolution reads better as it is.
+    lines = text_lines(grey)
+    if dpi < target_dpi and lines is not None and lines[0] < SMALL_TEXT_PX:
         scale = min(target_dpi / dpi, MAX_UPSCALE)
         grey = grey.resize((round(view.width * scale), round(view.height * scale)), Image.Resampling.LANCZOS)
     engine_dpi = round(dpi * scale)
+    if original is not None and scale == 1.0 and not rotation and not skew and _unchanged(img):
+        # Nothing to correct: the engine reads the scan itself, not a re-encoded copy.
+        # Its own DPI stands. With none declared, Tesseract estimates one from the text, as
+        # it would alone, except on a crop of a line or two, too little to estimate from.
+        few_lines = lines is None or lines[1] < 3
+        declared = int(dpi_hint) if dpi_hint and dpi_hint >= MIN_REAL_DPI else (dpi if few_lines else None)
+        return PreparedPage(
+            page_no, original, view_path, 1.0, view.width, view.height, declared, 0, 0.0, temporary=False
+        )
     path = workdir / f"page-{page_no:05d}.png"
     grey.save(path, dpi=(engine_dpi, engine_dpi))
     return PreparedPage(page_no, path, view_path, scale, view.width, view.height, engine_dpi, rotation, skew)
+
+
+def _unchanged(img: Image.Image) -> bool:
+    """True when the decoded scan needs no conversion: 8-bit, no alpha, upright by EXIF."""
+    orientation = img.getexif().get(0x0112, 1)
+    return img.mode in ("1", "L", "RGB", "P") and orientation == 1 and "transparency" not in img.info
 
 
 # ---------------------------------------------------------------- reading files page by page
@@ -366,6 +407,7 @@ class _Raster:
     page_no: int
     image: Image.Image
     dpi: float | None
+    original: Path | None = None  # the file itself, when it holds just this one page
 
 
 def _image_pages(path: Path) -> Iterator[_Raster]:
@@ -373,12 +415,14 @@ def _image_pages(path: Path) -> Iterator[_Raster]:
         img = Image.open(path)
         if img.width * img.height > MAX_PIXELS:
             raise OcrInputError(f"image too large to decode safely: {img.width} x {img.height} px")
-        for index in range(getattr(img, "n_frames", 1)):
+        frames = getattr(img, "n_frames", 1)
+        for index in range(frames):
             img.seek(index)
             frame = img.copy()
             frame.load()
             dpi = img.info.get("dpi", (None,))[0]
-            yield _Raster(index + 1, frame, float(dpi) if dpi else None)
+            single = path if frames == 1 and img.format in TESSERACT_READS else None
+            yield _Raster(index + 1, frame, float(dpi) if dpi else None, single)
     except Image.DecompressionBombError as e:
         raise OcrInputError(f"image too large to decode safely: {e}") from e
     except (OSError, SyntaxError, ValueError) as e:
@@ -500,6 +544,7 @@ def ocr_pages(
                 deskew=deskew,
                 vertical=vertical,
                 timeout=page_timeout,
+                original=raster.original,
             )
         except (OSError, ValueError, tools.ToolError) as e:
             return PageResult(page_no=raster.page_no, status="failed", error=f"cannot prepare page: {e}")
@@ -507,7 +552,10 @@ def ocr_pages(
             raster.image.close()
         try:
             result = engine.recognize(
-                prepared, languages=languages, timeout=page_timeout, out_base=prepared.image.with_suffix("")
+                prepared,
+                languages=languages,
+                timeout=page_timeout,
+                out_base=workdir / f"page-{raster.page_no:05d}",
             )
         except tools.ToolError as e:
             result = PageResult(
@@ -518,7 +566,8 @@ def ocr_pages(
                 error=str(e),
                 image=prepared.view,
             )
-        prepared.image.unlink(missing_ok=True)  # the engine's copy is no longer needed
+        if prepared.temporary:
+            prepared.image.unlink(missing_ok=True)  # the engine's copy is no longer needed
         return result
 
     pending: deque[Future[PageResult]] = deque()

@@ -1,0 +1,50 @@
+"""Error rates shared by the quality benchmarks: CER (Chinese) and WER (English), after the
+normalization the references need (NFKC, no whitespace or punctuation, lower case,
+traditional → simplified so that script differences are not counted as errors)."""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import lru_cache
+
+import opencc
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> opencc.OpenCC:
+    return opencc.OpenCC("t2s")
+
+
+def normalize(text: str, *, keep_spaces: bool = False) -> str:
+    text = _t2s().convert(unicodedata.normalize("NFKC", text)).lower()
+    out = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if cat[0] in "PS" or ch.isspace():
+            out.append(" " if keep_spaces else "")
+        else:
+            out.append(ch)
+    return " ".join("".join(out).split()) if keep_spaces else "".join(out)
+
+
+def edit_distance(a: list[str] | str, b: list[str] | str) -> int:
+    """Levenshtein distance, two rows at a time."""
+    if len(a) < len(b):
+        a, b = b, a
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def cer(reference: str, hypothesis: str) -> float:
+    ref, hyp = normalize(reference), normalize(hypothesis)
+    return edit_distance(ref, hyp) / max(1, len(ref))
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    ref, hyp = normalize(reference, keep_spaces=True).split(), normalize(hypothesis, keep_spaces=True).split()
+    return edit_distance(ref, hyp) / max(1, len(ref))
