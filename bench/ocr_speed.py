@@ -69,18 +69,6 @@ def cer_of(texts: list[str], references: list[str]) -> float:
     return errors / sum(len(normalize(r)) for r in references)
 
 
-def pdf_page_texts(pdf: Path, pages: int) -> list[str]:
-    return [
-        subprocess.run(
-            ["pdftotext", "-f", str(p), "-l", str(p), str(pdf), "-"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        for p in range(1, pages + 1)
-    ]
-
-
 def lantai_pdf(pdf: Path, work: Path) -> list[str]:
     texts, parts = [], []
     work.mkdir(parents=True)
@@ -106,7 +94,10 @@ def lantai_tiffs(folder: Path, work: Path) -> list[str]:
     return texts
 
 
-def ocrmypdf(src: Path, out: Path, *, image: bool = False) -> None:
+def ocrmypdf(src: Path, out: Path) -> list[str]:
+    """Run OCRmyPDF; its text per page from the sidecar (Tesseract's own text output, in
+    Tesseract's reading order, as Lantai's is), not re-extracted from the PDF layout."""
+    sidecar = out.with_suffix(".txt")
     cmd = [
         sys.executable,
         "-m",
@@ -118,8 +109,11 @@ def ocrmypdf(src: Path, out: Path, *, image: bool = False) -> None:
         "--output-type",
         "pdf",
         "--quiet",
+        "--sidecar",
+        str(sidecar),
     ]
     subprocess.run([*cmd, str(src), str(out)], check=True, env={**os.environ, "OMP_THREAD_LIMIT": "1"})
+    return sidecar.read_text(encoding="utf-8").split("\f")
 
 
 def main() -> None:
@@ -139,9 +133,8 @@ def main() -> None:
         lantai_texts = lantai_pdf(pdf, root / "lantai-pdf")
         lantai_s = time.perf_counter() - t
         t = time.perf_counter()
-        ocrmypdf(pdf, root / "ocrmypdf.pdf")
+        omp_texts = ocrmypdf(pdf, root / "ocrmypdf.pdf")[:n]
         omp_s = time.perf_counter() - t
-        omp_texts = pdf_page_texts(root / "ocrmypdf.pdf", n)
         print(f"(1) {n}-page scanned PDF")
         print(line("OCRmyPDF", omp_s, n, cer_of(omp_texts, refs)))
         print(
@@ -154,9 +147,7 @@ def main() -> None:
         t = time.perf_counter()
         omp_texts = []
         for i, tif in enumerate(sorted(tiffs.iterdir())):
-            out = root / f"omp-{i}.pdf"
-            ocrmypdf(tif, out, image=True)
-            omp_texts += pdf_page_texts(out, 1)
+            omp_texts += ocrmypdf(tif, root / f"omp-{i}.pdf")[:1]
         omp_s = time.perf_counter() - t
         print(f"(2) folder of {n} TIFFs (one file after another)")
         print(line("OCRmyPDF", omp_s, n, cer_of(omp_texts, refs)))

@@ -60,6 +60,11 @@ def _progress(enabled: bool = True) -> Iterator[None]:
     ) as progress:
 
         def update(stage: str, **info: Any) -> None:
+            if stage == "ocr":  # pages of the current item, as they finish
+                if "ocr" not in bars:
+                    bars["ocr"] = progress.add_task("OCR pages", total=None)
+                progress.update(bars["ocr"], completed=info["page"])
+                return
             if stage == "transcribe":
                 if "transcribe" not in bars:
                     bars["transcribe"] = progress.add_task("transcribe (s)", total=info["duration"])
@@ -72,8 +77,10 @@ def _progress(enabled: bool = True) -> Iterator[None]:
             if stage not in bars:
                 bars[stage] = progress.add_task(stage, total=info.get("total", 0))
             progress.update(bars[stage], completed=info.get("done", 0), total=info.get("total", 0))
-            if stage == "enrich" and "transcribe" in bars:
-                progress.remove_task(bars.pop("transcribe"))
+            if stage == "enrich":  # a new item: the per-item bars start over
+                for name in ("transcribe", "ocr"):
+                    if name in bars:
+                        progress.remove_task(bars.pop(name))
 
         with reporting(update):
             yield

@@ -25,6 +25,7 @@ from typing import Protocol
 
 import numpy as np
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 from PIL import Image, ImageOps
 
 from configs.errors import BadInputError
@@ -389,7 +390,7 @@ def prepare_image(
             page_no, original, view_path, 1.0, view.width, view.height, declared, 0, 0.0, temporary=False
         )
     path = workdir / f"page-{page_no:05d}.png"
-    grey.save(path, dpi=(engine_dpi, engine_dpi))
+    grey.save(path, dpi=(engine_dpi, engine_dpi), compress_level=1)  # a work file: speed over size
     return PreparedPage(page_no, path, view_path, scale, view.width, view.height, engine_dpi, rotation, skew)
 
 
@@ -485,6 +486,21 @@ def _text_layer(pdf: pdfium.PdfDocument, index: int, dpi: int, workdir: Path) ->
         page.close()
 
 
+def native_dpi(page: pdfium.PdfPage, default: int) -> int:
+    """The resolution of the scan a PDF page carries: pixels per inch of its largest image,
+    so the page is rendered at the scan's own resolution, neither blurred nor blown up."""
+    best: tuple[float, int] | None = None
+    for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2):
+        left, bottom, right, top = obj.get_bounds()
+        width_px, _ = obj.get_px_size()
+        area = (right - left) * (top - bottom)
+        if right - left > 0 and (best is None or area > best[0]):
+            best = (area, round(width_px / ((right - left) / 72)))
+    if best is None:
+        return default
+    return max(MIN_REAL_DPI, min(600, best[1]))
+
+
 def _pdf_pages(path: Path, dpi: int, workdir: Path) -> Iterator[_Raster | PageResult]:
     pdf = _open_pdf(path)
     try:
@@ -495,8 +511,9 @@ def _pdf_pages(path: Path, dpi: int, workdir: Path) -> Iterator[_Raster | PageRe
                 continue
             page = pdf[index]
             try:
-                bitmap = page.render(scale=dpi / 72, grayscale=False)
-                yield _Raster(index + 1, bitmap.to_pil(), float(dpi))
+                page_dpi = native_dpi(page, dpi)
+                bitmap = page.render(scale=page_dpi / 72, grayscale=False)
+                yield _Raster(index + 1, bitmap.to_pil(), float(page_dpi))
             finally:
                 page.close()
     finally:
