@@ -165,3 +165,13 @@ def test_pages_stream_in_order(tmp_path: Path) -> None:
     first = next(pages)  # results arrive one at a time, in page order
     assert first.page_no == 1 and "quick brown" in first.text
     assert [p.page_no for p in pages] == [2]
+
+
+def test_jpeg2000_master(tmp_path: Path) -> None:
+    jp2 = tmp_path / "page.jp2"
+    Image.open(SAMPLES / "phototest.tif").convert("L").save(jp2, dpi=(300, 300))
+    from tasks.formats import identify
+
+    assert identify(jp2).mime == "image/jp2"
+    page = _ocr(jp2, tmp_path, languages="eng").pages[0]
+    assert "quick brown dog" in page.text
