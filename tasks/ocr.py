@@ -42,6 +42,7 @@ MAX_UPSCALE = 2.0
 SMALL_TEXT_PX = 12  # lines lower than this (at the scan's resolution) are upsampled
 MAX_SKEW = 5.0  # degrees searched by deskew
 MIN_SKEW = 0.3  # smaller angles are left alone
+OSD_BELOW_CONF = 60.0  # pages read with a lower mean word confidence get orientation detection
 PAGE_IMAGE_QUALITY = 85
 MERGE_CHUNK = 100  # page PDFs joined per pdfunite call
 
@@ -343,10 +344,9 @@ def prepare_image(
     dpi_hint: float | None,
     target_dpi: int,
     workdir: Path,
-    osd: bool,
     deskew: bool,
     vertical: bool,
-    timeout: float,
+    rotation: int = 0,
     original: Path | None = None,
 ) -> PreparedPage:
     """Upright and level page image (JPEG, for people) and a greyscale copy of at least
@@ -355,21 +355,16 @@ def prepare_image(
     # Below 100 the declared value is a screen default (72/96) or a JFIF aspect ratio (1x1),
     # not a scanning resolution: treat it as unknown, like an absent one.
     dpi = int(dpi_hint) if dpi_hint and dpi_hint >= MIN_REAL_DPI else 300
-    rotation = 0
-    if osd:
-        probe = workdir / f"osd-{page_no:05d}.png"
-        view.convert("L").save(probe, dpi=(dpi, dpi))
-        rotation = _osd_rotation(probe, timeout)
-        probe.unlink(missing_ok=True)
-        if rotation:
-            view = view.rotate(-rotation, expand=True)
+    if rotation:
+        view = view.rotate(-rotation, expand=True)
     skew = estimate_skew(view.convert("L"), vertical=vertical) if deskew else 0.0
     if abs(skew) >= MIN_SKEW:
         fill = 255 if view.mode == "L" else (255, 255, 255)
         view = view.rotate(skew, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=fill)
     else:
         skew = 0.0
-    view_path = workdir / f"page-{page_no:05d}.jpg"
+    stem = f"page-{page_no:05d}" + (f"-r{rotation}" if rotation else "")
+    view_path = workdir / f"{stem}.jpg"
     view.save(view_path, quality=PAGE_IMAGE_QUALITY, dpi=(dpi, dpi))
     # The engine gets the page in its own colours: Tesseract's binarization of a colour
     # page reads coloured backgrounds better than a luma greyscale does (CER 0.39 against
@@ -393,7 +388,7 @@ def prepare_image(
         return PreparedPage(
             page_no, original, view_path, 1.0, view.width, view.height, declared, 0, 0.0, temporary=False
         )
-    path = workdir / f"page-{page_no:05d}.png"
+    path = workdir / f"{stem}.png"
     engine_image.save(path, dpi=(engine_dpi, engine_dpi), compress_level=1)  # a work file: speed over size
     return PreparedPage(page_no, path, view_path, scale, view.width, view.height, engine_dpi, rotation, skew)
 
@@ -553,7 +548,7 @@ def ocr_pages(
     vertical = any(lang.endswith("_vert") for lang in languages.split("+"))
     sources = _pdf_pages(path, dpi, workdir) if kind == "pdf" else _image_pages(path)
 
-    def work(raster: _Raster) -> PageResult:
+    def attempt(raster: _Raster, rotation: int) -> PageResult:
         try:
             prepared = prepare_image(
                 raster.image,
@@ -561,35 +556,56 @@ def ocr_pages(
                 dpi_hint=raster.dpi,
                 target_dpi=dpi,
                 workdir=workdir,
-                osd=osd,
                 deskew=deskew,
                 vertical=vertical,
-                timeout=page_timeout,
+                rotation=rotation,
                 original=raster.original,
             )
-        except (OSError, ValueError, tools.ToolError) as e:
+        except (OSError, ValueError) as e:
             return PageResult(page_no=raster.page_no, status="failed", error=f"cannot prepare page: {e}")
-        finally:
-            raster.image.close()
         try:
-            result = engine.recognize(
+            return engine.recognize(
                 prepared,
                 languages=languages,
                 timeout=page_timeout,
-                out_base=workdir / f"page-{raster.page_no:05d}",
+                out_base=prepared.view.with_suffix(""),
             )
         except tools.ToolError as e:
-            result = PageResult(
+            return PageResult(
                 page_no=prepared.page_no,
                 width=prepared.width,
                 height=prepared.height,
                 status="failed",
                 error=str(e),
                 image=prepared.view,
+                rotation=rotation,
             )
-        if prepared.temporary:
-            prepared.image.unlink(missing_ok=True)  # the engine's copy is no longer needed
-        return result
+        finally:
+            if prepared.temporary:
+                prepared.image.unlink(missing_ok=True)  # the engine's copy is no longer needed
+
+    def work(raster: _Raster) -> PageResult:
+        """Read the page as it comes; only when that reads badly, ask orientation detection
+        and read it again turned upright. Most scans are upright, so most pages never pay
+        for the extra Tesseract run."""
+        try:
+            result = attempt(raster, 0)
+            if osd and result.image is not None and (result.mean_conf or 0) < OSD_BELOW_CONF:
+                rotation = _osd_rotation(result.image, page_timeout)
+                if rotation:
+                    turned = attempt(raster, rotation)
+                    keep, drop = (
+                        (turned, result)
+                        if (turned.mean_conf or 0) > (result.mean_conf or 0)
+                        else (result, turned)
+                    )
+                    for leftover in (drop.image, drop.hocr, drop.pdf):
+                        if leftover is not None:
+                            leftover.unlink(missing_ok=True)
+                    result = keep
+            return result
+        finally:
+            raster.image.close()
 
     pending: deque[Future[PageResult]] = deque()
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
