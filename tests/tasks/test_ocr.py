@@ -152,10 +152,17 @@ def test_page_image_and_hocr_share_the_boxes_coordinates(tmp_path: Path) -> None
 
 
 def test_colour_scan_keeps_a_colour_page_image(tmp_path: Path) -> None:
+    page_rgb = Image.open(SAMPLES / "phototest.tif").convert("RGB")
+    tinted = Image.blend(page_rgb, Image.new("RGB", page_rgb.size, (250, 230, 160)), 0.4)  # yellowed paper
     colour = tmp_path / "colour.jpg"
-    Image.open(SAMPLES / "phototest.tif").convert("RGB").save(colour)
+    tinted.save(colour)
     page = _ocr(colour, tmp_path, languages="eng").pages[0]
     assert page.image is not None and Image.open(page.image).mode == "RGB"
+    assert "quick brown dog" in page.text
+    grey_rgb = tmp_path / "grey-as-rgb.jpg"  # a greyscale scan stored as RGB stays greyscale
+    page_rgb.save(grey_rgb)
+    page = _ocr(grey_rgb, tmp_path / "g", languages="eng").pages[0]
+    assert page.image is not None and Image.open(page.image).mode == "L"
 
 
 def test_pages_stream_in_order(tmp_path: Path) -> None:
