@@ -85,3 +85,101 @@ def to_json(session: Session, item: Item) -> str:
         ],
     }
     return json.dumps(record, ensure_ascii=False, indent=2)
+
+
+# ---------------------------------------------------------------- Dublin Core and DA/T 22
+
+DC_NS = "http://purl.org/dc/elements/1.1/"
+OAI_DC_NS = "http://www.openarchives.org/OAI/2.0/oai_dc/"
+DC_TYPE = {"scan": "Text", "recording": "Sound", "other": "Dataset"}
+
+
+def _iso_date(value: str) -> str:
+    """YYYYMMDD (or a range) as ISO 8601: 2019-03-15, 2019-03, 2019, 1961-01-20/1961-01-21."""
+
+    def one(part: str) -> str:
+        return "-".join(p for p in (part[:4], part[4:6], part[6:8]) if p)
+
+    return "/".join(one(p) for p in value.split("-")) if value else ""
+
+
+def to_dc(session: Session, item: Item) -> str:
+    """The item as simple Dublin Core (oai_dc) XML, mapped from its DA/T 18 description."""
+    import xml.etree.ElementTree as ET
+
+    from sqlmodel import select
+
+    from catalog.models import Asset, Collection
+
+    ET.register_namespace("oai_dc", OAI_DC_NS)
+    ET.register_namespace("dc", DC_NS)
+    root = ET.Element(f"{{{OAI_DC_NS}}}dc")
+
+    def add(name: str, value: str) -> None:
+        if value and value.strip():
+            ET.SubElement(root, f"{{{DC_NS}}}{name}").text = value.strip()
+
+    coll = session.get(Collection, item.collection_id)
+    master = session.exec(select(Asset).where(Asset.item_id == item.id, Asset.role == "master")).first()
+    add("identifier", item.reference_code)  # 档号
+    add("title", item.title)  # 题名
+    add("creator", item.narrator or item.creator)  # 口述者 / 责任者
+    if item.narrator and item.creator and item.creator != item.narrator:
+        add("creator", item.creator)
+    add("contributor", item.interviewer)  # 采集者
+    add("date", _iso_date(item.date))  # 日期
+    add("description", item.abstract)  # 范围和提要
+    for subject in item.subject.replace("；", ";").split(";"):
+        add("subject", subject)  # 主题词
+    for person in item.people.replace("；", ";").split(";"):
+        add("subject", person)  # 人名
+    add("coverage", item.place or item.collected_place)  # 地点 / 采集地点
+    add("language", item.language)  # 语言
+    add("type", DC_TYPE.get(item.kind, "Dataset"))
+    add("format", master.media_type if master else "")
+    add("source", item.source_name)
+    add("relation", f"{coll.code} {coll.name}" if coll else "")
+    rights = [f"开放标识: {item.access}"] + ([f"密级: {item.classification}"] if item.classification else [])
+    add("rights", "; ".join(rights))
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+DAT22_COLUMNS = ("序号", "档号", "文号", "责任者", "题名", "日期", "密级", "页数", "备注")
+
+
+def collection_csv(session: Session, code: str) -> str:
+    """The collection's catalogue (案卷/卷内目录 columns of DA/T 22) as CSV with a UTF-8 BOM,
+    so that spreadsheet programs open the Chinese text correctly."""
+    import csv
+    import io
+
+    from sqlmodel import col, func, select
+
+    from catalog.models import Collection, Page
+
+    coll = session.exec(select(Collection).where(Collection.code == code)).first()
+    if coll is None:
+        from configs.errors import BadInputError
+
+        raise BadInputError(f"no collection with code {code!r}", hint="see lantai status")
+    pages = dict(session.exec(select(Page.item_id, func.count()).group_by(col(Page.item_id))).all())
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(DAT22_COLUMNS)
+    items = session.exec(select(Item).where(Item.collection_id == coll.id).order_by(col(Item.reference_code)))
+    for n, item in enumerate(items, 1):
+        writer.writerow(
+            [
+                n,
+                item.reference_code,
+                item.extra.get("document_number", ""),
+                item.creator or item.narrator,
+                item.title,
+                item.date,
+                item.classification,
+                pages.get(item.id or 0, "") or "",
+                item.notes,
+            ]
+        )
+    return "\ufeff" + buffer.getvalue()

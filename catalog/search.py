@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session, col, delete, select
 
-from catalog.models import Access, Collection, Item, Page, SearchEntry, Segment, Transcript
+from catalog.models import Access, Item, Page, SearchEntry, Segment, Transcript
 from catalog.textindex import QueryPart, index_terms, normalize, query_parts
 from configs.errors import BadInputError
 
@@ -121,48 +121,89 @@ def _tsquery(parts: list[QueryPart]) -> str:
     return " & ".join(clauses)
 
 
-def search(
-    session: Session,
-    query: str,
-    *,
-    collection: str | None = None,
-    kind: str | None = None,
-    include_restricted: bool = False,
-    limit: int = 20,
-) -> list[Hit]:
-    """Hits for ``query``, best first. Without ``include_restricted`` only open (开放) items count."""
+@dataclass(frozen=True)
+class Filters:
+    """What a search is narrowed to. Years compare the first four digits of 日期."""
+
+    collection: str | None = None
+    kind: str | None = None  # scan | recording
+    year_from: int | None = None
+    year_to: int | None = None
+    language: str | None = None
+    status: str | None = None
+    access: str | None = None  # 开放 | 控制 | 延期 | 未审核
+    include_restricted: bool = False  # without it, only open (开放) items are searched
+
+    def sql(self) -> tuple[str, dict[str, Any]]:
+        clauses: list[str] = []
+        params: dict[str, Any] = {}
+        if self.collection:
+            clauses.append("i.collection_id = (SELECT id FROM collection WHERE code = :collection)")
+            params["collection"] = self.collection
+        for name in ("kind", "language", "status", "access"):
+            if value := getattr(self, name):
+                clauses.append(f"i.{name} = :{name}")
+                params[name] = value
+        if self.year_from is not None:
+            clauses.append("i.date <> '' AND substr(i.date, 1, 4) >= :year_from")
+            params["year_from"] = f"{self.year_from:04d}"
+        if self.year_to is not None:
+            clauses.append("i.date <> '' AND substr(i.date, 1, 4) <= :year_to")
+            params["year_to"] = f"{self.year_to:04d}"
+        if not self.include_restricted:
+            clauses.append("i.access = :open")
+            params["open"] = Access.open.value
+        return "".join(f" AND {c}" for c in clauses), params
+
+
+def _parts(query: str) -> list[QueryPart]:
     if len(query) > MAX_QUERY:
         raise BadInputError(f"query is {len(query)} characters long; the limit is {MAX_QUERY}")
     parts = query_parts(query)
     if not parts:
         raise BadInputError("the query has no letters, digits or Chinese characters to search for")
-    filters: list[str] = []
-    params: dict[str, Any] = {"limit": limit}
-    if collection:
-        filters.append("i.collection_id = (SELECT id FROM collection WHERE code = :collection)")
-        params["collection"] = collection
-    if kind:
-        filters.append("i.kind = :kind")
-        params["kind"] = kind
-    if not include_restricted:
-        filters.append("i.access = :open")
-        params["open"] = Access.open.value
-    where = "".join(f" AND {f}" for f in filters)
+    return parts
+
+
+def _matching(session: Session, parts: list[QueryPart], filters: Filters) -> tuple[str, dict[str, Any]]:
+    """SQL selecting (entry id, score) of every matching entry, and its parameters."""
+    where, params = filters.sql()
     weight = " ".join(f"WHEN '{k}' THEN {v}" for k, v in FIELD_WEIGHT.items())
     if session.get_bind().dialect.name == "sqlite":
         params["q"] = _fts5_query(parts)
-        sql = f"""SELECT e.id, bm25(search_fts) * (CASE e.field {weight} ELSE 1 END) AS score
+        sql = f"""SELECT e.id AS id, e.item_id AS item_id,
+                         bm25(search_fts) * (CASE e.field {weight} ELSE 1 END) AS score
                   FROM search_fts JOIN search_entry e ON e.id = search_fts.rowid
                   JOIN item i ON i.id = e.item_id
-                  WHERE search_fts MATCH :q{where} ORDER BY score LIMIT :limit"""
+                  WHERE search_fts MATCH :q{where}"""
     else:
         params["q"] = _tsquery(parts)
-        sql = f"""SELECT e.id, -ts_rank(to_tsvector('simple', e.tokens || ' ' || e.bigrams), q)
+        sql = f"""SELECT e.id AS id, e.item_id AS item_id,
+                         -ts_rank(to_tsvector('simple', e.tokens || ' ' || e.bigrams), q)
                          * (CASE e.field {weight} ELSE 1 END) AS score
                   FROM search_entry e JOIN item i ON i.id = e.item_id,
                        to_tsquery('simple', :q) q
-                  WHERE to_tsvector('simple', e.tokens || ' ' || e.bigrams) @@ q{where}
-                  ORDER BY score LIMIT :limit"""
+                  WHERE to_tsvector('simple', e.tokens || ' ' || e.bigrams) @@ q{where}"""
+    return sql, params
+
+
+def search(
+    session: Session,
+    query: str,
+    *,
+    filters: Filters | None = None,
+    collection: str | None = None,
+    kind: str | None = None,
+    include_restricted: bool = False,
+    limit: int = 20,
+) -> list[Hit]:
+    """Hits for ``query``, best first. Without ``include_restricted`` only open (开放) items
+    count. ``collection``, ``kind`` and ``include_restricted`` are shorthands for ``filters``."""
+    parts = _parts(query)
+    filters = filters or Filters(collection=collection, kind=kind, include_restricted=include_restricted)
+    matching, params = _matching(session, parts, filters)
+    sql = f"SELECT id, score FROM ({matching}) m ORDER BY score LIMIT :limit"
+    params["limit"] = limit
     rows = session.execute(text(sql), params).all()
     hits: list[Hit] = []
     described: set[int] = set()  # one description hit per item (title and metadata together)
@@ -268,5 +309,29 @@ def _match_bbox(session: Session, entry: SearchEntry, spans: list[tuple[int, int
     ]
 
 
-def collection_codes(session: Session) -> list[str]:
-    return list(session.exec(select(Collection.code)).all())
+FACETS = {
+    "collection": "c.code",
+    "kind": "i.kind",
+    "year": "substr(i.date, 1, 4)",
+    "language": "i.language",
+    "status": "i.status",
+    "access": "i.access",
+}
+
+
+def facets(session: Session, query: str, *, filters: Filters | None = None) -> dict[str, dict[str, int]]:
+    """For each facet, how many matching items have each value (restricted items counted
+    only when the filters include them)."""
+    filters = filters or Filters()
+    matching, params = _matching(session, _parts(query), filters)
+    out: dict[str, dict[str, int]] = {}
+    for name, column in FACETS.items():
+        rows = session.execute(
+            text(f"""SELECT {column} AS value, count(DISTINCT i.id) AS n
+                     FROM ({matching}) m JOIN item i ON i.id = m.item_id
+                     JOIN collection c ON c.id = i.collection_id
+                     GROUP BY {column} ORDER BY n DESC"""),
+            params,
+        ).all()
+        out[name] = {str(value or ""): int(n) for value, n in rows if value}
+    return out

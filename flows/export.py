@@ -13,7 +13,14 @@ from configs import get_settings
 from configs.errors import BadInputError
 from storage import open_store
 
-TEXT_FORMATS = {"txt": exports.to_txt, "vtt": exports.to_vtt, "srt": exports.to_srt, "json": exports.to_json}
+TEXT_FORMATS = {
+    "txt": exports.to_txt,
+    "vtt": exports.to_vtt,
+    "srt": exports.to_srt,
+    "json": exports.to_json,
+    "dc": exports.to_dc,
+}
+COLLECTION_FORMATS = {"csv": exports.collection_csv}
 STORED = {"hocr": "hocr", "pdf": "pdf"}
 
 
@@ -28,13 +35,17 @@ def find_item(session: Session, ref: str) -> Item:
 def export_item(session: Session, ref: str, fmt: str, dest: BinaryIO) -> None:
     """Write the item in ``fmt`` to ``dest``: txt, vtt, srt, json (from the catalog) or
     hocr, pdf (stored derivatives, streamed)."""
+    if fmt in COLLECTION_FORMATS:  # ``ref`` names a collection
+        dest.write(COLLECTION_FORMATS[fmt](session, ref).encode("utf-8"))
+        return
     item = find_item(session, ref)
     if fmt in TEXT_FORMATS:
         dest.write(TEXT_FORMATS[fmt](session, item).encode("utf-8"))
         return
     if fmt not in STORED:
         raise BadInputError(
-            f"unknown export format {fmt!r}", hint="use one of " + ", ".join([*TEXT_FORMATS, *STORED])
+            f"unknown export format {fmt!r}",
+            hint="use one of " + ", ".join([*TEXT_FORMATS, *STORED, *COLLECTION_FORMATS]),
         )
     assets = session.exec(
         select(Asset).where(Asset.item_id == item.id, Asset.role == STORED[fmt]).order_by(col(Asset.id))

@@ -18,6 +18,7 @@ from rich.table import Table
 from sqlmodel import Session
 
 from configs import LantaiError, get_settings
+from configs.errors import BadInputError
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -182,20 +183,41 @@ def search(
     query: Annotated[str, typer.Argument(help="words or a phrase, Chinese or English")],
     collection: Annotated[str | None, typer.Option(help="only this collection")] = None,
     kind: Annotated[str | None, typer.Option(help="scan or recording")] = None,
+    year: Annotated[int | None, typer.Option(help="only items dated in this year")] = None,
+    year_from: Annotated[int | None, typer.Option("--from", help="dated in this year or later")] = None,
+    year_to: Annotated[int | None, typer.Option("--to", help="dated in this year or earlier")] = None,
+    language: Annotated[str | None, typer.Option(help="语言 as catalogued, e.g. 中文")] = None,
+    status: Annotated[str | None, typer.Option(help="enriched, in_review, approved, …")] = None,
+    access: Annotated[str | None, typer.Option(help="开放标识: 开放, 控制, 延期, 未审核")] = None,
+    show_facets: Annotated[bool, typer.Option("--facets", help="also count the hits per facet")] = False,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Search titles, descriptions, page text and transcripts."""
+    from catalog.search import Filters, facets
     from catalog.search import search as run_search
 
     if kind not in (None, "scan", "recording"):
-        raise LantaiError(f"--kind must be scan or recording, not {kind!r}")
+        raise BadInputError(f"--kind must be scan or recording, not {kind!r}")
+    filters = Filters(
+        collection=collection,
+        kind=kind,
+        language=language,
+        status=status,
+        access=access,
+        year_from=year if year is not None else year_from,
+        year_to=year if year is not None else year_to,
+        include_restricted=True,  # the command line is staff's
+    )
     with _session() as session:
-        hits = run_search(
-            session, query, collection=collection, kind=kind, limit=limit, include_restricted=True
-        )
+        hits = run_search(session, query, filters=filters, limit=limit)
+        counts = facets(session, query, filters=filters) if show_facets else None
     if as_json:
-        _print_json([h.as_json() for h in hits])
+        _print_json(
+            {"hits": [h.as_json() for h in hits], "facets": counts}
+            if counts is not None
+            else [h.as_json() for h in hits]
+        )
         return
     if not hits:
         out.print(f"no hits for {query!r}", markup=False)
@@ -203,6 +225,19 @@ def search(
         snippet = h.snippet.replace("<mark>", "[bold red]").replace("</mark>", "[/]")
         out.print(f"[cyan]{h.reference_code}[/] {_escape(h.title)}  [dim]{_where(h.location)}[/]")
         out.print(f"    {_unescape(snippet)}")
+    for name, values in (counts or {}).items():
+        if values:
+            out.print(f"[dim]{name}:[/] " + ", ".join(f"{_escape(v)} ({n})" for v, n in values.items()))
+
+
+@app.command()
+def reindex() -> None:
+    """Rebuild the search index from the catalog (recovery)."""
+    from catalog.search import reindex_all
+
+    with _session() as session:
+        count = reindex_all(session)
+    out.print(f"search index rebuilt: {count} entries")
 
 
 def _escape(text: str) -> str:
@@ -289,8 +324,10 @@ def list_items(
 
 @app.command()
 def export(
-    item: Annotated[str, typer.Argument(help="item id or 档号")],
-    format: Annotated[str, typer.Option("--format", "-f", help="txt|vtt|srt|json|hocr|pdf")] = "txt",
+    item: Annotated[str, typer.Argument(help="item id or 档号 (a collection code for csv)")],
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="txt|vtt|srt|json|dc|hocr|pdf, or csv for a collection")
+    ] = "txt",
     output: Annotated[Path | None, typer.Option("-o", help="file to write (default: stdout)")] = None,
 ) -> None:
     """Export one item's record or text."""

@@ -5,95 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session
 
-from catalog.db import get_engine
-from catalog.models import Access, Asset, Collection, Item, Page, Segment, Transcript
+from catalog.models import Access, Item
 from catalog.search import reindex_item, search
 from configs.errors import BadInputError
-
-
-@pytest.fixture
-def session(db_url: str):  # type: ignore[no-untyped-def]
-    with Session(get_engine(db_url)) as session:
-        coll = Collection(code="C1", name="test")
-        session.add(coll)
-        session.flush()
-        scan = Item(
-            collection_id=coll.id,
-            reference_code="J001-WS·2020·Y-001",
-            title="水利档案",
-            kind="scan",
-            access=Access.open,
-        )
-        talk = Item(
-            collection_id=coll.id,
-            reference_code="J001-LY·2020·Y-001",
-            title="口述 interview",
-            kind="recording",
-            access=Access.open,
-            narrator="张三",
-        )
-        closed = Item(
-            collection_id=coll.id,
-            reference_code="J001-WS·2020·Y-002",
-            title="内部文件",
-            kind="scan",
-            access=Access.controlled,
-        )
-        session.add_all([scan, talk, closed])
-        session.flush()
-        a1 = Asset(item_id=scan.id, role="master", key="masters/1", sha256="1")
-        a2 = Asset(item_id=talk.id, role="master", key="masters/2", sha256="2")
-        a3 = Asset(item_id=closed.id, role="master", key="masters/3", sha256="3")
-        session.add_all([a1, a2, a3])
-        session.flush()
-        words = [
-            {"text": t, "bbox": [10 + 20 * i, 5, 30 + 20 * i, 25], "conf": 90}
-            for i, t in enumerate("新建水庫大壩")
-        ]
-        session.add(
-            Page(
-                item_id=scan.id,
-                asset_id=a1.id,
-                page_no=1,
-                text="新建水庫大壩",
-                lines=[
-                    {"text": "新建水庫大壩", "bbox": [10, 5, 130, 25], "conf": 90, "words": words},
-                    {
-                        "text": "Reservoir report 2019",
-                        "bbox": [10, 40, 200, 60],
-                        "conf": 95,
-                        "words": [
-                            {"text": "Reservoir", "bbox": [10, 40, 90, 60], "conf": 95},
-                            {"text": "report", "bbox": [95, 40, 150, 60], "conf": 95},
-                            {"text": "2019", "bbox": [155, 40, 200, 60], "conf": 95},
-                        ],
-                    },
-                ],
-            )
-        )
-        session.add(
-            Page(
-                item_id=closed.id,
-                asset_id=a3.id,
-                page_no=1,
-                text="水库 秘密",
-                lines=[{"text": "水库秘密", "bbox": [0, 0, 10, 10], "conf": 90, "words": []}],
-            )
-        )
-        t = Transcript(item_id=talk.id, asset_id=a2.id)
-        session.add(t)
-        session.flush()
-        session.add_all(
-            [
-                Segment(transcript_id=t.id, seq=0, start=1.5, end=4.0, text="我们村在一九五八年修了水库"),
-                Segment(transcript_id=t.id, seq=1, start=4.0, end=7.25, text="the dam was built by hand"),
-            ]
-        )
-        session.flush()
-        for item in (scan, talk, closed):
-            reindex_item(session, item)
-        session.commit()
-        yield session
 
 
 def refs(hits) -> list[str]:  # type: ignore[no-untyped-def]
@@ -103,10 +17,10 @@ def refs(hits) -> list[str]:  # type: ignore[no-untyped-def]
 def test_two_character_word_finds_both_scripts_with_locations(session: Session) -> None:
     hits = search(session, "水库")
     assert set(refs(hits)) == {"J001-WS·2020·Y-001", "J001-LY·2020·Y-001"}
-    page_hit = next(h for h in hits if h.kind == "scan")
+    page_hit = next(h for h in hits if h.field == "page")
     assert page_hit.location == {"page": 1, "bbox": [50, 5, 90, 25]}  # the two words 水 and 庫
     assert "<mark>水庫</mark>" in page_hit.snippet
-    talk_hit = next(h for h in hits if h.kind == "recording")
+    talk_hit = next(h for h in hits if h.field == "segment")
     assert talk_hit.location == {"start": 1.5, "end": 4.0}
 
 
@@ -176,3 +90,39 @@ def test_query_syntax_is_inert(session: Session, query: str, found: bool) -> Non
 def test_unusable_queries_give_a_clear_message(session: Session, query: str) -> None:
     with pytest.raises(BadInputError):
         search(session, query)
+
+
+def test_filters_by_year_language_and_access(session: Session) -> None:
+    from catalog.search import Filters
+
+    assert set(refs(search(session, "水库", filters=Filters(year_from=1950, year_to=1960)))) == {
+        "J001-WS·2020·Y-001"
+    }
+    assert set(refs(search(session, "水库", filters=Filters(year_from=2020)))) == {"J001-LY·2020·Y-001"}
+    assert len(set(refs(search(session, "水库", filters=Filters(language="中文"))))) == 2
+    only_closed = Filters(access="控制", include_restricted=True)
+    assert set(refs(search(session, "水库", filters=only_closed))) == {"J001-WS·2020·Y-002"}
+
+
+def test_facet_counts_respect_access(session: Session) -> None:
+    from catalog.search import Filters, facets
+
+    public = facets(session, "水库")
+    assert public["kind"] == {"scan": 1, "recording": 1}
+    assert public["access"] == {"开放": 2}  # the controlled item is not even counted
+    assert public["year"] == {"1958": 1, "2020": 1}
+    staff = facets(session, "水库", filters=Filters(include_restricted=True))
+    assert staff["access"] == {"开放": 2, "控制": 1} and staff["collection"] == {"C1": 3}
+
+
+def test_reindex_all_rebuilds_every_entry(session: Session) -> None:
+    from sqlmodel import delete, select
+
+    from catalog.models import SearchEntry
+    from catalog.search import reindex_all
+
+    before = len(session.exec(select(SearchEntry)).all())
+    session.exec(delete(SearchEntry))
+    assert search(session, "水库") == []
+    assert reindex_all(session) == before
+    assert len(set(refs(search(session, "水库")))) == 2
