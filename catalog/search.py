@@ -226,7 +226,7 @@ def _hit(session: Session, entry: SearchEntry, item: Item, parts: list[QueryPart
     if entry.field == "page":
         location = {"page": entry.page_no, "bbox": _match_bbox(session, entry, spans)}
     elif entry.field == "segment":
-        location = {"start": round(entry.start or 0, 2), "end": round(entry.end or 0, 2)}
+        location = {"start": round(float(entry.start or 0.0), 2), "end": round(float(entry.end or 0.0), 2)}
     return Hit(
         item_id=item.id or 0,
         reference_code=item.reference_code,
