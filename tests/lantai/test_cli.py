@@ -61,6 +61,7 @@ def test_search_json_finds_a_page_word_and_a_spoken_word(demo_home: Path) -> Non
     spoken = json.loads(lantai("search", "country", "--kind", "recording", "--json", home=demo_home).stdout)
     assert spoken[0]["kind"] == "recording"
     assert 0 <= spoken[0]["location"]["start"] < spoken[0]["location"]["end"]
+    assert all(isinstance(v, float) for v in spoken[0]["location"].values())  # seconds, even 0.0
     trad = json.loads(lantai("search", "網絡支付", "--json", home=demo_home).stdout)  # traditional query
     assert any(h["kind"] == "scan" for h in trad)
 
