@@ -28,6 +28,7 @@ from flows.progress import report
 from flows.retry import BACKOFF, is_transient
 from storage import InvalidKeyError, ObjectStore, download, open_store, sha256_file
 from storage.keys import INBOX, inbox_key, master_key, quarantine_key
+from storage.local import LocalStore
 from tasks.formats import Format, UnsupportedFormat, check_readable, identify
 
 CATEGORY = {"image": "WS", "pdf": "WS", "audio": "LY", "video": "LX"}
@@ -382,6 +383,8 @@ def ingest_flow(
     log = get_run_logger()
     settings = get_settings()
     store = open_store(settings)
+    if isinstance(store, LocalStore) and (swept := store.sweep_partial_uploads()):
+        log.info("removed %d partial uploads left by an interrupted run", swept)
     code = collection or settings.collection.code
     with session_scope(settings) as session:
         crud.get_or_create_collection(

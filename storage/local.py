@@ -159,6 +159,17 @@ class LocalStore:
             metadata=meta,
         )
 
+    def sweep_partial_uploads(self, *, older_than: float = 3600) -> int:
+        """Remove temporary files left by uploads killed midway (never visible as objects).
+        Returns how many were removed."""
+        cutoff = time.time() - older_than
+        removed = 0
+        for path in self._data.rglob(".upload-*"):
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 

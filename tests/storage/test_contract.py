@@ -173,3 +173,19 @@ def test_permission_denied_is_named(s3_server: S3Server, bucket_name: str, blob:
     )
     with pytest.raises(StorageError, match="permission denied"):
         reader.put_file("inbox/x", blob)
+
+
+def test_local_partial_uploads_are_swept(tmp_path: Path, blob: Path) -> None:
+    import time
+
+    store = LocalStore(tmp_path / "objects", "lantai", secret=b"s")
+    store.put_file("inbox/a/b.bin", blob)
+    stale = tmp_path / "objects" / "lantai" / "inbox" / "a" / ".upload-x1"
+    stale.write_bytes(b"half")
+    fresh = stale.with_name(".upload-x2")
+    fresh.write_bytes(b"in progress")
+    old = time.time() - 7200
+    os.utime(stale, (old, old))
+    assert [o.key for o in store.list("inbox/")] == ["inbox/a/b.bin"]
+    assert store.sweep_partial_uploads() == 1
+    assert not stale.exists() and fresh.exists()
