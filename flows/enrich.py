@@ -30,6 +30,7 @@ from storage import ObjectStore, download, open_store
 from storage.keys import derivative_key
 from tasks import asr, media, models, ocr, tools
 
+DOUBTS = ("repetition", "no_speech", "too_fast")  # segment flags that become review flags
 LANGUAGE_CODES = {
     "中文": "zh",
     "汉语": "zh",
@@ -294,9 +295,10 @@ def _asr_asset(
         media_type="video/mp4" if info.video else "audio/mp4",
     )
     asr_info, stream = engine.transcribe(wav, options)
-    segments = []
+    segments: list[asr.AsrSegment] = []
+    dropped: list[asr.AsrSegment] = []
     for seg in stream:
-        segments.append(seg)
+        (dropped if "loop" in seg.flags else segments).append(seg)
         report("transcribe", item_id=item.id, position=seg.end, duration=asr_info.duration)
     for old in session.exec(select(Transcript).where(Transcript.asset_id == asset.id)).all():
         session.exec(delete(Segment).where(col(Segment.transcript_id) == old.id))
@@ -332,18 +334,27 @@ def _asr_asset(
         )
         session.add(row)
         session.flush()
-        if "repetition" in seg.flags:
+        for category in (f for f in seg.flags if f in DOUBTS):
             session.add(
                 Flag(
                     item_id=item.id or 0,
                     kind="hallucination",
-                    category="repetition",
+                    category=category,
                     segment_id=row.id,
                     start=seg.start,
                     end=seg.end,
                     preview=seg.text[:80],
                 )
             )
+    if dropped:  # pure repetition loops are not speech: out of the text, kept in the record
+        crud.add_event(
+            session,
+            type="hallucination removal",
+            item_id=item.id,
+            asset_id=asset.id,
+            outcome="warning",
+            dropped=[{"start": s.start, "end": s.end, "text": s.text} for s in dropped],
+        )
     crud.add_event(
         session,
         type="transcription",

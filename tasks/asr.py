@@ -130,7 +130,7 @@ class FasterWhisperEngine:
 def _postprocess(segments: Any, language: str, options: AsrOptions) -> Iterator[AsrSegment]:
     """Script conversion, confidence, and the doubt flags, segment by segment (streamed)."""
     chinese = language in CHINESE
-    previous: list[str] = []
+    previous = ""
     for seg in segments:
         raw = seg.text.strip()
         words = [
@@ -146,12 +146,17 @@ def _postprocess(segments: Any, language: str, options: AsrOptions) -> Iterator[
         # word probabilities are the finer measure; the segment's log-probability when there are none
         word_mean = sum(w.probability for w in words) / len(words) if words else None
         confidence = word_mean if word_mean is not None else math.exp(seg.avg_logprob)
-        flags = []
-        if seg.compression_ratio > 2.4 or _repeats(text) or (previous and previous[-1] == text):
-            flags.append("repetition")
+        flags = doubt_flags(
+            text,
+            start=float(seg.start),
+            end=float(seg.end),
+            previous=previous,
+            compression_ratio=float(seg.compression_ratio),
+            no_speech_prob=float(seg.no_speech_prob),
+        )
         if confidence < options.low_confidence:
             flags.append("low_confidence")
-        previous.append(text)
+        previous = text
         yield AsrSegment(
             start=round(float(seg.start), 2),
             end=round(float(seg.end), 2),
@@ -165,6 +170,37 @@ def _postprocess(segments: Any, language: str, options: AsrOptions) -> Iterator[
 
 
 _LOOP = re.compile(r"(.{2,}?)\1{3,}")
+_PURE_LOOP = re.compile(r"(.{1,}?)\1{3,}")
+NO_SPEECH = 0.6  # Whisper's own threshold for "this window is silence"
+MAX_CJK_PER_SECOND = 9.0  # fast Mandarin is ~6 characters a second
+MAX_WORDS_PER_SECOND = 5.0  # fast English is ~3.5 words a second
+
+
+def doubt_flags(
+    text: str, *, start: float, end: float, previous: str, compression_ratio: float, no_speech_prob: float
+) -> list[str]:
+    """Why a segment looks like a hallucination rather than speech:
+
+    - ``loop``: the whole text is one phrase repeated four or more times (dropped by the flow);
+    - ``repetition``: a loop inside the text, the same text as the segment before, or a text
+      that compresses suspiciously well;
+    - ``no_speech``: Whisper itself judged the window to be silence;
+    - ``too_fast``: more characters or words per second than anyone speaks.
+    """
+    flags = []
+    compact = re.sub(r"[\s\W_]+", "", text)
+    if compact and _PURE_LOOP.fullmatch(compact):
+        flags.append("loop")
+    elif compression_ratio > 2.4 or _repeats(text) or (previous and previous == text):
+        flags.append("repetition")
+    if no_speech_prob > NO_SPEECH:
+        flags.append("no_speech")
+    seconds = max(end - start, 0.1)
+    cjk = sum(1 for ch in text if "\u3400" <= ch <= "\u9fff")
+    words = len(re.findall(r"[A-Za-z]+", text))
+    if cjk / seconds > MAX_CJK_PER_SECOND or words / seconds > MAX_WORDS_PER_SECOND:
+        flags.append("too_fast")
+    return flags
 
 
 def _repeats(text: str) -> bool:

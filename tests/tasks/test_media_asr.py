@@ -112,3 +112,27 @@ def test_repetition_loops_are_flagged() -> None:
     assert asr._repeats("谢谢谢谢谢谢谢谢谢谢")
     assert asr._repeats("thank you thank you thank you thank you")
     assert not asr._repeats("我们村在一九五八年修了水库")
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end", "previous", "ratio", "no_speech", "expected"),
+    [
+        ("我们村在一九五八年修了水库", 0.0, 3.0, "", 1.2, 0.01, []),
+        ("谢谢谢谢谢谢谢谢谢谢谢谢", 0.0, 3.0, "", 1.2, 0.01, ["loop"]),
+        ("Thank you. Thank you. Thank you. Thank you.", 0.0, 4.0, "", 1.5, 0.01, ["loop"]),
+        ("他说好的好的好的好的好的然后走了", 0.0, 4.0, "", 1.5, 0.01, ["repetition"]),
+        ("今天天气很好", 5.0, 7.0, "今天天气很好", 1.0, 0.01, ["repetition"]),
+        ("字幕由社区提供", 0.0, 2.0, "", 1.0, 0.9, ["no_speech"]),
+        ("这是一段在半秒钟里说完的非常非常长的话", 1.0, 1.5, "", 1.0, 0.01, ["too_fast"]),
+        ("ask not what your country can do for you", 0.0, 3.5, "", 1.1, 0.01, []),
+    ],
+)
+def test_doubt_flags(
+    text: str, start: float, end: float, previous: str, ratio: float, no_speech: float, expected: list[str]
+) -> None:
+    assert (
+        asr.doubt_flags(
+            text, start=start, end=end, previous=previous, compression_ratio=ratio, no_speech_prob=no_speech
+        )
+        == expected
+    )
