@@ -17,7 +17,7 @@ import logging
 import re
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -45,6 +45,7 @@ MIN_SKEW = 0.3  # smaller angles are left alone
 OSD_BELOW_CONF = 60.0  # pages read with a lower mean word confidence get orientation detection
 PAGE_IMAGE_QUALITY = 85
 MERGE_CHUNK = 100  # page PDFs joined per pdfunite call
+MAX_AHEAD = 64  # finished pages held back behind a slow one, at most
 
 
 class OcrInputError(BadInputError):
@@ -625,8 +626,16 @@ def ocr_pages(
                 pending.append(done)
             else:
                 pending.append(pool.submit(work, source))
-            while len(pending) > 2 * max(1, workers) or (pending and pending[0].done()):
-                yield pending.popleft().result()
+            # Render ahead while fewer than 2 x workers pages are in the works (their images
+            # are in memory); finished pages wait, light, behind a slow one so that results
+            # still come out in page order without leaving a core idle.
+            while True:
+                while pending and pending[0].done():
+                    yield pending.popleft().result()
+                unfinished = [f for f in pending if not f.done()]
+                if len(unfinished) < 2 * max(1, workers) and len(pending) < MAX_AHEAD:
+                    break
+                wait(unfinished or list(pending)[:1], return_when=FIRST_COMPLETED)
         while pending:
             yield pending.popleft().result()
 
