@@ -510,6 +510,29 @@ def native_dpi(page: pdfium.PdfPage, default: int) -> int:
     return max(MIN_REAL_DPI, min(600, best[1]))
 
 
+def _stored_scan(page: pdfium.PdfPage, index: int, workdir: Path) -> Path | None:
+    """The scan a page consists of, extracted as stored (a JPEG stays the same JPEG), when the
+    page is just one upright image covering it; rendering would resample and re-encode it."""
+    images = list(page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=1))
+    if len(images) != 1:
+        return None
+    image = images[0]
+    matrix = image.get_matrix()
+    left, bottom, right, top = image.get_bounds()
+    covered = (right - left) * (top - bottom) / max(page.get_width() * page.get_height(), 1)
+    if matrix.b or matrix.c or matrix.a <= 0 or matrix.d <= 0 or covered < 0.95:
+        return None
+    if image.get_filters() not in (["DCTDecode"], ["FlateDecode"], []):
+        return None
+    base = workdir / f"stored-{index + 1:05d}"
+    try:
+        image.extract(base)
+    except (pdfium.PdfiumError, OSError, ValueError):
+        return None
+    found = sorted(workdir.glob(base.name + ".*"))
+    return found[0] if found else None
+
+
 def _pdf_pages(path: Path, dpi: int, workdir: Path) -> Iterator[_Raster | PageResult]:
     pdf = _open_pdf(path)
     try:
@@ -521,6 +544,13 @@ def _pdf_pages(path: Path, dpi: int, workdir: Path) -> Iterator[_Raster | PageRe
             page = pdf[index]
             try:
                 page_dpi = native_dpi(page, dpi)
+                stored = _stored_scan(page, index, workdir)
+                if stored is not None:
+                    image = Image.open(stored)
+                    image.load()
+                    usable = image.format in TESSERACT_READS and image.mode in ("L", "RGB", "1")
+                    yield _Raster(index + 1, image, float(page_dpi), stored if usable else None)
+                    continue
                 bitmap = page.render(scale=page_dpi / 72, grayscale=False)
                 yield _Raster(index + 1, bitmap.to_pil(), float(page_dpi))
             finally:

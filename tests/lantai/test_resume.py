@@ -41,11 +41,12 @@ def test_ingest_killed_midway_resumes_without_duplicates(tmp_path: Path) -> None
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # so the kill takes its Prefect server child along
     )
     deadline = time.monotonic() + 180
     while _count_items(home / "catalog.db") < 5 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
+    os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     killed_at = _count_items(home / "catalog.db")
     assert 5 <= killed_at < 30, "the kill should land mid-batch"
