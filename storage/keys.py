@@ -66,7 +66,3 @@ def derivative_key(sha256: str, name: str) -> str:
 def quarantine_key(inbox: str) -> str:
     rest = inbox[len(INBOX) :] if inbox.startswith(INBOX) else inbox
     return QUARANTINE + validate_name(rest)
-
-
-def export_key(name: str) -> str:
-    return EXPORTS + validate_name(name)

@@ -7,7 +7,6 @@ with OpenCC; the engine's raw text is kept beside it.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import os
@@ -18,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
+from tasks.models import model_sha256
 from tasks.text import to_script
 
 log = logging.getLogger(__name__)
@@ -76,14 +76,6 @@ class AsrEngine(Protocol):
     def transcribe(self, wav: Path, options: AsrOptions) -> tuple[AsrInfo, Iterator[AsrSegment]]: ...
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 class FasterWhisperEngine:
     """faster-whisper on CPU (int8) or CUDA (float16)."""
 
@@ -99,9 +91,7 @@ class FasterWhisperEngine:
         if compute_type == "auto":
             compute_type = "float16" if device == "cuda" else "int8"
         verified = model_dir / ".verified"
-        self.model_sha256 = (
-            verified.read_text().strip() if verified.exists() else _file_sha256(model_dir / "model.bin")
-        )
+        self.model_sha256 = verified.read_text().strip() if verified.exists() else model_sha256(model_dir)
         self.model_name = model_dir.name
         self.version = faster_whisper.__version__
         self.device, self.compute_type = device, compute_type

@@ -33,11 +33,6 @@ def join_tokens(tokens: Iterable[str]) -> str:
     return out
 
 
-def remove_cjk_spaces(text: str) -> str:
-    """Drop spaces that have a CJK character on either side (keeps spaces between Latin words)."""
-    return re.sub(rf"(?<={_CJK_CHAR.pattern}) +|(?<! ) +(?={_CJK_CHAR.pattern})", "", text)
-
-
 @lru_cache(maxsize=8)
 def _converter(config: str) -> opencc.OpenCC:
     return opencc.OpenCC(config)
