@@ -193,3 +193,65 @@ def item_text(session: Session, *, item_id: int) -> dict[str, Any]:
         for t in transcripts
     }
     return {"pages": list(pages), "transcripts": list(transcripts), "segments": segments}
+
+
+def review_queue(
+    session: Session, *, collection: str | None = None, status: str | None = None, limit: int = 200
+) -> list[dict[str, Any]]:
+    """Items for editors, the neediest first: most open flags, then lowest machine
+    confidence (OCR mean confidence or transcript segment confidence, 0..1)."""
+    flags = dict(
+        session.exec(
+            select(Flag.item_id, func.count()).where(Flag.status == "open").group_by(col(Flag.item_id))
+        ).all()
+    )
+    page_conf = dict(
+        session.exec(
+            select(Page.item_id, func.avg(Page.mean_conf))
+            .where(col(Page.mean_conf).is_not(None))
+            .group_by(col(Page.item_id))
+        ).all()
+    )
+    seg_conf = dict(
+        session.exec(
+            select(Transcript.item_id, func.avg(Segment.confidence))
+            .join(Segment, col(Segment.transcript_id) == Transcript.id)
+            .group_by(col(Transcript.item_id))
+        ).all()
+    )
+    statuses = [status] if status else [ItemStatus.enriched, ItemStatus.in_review]
+    query = select(Item, Collection.code).join(Collection).where(col(Item.status).in_(statuses))
+    if collection:
+        query = query.where(Collection.code == collection)
+    rows: list[dict[str, Any]] = []
+    for item, code in session.exec(query).all():
+        key = item.id or 0
+        conf = seg_conf.get(key)
+        if conf is None and page_conf.get(key) is not None:
+            conf = float(page_conf[key]) / 100
+        rows.append(
+            {
+                "item": item,
+                "collection": code,
+                "flags": int(flags.get(key, 0)),
+                "confidence": None if conf is None else round(float(conf), 3),
+            }
+        )
+    rows.sort(
+        key=lambda r: (-r["flags"], r["confidence"] if r["confidence"] is not None else 2.0, r["item"].id)
+    )
+    return rows[:limit]
+
+
+def collection_codes(session: Session) -> list[str]:
+    return list(session.exec(select(Collection.code).order_by(col(Collection.code))).all())
+
+
+def item_screening(session: Session, *, item_id: int) -> dict[str, int]:
+    """Open screening flags of an item, counted by category."""
+    rows = session.exec(
+        select(Flag.category, func.count())
+        .where(Flag.item_id == item_id, Flag.status == "open", col(Flag.kind).in_(["pii", "term"]))
+        .group_by(col(Flag.category))
+    ).all()
+    return {category: int(n) for category, n in rows}

@@ -1,4 +1,5 @@
-"""Record exports that need only the catalog: plain text, WebVTT, SRT and JSON."""
+"""Record exports that need only the catalog: plain text, WebVTT, SRT, JSON, Dublin Core,
+OHMS, and a collection's catalogue (DA/T 22) as CSV or XLSX and its records as JSON Lines."""
 
 from __future__ import annotations
 
@@ -148,38 +149,145 @@ def to_dc(session: Session, item: Item) -> str:
 DAT22_COLUMNS = ("序号", "档号", "文号", "责任者", "题名", "日期", "密级", "页数", "备注")
 
 
-def collection_csv(session: Session, code: str) -> str:
-    """The collection's catalogue (案卷/卷内目录 columns of DA/T 22) as CSV with a UTF-8 BOM,
-    so that spreadsheet programs open the Chinese text correctly."""
-    import csv
-    import io
+def _collection(session: Session, code: str) -> Any:
+    from sqlmodel import select
 
-    from sqlmodel import col, func, select
-
-    from catalog.models import Collection, Page
+    from catalog.models import Collection
 
     coll = session.exec(select(Collection).where(Collection.code == code)).first()
     if coll is None:
         from configs.errors import BadInputError
 
         raise BadInputError(f"no collection with code {code!r}", hint="see lantai status")
+    return coll
+
+
+def _collection_items(session: Session, code: str) -> list[Item]:
+    from sqlmodel import col, select
+
+    coll = _collection(session, code)
+    return list(
+        session.exec(select(Item).where(Item.collection_id == coll.id).order_by(col(Item.reference_code)))
+    )
+
+
+def dat22_rows(session: Session, code: str) -> list[list[Any]]:
+    """The collection's catalogue rows under ``DAT22_COLUMNS`` (案卷/卷内目录 of DA/T 22)."""
+    from sqlmodel import col, func, select
+
+    from catalog.models import Page
+
     pages = dict(session.exec(select(Page.item_id, func.count()).group_by(col(Page.item_id))).all())
+    return [
+        [
+            n,
+            item.reference_code,
+            item.extra.get("document_number", ""),
+            item.creator or item.narrator,
+            item.title,
+            item.date,
+            item.classification,
+            pages.get(item.id or 0, "") or "",
+            item.notes,
+        ]
+        for n, item in enumerate(_collection_items(session, code), 1)
+    ]
+
+
+def collection_csv(session: Session, code: str) -> str:
+    """The collection's catalogue as CSV with a UTF-8 BOM, so that spreadsheet programs
+    open the Chinese text correctly."""
+    import csv
+    import io
+
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(DAT22_COLUMNS)
-    items = session.exec(select(Item).where(Item.collection_id == coll.id).order_by(col(Item.reference_code)))
-    for n, item in enumerate(items, 1):
-        writer.writerow(
-            [
-                n,
-                item.reference_code,
-                item.extra.get("document_number", ""),
-                item.creator or item.narrator,
-                item.title,
-                item.date,
-                item.classification,
-                pages.get(item.id or 0, "") or "",
-                item.notes,
-            ]
-        )
+    writer.writerows(dat22_rows(session, code))
     return "\ufeff" + buffer.getvalue()
+
+
+def collection_xlsx(session: Session, code: str) -> bytes:
+    """The collection's catalogue as an Excel workbook (one sheet, a header row, widths set)."""
+    import io
+
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    coll = _collection(session, code)
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "卷内目录"[:31]
+    ws.append(list(DAT22_COLUMNS))
+    for cell in ws[1]:
+        cell.font = Font(bold=True, name="SimSun")
+    for row in dat22_rows(session, code):
+        ws.append(row)
+    for letter, width in zip("ABCDEFGHI", (6, 24, 14, 18, 40, 12, 8, 6, 30), strict=True):
+        ws.column_dimensions[letter].width = width
+    ws.freeze_panes = "A2"
+    wb.properties.title = f"{coll.code} {coll.name} 卷内目录"
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+def collection_jsonl(session: Session, code: str) -> str:
+    """Every record of the collection as JSON Lines (one full record per line)."""
+    return "".join(
+        json.dumps(json.loads(to_json(session, item)), ensure_ascii=False) + "\n"
+        for item in _collection_items(session, code)
+    )
+
+
+# ---------------------------------------------------------------- OHMS
+
+
+def to_ohms(session: Session, item: Item) -> str:
+    """An OHMS-style (Oral History Metadata Synchronizer) record: description, the
+    transcript with [hh:mm:ss] sync marks, and an index with one point per segment."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.Element("ROOT")
+    rec = ET.SubElement(root, "record", id=item.reference_code, dt=_iso_date(item.date).split("/")[0])
+
+    def add(parent: ET.Element, name: str, text: str, attrs: dict[str, str] | None = None) -> ET.Element:
+        el = ET.SubElement(parent, name, attrs or {})
+        el.text = text
+        return el
+
+    add(rec, "version", "5")
+    add(rec, "date", "", {"format": "yyyy-mm-dd", "value": _iso_date(item.date).split("/")[0]})
+    add(rec, "date_nonpreferred_format", item.date)
+    add(rec, "cms_record_id", str(item.id))
+    add(rec, "title", item.title)
+    add(rec, "accession", item.reference_code)
+    add(rec, "interviewee", item.narrator)
+    add(rec, "interviewer", item.interviewer)
+    add(rec, "repository", "")
+    add(rec, "language", item.language)
+    add(rec, "subject", item.subject)
+    add(rec, "keyword", item.people)
+    add(rec, "description", item.abstract)
+    add(rec, "rights", f"开放标识: {item.access}")
+    add(rec, "usage", item.consent)
+    add(rec, "location", item.collected_place or item.place)
+    segs = _segments(session, item)
+    duration = max((seg.end for seg in segs), default=0.0)
+    add(rec, "duration", _clock(duration, ".")[:8])
+    lines = []
+    for seg in segs:
+        speaker = f"{seg.speaker}: " if seg.speaker else ""
+        lines.append(f"[{_clock(seg.start, '.')[:8]}] {speaker}{seg.text}")
+    add(rec, "transcript", "\n".join(lines))
+    index = ET.SubElement(rec, "index")
+    for seg in segs:
+        point = ET.SubElement(index, "point")
+        add(point, "time", str(int(seg.start)))
+        add(point, "title", seg.text[:40])
+        add(point, "partial_transcript", seg.text)
+        add(point, "synopsis", "")
+        add(point, "keywords", seg.speaker)
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

@@ -61,6 +61,7 @@ class Collection(SQLModel, table=True):
     asr_language: str = ""  # empty: detect
     script: str = "zh-Hans"
     vocabulary: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    term_lists: str = ""  # screening term lists by name, comma-separated; empty: all lists
     retention: str = "Y"
     created_at: datetime = _ts()
 
@@ -100,6 +101,7 @@ class Item(SQLModel, table=True):
     ocr_languages: str = ""  # per-item override of the collection's languages
     progress: float = 0.0  # 0..1 while processing
     extra: dict[str, Any] = _json({})
+    version: int = 0  # optimistic locking for edits of the description
     created_at: datetime = _ts()
     updated_at: datetime = _ts(onupdate=utcnow)
 
@@ -231,12 +233,66 @@ class Flag(SQLModel, table=True):
     created_at: datetime = _ts()
 
 
+class Role(StrEnum):
+    collector = "collector"
+    editor = "editor"
+    operator = "operator"
+    admin = "admin"
+
+
 class User(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(unique=True, max_length=64)
     role: str = Field(max_length=16)  # collector | editor | operator | admin
     password_hash: str = ""
     active: bool = True
+    created_at: datetime = _ts()
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser. The cookie holds a random token; only its SHA-256 is stored, so a
+    copy of the database does not let anyone in. Logout deletes the row."""
+
+    __tablename__ = "web_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_sha256: str = Field(unique=True, max_length=64)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = _ts()
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class Project(SQLModel, table=True):
+    """A compilation project (编研): a thematic publication built from excerpts."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=256)
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    editors: str = ""  # user names, comma-separated
+    created_by: str = ""
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts(onupdate=utcnow)
+
+
+class Excerpt(SQLModel, table=True):
+    """A span of a transcript (segments from..to) or of a page range (lines), with the
+    editor's heading and notes. ``quoted`` is the text as it was when added or last
+    accepted, so a later correction of the source shows as an update."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    position: int = 0
+    heading: str = ""
+    notes: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    segment_from: int | None = None  # Segment ids, inclusive
+    segment_to: int | None = None
+    page_from: int | None = None  # page numbers, inclusive
+    page_to: int | None = None
+    line_from: int | None = None  # 0-based line index on page_from
+    line_to: int | None = None  # 0-based line index on page_to, inclusive
+    quoted: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     created_at: datetime = _ts()
 
 
@@ -257,6 +313,39 @@ class SearchEntry(SQLModel, table=True):
     segment_id: int | None = None
     start: float | None = None
     end: float | None = None
+    audience: str = Field(default="staff", max_length=8, index=True)  # staff | public (redacted text)
     text: str = Field(sa_column=Column(Text, nullable=False))
     tokens: str = Field(sa_column=Column(Text, nullable=False))  # CJK characters + other words
     bigrams: str = Field(sa_column=Column(Text, nullable=False))  # overlapping CJK bigrams
+
+
+class AccessDecision(SQLModel, table=True):
+    """One round of open review (开放审核) of an item: who proposed or confirmed which 开放标识,
+    and why. With two rounds configured, the second reviewer (another person) makes it
+    effective."""
+
+    __tablename__ = "access_decision"
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    round: int = 1
+    reviewer: str = Field(max_length=64)
+    access: str = Field(max_length=8)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    effective: bool = False
+    at: datetime = _ts()
+
+
+class CopyRequest(SQLModel, table=True):
+    """A member of the public asking for a copy of an open record."""
+
+    __tablename__ = "copy_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="item.id", index=True)
+    name: str = Field(max_length=128)
+    contact: str = Field(max_length=256)
+    purpose: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    status: str = Field(default="new", max_length=12)  # new | done | refused
+    handled_by: str = ""
+    created_at: datetime = _ts()

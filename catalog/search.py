@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlmodel import Session, col, delete, select
 
 from catalog.models import Access, Item, Page, SearchEntry, Segment, Transcript
+from catalog.redaction import Masks, mask_lines, mask_text, masks_for
 from catalog.textindex import QueryPart, index_terms, normalize, query_parts
 from configs.errors import BadInputError
 
@@ -60,19 +61,43 @@ def _entry(item_id: int, fld: str, body: str, **loc: Any) -> SearchEntry:
 
 
 def reindex_item(session: Session, item: Item) -> int:
-    """Replace an item's search entries with ones built from its current record. Returns the count."""
+    """Replace an item's search entries with ones built from its current record. Returns the
+    count. Open (开放) items get a second, public set of entries whose text has every
+    screening hit that was not dismissed masked: public search reads only those, so neither
+    a snippet nor the mere fact of a match can reveal masked text."""
     assert item.id is not None
     session.exec(delete(SearchEntry).where(col(SearchEntry.item_id) == item.id))
-    entries = [_entry(item.id, "title", item.title)] if item.title else []
+    entries = _entries(session, item, masks=None)
+    if item.access == Access.open:
+        entries += _entries(session, item, masks=masks_for(session, item.id))
+    session.add_all(entries)
+    session.flush()
+    return len(entries)
+
+
+def _entries(session: Session, item: Item, *, masks: Masks | None) -> list[SearchEntry]:
+    assert item.id is not None
+    audience = "staff" if masks is None else "public"
+    entries = [_entry(item.id, "title", item.title, audience=audience)] if item.title else []
     meta = " ".join(str(getattr(item, f)) for f in META_FIELDS if getattr(item, f))
     if meta:  # with the title, so a query may combine words from both
-        entries.append(_entry(item.id, "meta", f"{item.title} {meta}".strip()))
+        entries.append(_entry(item.id, "meta", f"{item.title} {meta}".strip(), audience=audience))
     pages = session.exec(select(Page).where(Page.item_id == item.id).order_by(col(Page.page_no)))
     for page in pages:
-        for line in page.lines:
-            if line.get("text"):
+        texts = [str(line.get("text", "")) for line in page.lines]
+        if masks is not None:
+            texts = mask_lines(page.lines, masks.by_page.get(page.page_no, []))
+        for line, body in zip(page.lines, texts, strict=True):
+            if body:
                 entries.append(
-                    _entry(item.id, "page", line["text"], page_no=page.page_no, bbox=list(line["bbox"]))
+                    _entry(
+                        item.id,
+                        "page",
+                        body,
+                        page_no=page.page_no,
+                        bbox=list(line["bbox"]),
+                        audience=audience,
+                    )
                 )
     segments = session.exec(
         select(Segment)
@@ -81,12 +106,22 @@ def reindex_item(session: Session, item: Item) -> int:
         .order_by(col(Transcript.id), col(Segment.seq))
     )
     for seg in segments:
-        if seg.text.strip():
+        body = seg.text
+        if masks is not None:
+            body = mask_text(body, masks.by_segment.get(seg.id or 0, []))
+        if body.strip():
             entries.append(
-                _entry(item.id, "segment", seg.text, segment_id=seg.id, start=seg.start, end=seg.end)
+                _entry(
+                    item.id,
+                    "segment",
+                    body,
+                    segment_id=seg.id,
+                    start=seg.start,
+                    end=seg.end,
+                    audience=audience,
+                )
             )
-    session.add_all(entries)
-    return len(entries)
+    return entries
 
 
 def reindex_all(session: Session) -> int:
@@ -133,6 +168,7 @@ class Filters:
     status: str | None = None
     access: str | None = None  # 开放 | 控制 | 延期 | 未审核
     include_restricted: bool = False  # without it, only open (开放) items are searched
+    audience: str = "staff"  # public: only the redacted entries of open items
 
     def sql(self) -> tuple[str, dict[str, Any]]:
         clauses: list[str] = []
@@ -150,9 +186,11 @@ class Filters:
         if self.year_to is not None:
             clauses.append("i.date <> '' AND substr(i.date, 1, 4) <= :year_to")
             params["year_to"] = f"{self.year_to:04d}"
-        if not self.include_restricted:
+        if not self.include_restricted or self.audience == "public":
             clauses.append("i.access = :open")
             params["open"] = Access.open.value
+        clauses.append("e.audience = :audience")
+        params["audience"] = "public" if self.audience == "public" else "staff"
         return "".join(f" AND {c}" for c in clauses), params
 
 

@@ -53,6 +53,15 @@ class AsrSettings(BaseModel):
     low_confidence: float = Field(0.5, ge=0, le=1)
 
 
+class ScreeningSettings(BaseModel):
+    terms_dir: str = ""  # folder of term-list TOML files; empty: the lists shipped in configs/terms
+    rounds: int = Field(2, ge=1, le=2)  # review rounds before a 开放标识 decision takes effect
+
+    @property
+    def terms_path(self) -> Path:
+        return Path(self.terms_dir) if self.terms_dir else Path(__file__).with_name("terms")
+
+
 class CollectionDefaults(BaseModel):
     code: str = "DEFAULT"
     name: str = "默认全宗"
@@ -68,6 +77,7 @@ class Settings(BaseSettings):
     home: Path = Path("./data")
     database_url: str = ""
     models_dir: str = ""
+    screening: ScreeningSettings = ScreeningSettings()
     # Signs sessions and local presigned URLs. From the environment (LANTAI_SECRET_KEY);
     # when empty, a random key is generated once and kept in <home>/.secret_key.
     secret_key: str = ""

@@ -20,12 +20,13 @@ from sqlmodel import Session, col, delete, select
 
 from catalog import crud
 from catalog.db import session_scope
-from catalog.models import Asset, Collection, Flag, Item, ItemStatus, Kind, Page, Segment, Transcript
-from catalog.search import reindex_item
+from catalog.models import Access, Asset, Collection, Flag, Item, ItemStatus, Kind, Page, Segment, Transcript
 from configs import Settings, get_settings
 from configs.errors import BadInputError, ConfigError
 from flows.progress import report
+from flows.redact import redact_item
 from flows.retry import BACKOFF, is_transient
+from flows.screen import screen_item, term_lists
 from storage import ObjectStore, download, open_store
 from storage.keys import derivative_key
 from tasks import asr, media, models, ocr, tools
@@ -85,6 +86,16 @@ def _store_derivative(
     return asset
 
 
+def _keep_corrections(session: Session, item: Item, asset: Asset, outcome: ItemOutcome, what: str) -> None:
+    """Editors have corrected this master's text: a re-run must not replace their work."""
+    reason = f"{what} not re-run: editors have corrected this text (see its history)"
+    crud.add_event(
+        session, type="enrichment", item_id=item.id, asset_id=asset.id, outcome="warning", reason=reason
+    )
+    outcome.skipped = True
+    outcome.reason += f"{reason}; "
+
+
 # ---------------------------------------------------------------- OCR
 
 
@@ -108,6 +119,10 @@ def _ocr_asset(
     done = session.exec(select(Page).where(Page.asset_id == asset.id, Page.result_key == key)).first()
     if done is not None and not force:
         outcome.skipped = True
+        return
+    corrected = session.exec(select(Page.id).where(Page.asset_id == asset.id, Page.version > 0)).first()
+    if corrected is not None:
+        _keep_corrections(session, item, asset, outcome, "OCR")
         return
     session.exec(delete(Page).where(col(Page.asset_id) == asset.id))
     earlier = (
@@ -283,6 +298,12 @@ def _asr_asset(
     if done is not None and not force:
         outcome.skipped = True
         return
+    corrected = session.exec(
+        select(Segment.id).join(Transcript).where(Transcript.asset_id == asset.id, Segment.version > 0)
+    ).first()
+    if corrected is not None:
+        _keep_corrections(session, item, asset, outcome, "transcription")
+        return
     wav = media.to_asr_wav(work, work.parent / "asr.wav", info)
     access = media.access_copy(work, work.parent / "access.mp4", info)
     _store_derivative(
@@ -390,6 +411,7 @@ def enrich_item(item_id: int, force: bool = False) -> ItemOutcome:
         item = session.get(Item, item_id)
         if item is None:
             raise BadInputError(f"no item with id {item_id}")
+        reviewed = item.status if item.status in (ItemStatus.in_review, ItemStatus.approved) else None
         item.status, item.status_reason = ItemStatus.processing, ""
         session.add(item)
     outcome = ItemOutcome(item_id, item.reference_code, item.kind, ItemStatus.processing)
@@ -410,11 +432,12 @@ def enrich_item(item_id: int, force: bool = False) -> ItemOutcome:
                     _asr_asset(
                         session, store, settings, item, coll, asset, work, force=force, outcome=outcome
                     )
-            item.status = ItemStatus.enriched
+            item.status = reviewed or ItemStatus.enriched  # a re-run does not undo review
             item.status_reason = outcome.reason.strip("; ")
             item.progress = 1.0
             session.add(item)
-            reindex_item(session, item)
+            session.flush()
+            screen_item(session, item, term_lists(settings, coll))  # also brings the index up to date
     except BadInputError as e:
         with session_scope(settings) as session:
             item = session.get(Item, item_id)
@@ -426,6 +449,8 @@ def enrich_item(item_id: int, force: bool = False) -> ItemOutcome:
     else:
         outcome.status = ItemStatus.enriched
         outcome.reason = outcome.reason.strip("; ")
+        if item.access == Access.open:
+            redact_item(item_id)  # an item opened by its manifest still shows only redacted copies
     outcome.seconds = round(time.monotonic() - started, 2)
     return outcome
 

@@ -28,6 +28,8 @@ app = typer.Typer(
 )
 models_app = typer.Typer(no_args_is_help=True, help="ASR models in the model directory.")
 app.add_typer(models_app, name="models")
+users_app = typer.Typer(no_args_is_help=True, help="Web UI accounts.")
+app.add_typer(users_app, name="users")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True)
@@ -240,6 +242,28 @@ def reindex() -> None:
     out.print(f"search index rebuilt: {count} entries")
 
 
+@app.command()
+def screen(
+    collection: Annotated[str | None, typer.Option(help="collection code")] = None,
+    item: Annotated[int | None, typer.Option(help="one item id")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Screen recognised text for personal information and listed terms (开放审核, first pass).
+    Enrichment screens every item it finishes; this re-runs it, e.g. after a term list changed."""
+    _runtime()
+    from flows.screen import screen_flow
+
+    results = screen_flow(collection, item)
+    if as_json:
+        out.print_json(json.dumps(results, ensure_ascii=False))
+        return
+    for r in results:
+        cats = ", ".join(f"{k} {v}" for k, v in sorted(r["categories"].items())) or "no hits"
+        out.print(f"[cyan]{r['reference_code']}[/] {r['hits']} flags ({r['open']} open): {_escape(cats)}")
+    flagged = sum(1 for r in results if r["open"])
+    out.print(f"{len(results)} items screened, {flagged} with flags to review (web UI: /screening)")
+
+
 def _escape(text: str) -> str:
     from rich.markup import escape
 
@@ -324,17 +348,32 @@ def list_items(
 
 @app.command()
 def export(
-    item: Annotated[str, typer.Argument(help="item id or 档号 (a collection code for csv)")],
+    item: Annotated[str, typer.Argument(help="item id or 档号 (a collection code for csv|xlsx|jsonl|bag)")],
     format: Annotated[
-        str, typer.Option("--format", "-f", help="txt|vtt|srt|json|dc|hocr|pdf, or csv for a collection")
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="item: txt|vtt|srt|json|dc|ohms|hocr|pdf; collection: csv|xlsx|jsonl; either: bag",
+        ),
     ] = "txt",
-    output: Annotated[Path | None, typer.Option("-o", help="file to write (default: stdout)")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", help="file to write (default: stdout); for bag a folder (default: exports/)"),
+    ] = None,
 ) -> None:
-    """Export one item's record or text."""
-    from flows.export import export_item
+    """Export one item's record or text, a collection's catalogue, or a BagIt package."""
+    from flows.export import export_bag, export_bag_to_store, export_item
 
-    if format == "pdf" and output is None and sys.stdout.isatty():
-        raise LantaiError("the PDF export is binary: give -o FILE")
+    if format == "bag":
+        with _session() as session:
+            if output is None:
+                err.print(f"bag written to object storage under {export_bag_to_store(session, item)}")
+            else:
+                err.print(f"bag written and validated: {export_bag(session, item, output)}")
+        return
+    if format in ("pdf", "xlsx") and output is None and sys.stdout.isatty():
+        raise LantaiError(f"the {format} export is binary: give -o FILE")
     with _session() as session:
         if output is None:
             export_item(session, item, format, sys.stdout.buffer)
@@ -389,6 +428,50 @@ def models_list() -> None:
         out.print(f"{name:12} {mark}")
 
 
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="user name")],
+    role: Annotated[str, typer.Option(help="collector | editor | operator | admin")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from stdin")
+    ] = False,
+) -> None:
+    """Create a user (or give an existing one a new role and password, ending their sessions)."""
+    from web.security import add_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    with _session() as session:
+        user = add_user(session, name=name, role=role, password=password)
+        from catalog.crud import add_event
+
+        add_event(session, type="user change", agent="lantai users add", user=user.name, role=user.role)
+    out.print(f"user {name} ({role}) ready")
+
+
+@users_app.command("list")
+def users_list(
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Accounts and their roles."""
+    from sqlmodel import select
+
+    from catalog.models import User
+
+    with _session() as session:
+        rows = [
+            {"name": u.name, "role": u.role, "active": u.active}
+            for u in session.exec(select(User).order_by(User.name)).all()
+        ]
+    if as_json:
+        out.print_json(json.dumps(rows, ensure_ascii=False))
+        return
+    for r in rows:
+        out.print(f"{r['name']:20} {r['role']:10} {'active' if r['active'] else 'disabled'}")
+
+
 @app.command()
 def demo() -> None:
     """The main job on embedded defaults: ingest the shipped samples, enrich, summarise."""
@@ -432,6 +515,16 @@ def demo() -> None:
             )
             out.print(f"[cyan]{i['reference_code']}[/] {_escape(i['title'])} ({i['kind']}, {i['status']})")
             out.print("    " + _escape(body.strip().replace("\n", " ")[:160] or "(no text)"))
+        out.rule("open review (开放审核): screening")
+        flagged = [i for i in items if i["flags"]]
+        for i in flagged:
+            summary = crud.item_screening(session, item_id=i["item_id"])
+            cats = ", ".join(f"{k} ×{v}" for k, v in sorted(summary.items()))
+            out.print(
+                f"[cyan]{i['reference_code']}[/] {_escape(i['title'])}: {i['flags']} flags ({_escape(cats)})"
+            )
+        if not flagged:
+            out.print("no personal information or listed terms found")
         out.rule("search")
         for query in ("账户", "country", "房地产"):
             hits = run_search(session, query, collection="DEMO", include_restricted=True, limit=3)
@@ -441,7 +534,9 @@ def demo() -> None:
     out.print(
         f"\n{len(items)} items in {time.monotonic() - started:.1f} s. Try: "
         "[bold]lantai search 信用卡 --json[/], [bold]lantai status[/], "
-        "[bold]lantai export 1 --format txt[/]"
+        "[bold]lantai export 1 --format txt[/]; review in the browser: "
+        "[bold]lantai users add NAME --role editor[/] (two editors for the two review rounds), "
+        "[bold]lantai serve[/] → /review, /screening, /projects, and the public site at /public/"
     )
 
 

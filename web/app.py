@@ -1,19 +1,116 @@
-"""The FastAPI application factory."""
+"""The FastAPI application factory: staff UI, JSON API, object links, static files."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from catalog.editing import EditConflict, EditLocked, NotFound
+from catalog.openreview import ReviewRefused
 from configs import Settings, get_settings
-from web.routes import objects
+from configs.errors import BadInputError, LantaiError
+from web.deps import CsrfFailed, Forbidden, LoginRequired, csrf_guard, render
+from web.routes import auth, objects, pages, projects, public, recordings, review, screening, search
+
+STATIC = Path(__file__).with_name("static")
+
+
+def _csp(settings: Settings) -> str:
+    """Scripts and styles from this site only; media and images also from the object store
+    when presigned S3 URLs point elsewhere."""
+    media = "'self' blob:"
+    if settings.storage.backend == "minio":
+        scheme = "https" if settings.storage.secure else "http"
+        media += f" {scheme}://{settings.storage.endpoint}"
+    return (
+        f"default-src 'self'; script-src 'self'; style-src 'self'; img-src {media} data:; "
+        f"media-src {media}; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    )
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
+
+
+def _error(request: Request, status: int, message: str, key: str = "error", **extra: object) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"error": message, **extra}, status_code=status)
+    return render(request, "error.html", status_code=status, message=message, title_key=key)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; settings are read here, never at import time."""
     settings = settings or get_settings()
-    app = FastAPI(title="Lantai 兰台", docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="Lantai 兰台",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        dependencies=[Depends(csrf_guard)],
+    )
     app.state.settings = settings
-    app.include_router(objects.router)
+    for module in (auth, review, recordings, pages, search, screening, projects, public, objects):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    csp = _csp(settings)
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", csp)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"error": "sign in first"}, status_code=401)
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        from urllib.parse import quote
+
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, exc: Forbidden) -> Response:
+        return _error(request, 403, exc.message, "forbidden")
+
+    @app.exception_handler(CsrfFailed)
+    async def csrf_failed(request: Request, exc: CsrfFailed) -> Response:
+        return _error(
+            request, 403, "the form is stale or came from another site (CSRF check): reload and retry"
+        )
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound) -> Response:
+        return _error(request, 404, str(exc), "not_found")
+
+    @app.exception_handler(EditConflict)
+    async def conflict(request: Request, exc: EditConflict) -> Response:
+        return _error(request, 409, str(exc), "conflict", current=exc.current, yours=exc.yours)
+
+    @app.exception_handler(EditLocked)
+    async def locked(request: Request, exc: EditLocked) -> Response:
+        return _error(request, 423, str(exc), "locked")
+
+    @app.exception_handler(ReviewRefused)
+    async def refused(request: Request, exc: ReviewRefused) -> Response:
+        return _error(request, 409, str(exc))
+
+    @app.exception_handler(BadInputError)
+    async def bad_input(request: Request, exc: BadInputError) -> Response:
+        return _error(request, 422, str(exc))
+
+    @app.exception_handler(LantaiError)
+    async def lantai_error(request: Request, exc: LantaiError) -> Response:
+        return _error(request, 500, str(exc))
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -111,6 +111,31 @@ def test_rerun_with_force_skips_finished_work(home: Path, tmp_path: Path) -> Non
         )
 
 
+def test_forced_rerun_keeps_editors_corrections_and_review_status(home: Path, tmp_path: Path) -> None:
+    from catalog.editing import Editor, edit_page_line, set_status
+    from catalog.models import Page
+
+    folder = tmp_path / "one"
+    folder.mkdir()
+    shutil.copy(SAMPLES / "phototest.tif", folder)
+    ingest_flow(str(folder), "T3", None, None)
+    item_id = enrich_flow("T3")[0]["item_id"]
+    editor = Editor("ed", "editor")
+    with session_scope(get_settings()) as session:
+        page = session.exec(select(Page).where(Page.item_id == item_id)).one()
+        base = page.lines[0]["text"]
+        edit_page_line(
+            session, page_id=page.id or 0, line=0, base=base, version=0, text="Corrected by ed", editor=editor
+        )
+        set_status(session, item_id=item_id, action="approve", editor=editor)
+    forced = enrich_flow(None, item_id, True)
+    assert forced[0]["skipped"] and "editors have corrected" in forced[0]["reason"]
+    with session_scope(get_settings()) as session:
+        page = session.exec(select(Page).where(Page.item_id == item_id)).one()
+        assert page.lines[0]["text"] == "Corrected by ed"
+        assert session.get(Item, item_id).status == "approved"  # type: ignore[union-attr]
+
+
 def test_ingest_from_s3_inbox(
     home: Path, tmp_path: Path, s3_server: S3Server, bucket_name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -35,9 +35,9 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A home where `lantai demo` has run twice."""
     home = tmp_path_factory.mktemp("demo") / "home"
     first = lantai("demo", home=home)
-    assert "6 new items" in first.stdout
+    assert "7 new items" in first.stdout
     second = lantai("demo", home=home)
-    assert "0 new items, 0 files added to items, 6 duplicates, 0 quarantined" in second.stdout
+    assert "0 new items, 0 files added to items, 7 duplicates, 0 quarantined" in second.stdout
     assert "nothing to enrich" in second.stdout
     pytest.demo_output = first.stdout  # type: ignore[attr-defined]
     return home
@@ -49,7 +49,7 @@ def test_demo_prints_recognised_chinese_and_english(demo_home: Path) -> None:
     assert "繁體中文測試" in output  # traditional scan, kept traditional
     assert "ask not what your country can do for you" in output  # ASR, English
     assert "协会" in output  # ASR, Chinese
-    assert re.search(r"6 items in \d+\.\d s", output)
+    assert re.search(r"7 items in \d+\.\d s", output)
 
 
 def test_search_json_finds_a_page_word_and_a_spoken_word(demo_home: Path) -> None:
@@ -68,7 +68,7 @@ def test_search_json_finds_a_page_word_and_a_spoken_word(demo_home: Path) -> Non
 
 def test_status_and_list_json(demo_home: Path) -> None:
     status = json.loads(lantai("status", "--json", home=demo_home).stdout)
-    assert status["collections"]["DEMO"]["enriched"] == 6
+    assert status["collections"]["DEMO"]["enriched"] == 7
     assert set(status["collections"]["DEMO"]) == {
         "pending",
         "processing",
@@ -80,7 +80,7 @@ def test_status_and_list_json(demo_home: Path) -> None:
     }
     assert status["failures"] == []
     items = json.loads(lantai("list", "--json", home=demo_home).stdout)
-    assert len(items) == 6
+    assert len(items) == 7
     assert set(items[0]) == {
         "item_id",
         "reference_code",
@@ -92,6 +92,10 @@ def test_status_and_list_json(demo_home: Path) -> None:
         "flags",
     }
     assert {i["source_name"] for i in items} == {p.name for p in SAMPLES.iterdir() if p.suffix != ".csv"}
+    # the synthetic certificate carries a planted ID number and phone: screened, waiting for review
+    cert = next(i for i in items if i["source_name"] == "街道证明.png")
+    assert cert["access"] == "未审核" and cert["flags"] >= 3  # ID number, mobile, 内部资料 / 不得外传
+    assert "开放审核" in pytest.demo_output  # type: ignore[attr-defined]
 
 
 def test_exports(demo_home: Path, tmp_path: Path) -> None:
@@ -115,6 +119,61 @@ def test_exports(demo_home: Path, tmp_path: Path) -> None:
     assert "网络支付并无本质的区别" in txt
     missing = lantai("export", "99999", home=demo_home, check=False)
     assert missing.returncode == 2 and "no item" in missing.stderr
+
+
+def test_record_exports_parse(demo_home: Path, tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    from openpyxl import load_workbook
+
+    items = {i["source_name"]: i for i in json.loads(lantai("list", "--json", home=demo_home).stdout)}
+    talk = items["jfk 1961 inaugural.flac"]
+    ohms = ET.fromstring(
+        lantai("export", str(talk["item_id"]), "--format", "ohms", home=demo_home).stdout.encode()
+    )
+    record = ohms.find("record")
+    assert record is not None and record.findtext("accession") == talk["reference_code"]
+    assert record.findtext("interviewee") == "John F. Kennedy"
+    points = record.findall("index/point")
+    assert points and "country" in " ".join(p.findtext("partial_transcript") or "" for p in points)
+    assert re.match(r"\[00:00:\d\d\] ", record.findtext("transcript") or "")
+    dc = ET.fromstring(
+        lantai("export", str(talk["item_id"]), "--format", "dc", home=demo_home).stdout.encode()
+    )
+    assert dc.find("{http://purl.org/dc/elements/1.1/}identifier").text == talk["reference_code"]  # type: ignore[union-attr]
+    xlsx = tmp_path / "demo.xlsx"
+    lantai("export", "DEMO", "--format", "xlsx", "-o", str(xlsx), home=demo_home)
+    rows = list(load_workbook(xlsx).active.iter_rows(values_only=True))  # type: ignore[union-attr]
+    assert (
+        rows[0] == ("序号", "档号", "文号", "责任者", "题名", "日期", "密级", "页数", "备注")
+        and len(rows) == 8
+    )
+    assert "关于网络支付方式的说明（扫描件）" in [r[4] for r in rows]
+    lines = lantai("export", "DEMO", "--format", "jsonl", home=demo_home).stdout.splitlines()
+    assert len(lines) == 7 and all(json.loads(line)["item"]["reference_code"] for line in lines)
+
+
+def test_bagit_package_validates(demo_home: Path, tmp_path: Path) -> None:
+    import bagit
+
+    bag_dir = tmp_path / "bag"
+    done = lantai("export", "DEMO", "--format", "bag", "-o", str(bag_dir), home=demo_home)
+    assert "validated" in done.stderr
+    bag = bagit.Bag(str(bag_dir))
+    bag.validate()  # every payload file against its SHA-256
+    payload = [p.replace("\\", "/") for p in bag.payload_files()]
+    assert sum(1 for p in payload if "/masters/" in p) == 7
+    assert any(p.endswith("/premis.xml") for p in payload) and any(p.endswith("/ohms.xml") for p in payload)
+    assert "data/mets.xml" in payload and bag.info["External-Identifier"] == "DEMO"
+    # tampering is detected
+    master = next(bag_dir.glob("data/*/masters/*.png"))
+    master.write_bytes(master.read_bytes() + b"x")
+    with pytest.raises(bagit.BagValidationError):
+        bagit.Bag(str(bag_dir)).validate()
+    # without -o the bag goes to exports/ in object storage
+    stored = lantai("export", "1", "--format", "bag", home=demo_home)
+    assert "exports/bags/1-" in stored.stderr
+    assert list((demo_home / "objects").rglob("bagit.txt"))
 
 
 def test_uninitialised_home_is_created(tmp_path: Path) -> None:

@@ -1,0 +1,161 @@
+"""Open review (开放审核): reviewers confirm or dismiss screening flags and decide each
+item's 开放标识 with a reason, in one or two rounds. Every step is an event."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from catalog.crud import add_event
+from catalog.editing import NotFound
+from catalog.models import Access, AccessDecision, Flag, Item, utcnow
+from catalog.redaction import SCREENING_KINDS
+from catalog.search import reindex_item
+from configs.errors import BadInputError, LantaiError
+
+ACCESS_VALUES = tuple(a.value for a in Access)
+
+
+class ReviewRefused(LantaiError):
+    """The review step is not allowed now (same reviewer twice, flags left undecided)."""
+
+
+def decide_flag(session: Session, *, flag_id: int, decision: str, reason: str, reviewer: str) -> Flag:
+    """Confirm (the hit must stay hidden) or dismiss (a false alarm) one screening flag."""
+    flag = session.get(Flag, flag_id)
+    if flag is None or flag.kind not in SCREENING_KINDS:
+        raise NotFound(f"no screening flag {flag_id}")
+    status = {"confirm": "confirmed", "dismiss": "dismissed"}.get(decision)
+    if status is None:
+        raise BadInputError("decision is confirm or dismiss")
+    if decision == "dismiss" and not reason.strip():
+        raise BadInputError("say why the flag is dismissed (a reason is required)")
+    before = flag.status
+    flag.status = status
+    flag.detail = {
+        **flag.detail,
+        "decision": {"by": reviewer, "reason": reason.strip(), "at": utcnow().isoformat()},
+    }
+    session.add(flag)
+    add_event(
+        session,
+        type="screening review",
+        item_id=flag.item_id,
+        agent=reviewer,
+        flag=flag_id,
+        category=flag.category,
+        before=before,
+        after=status,
+        reason=reason.strip(),
+    )
+    item = session.get(Item, flag.item_id)
+    if item is not None:
+        reindex_item(session, item)  # public entries mask what is not dismissed
+    return flag
+
+
+def decisions(session: Session, *, item_id: int) -> list[AccessDecision]:
+    return list(
+        session.exec(
+            select(AccessDecision).where(AccessDecision.item_id == item_id).order_by(col(AccessDecision.id))
+        ).all()
+    )
+
+
+def pending_proposal(session: Session, item_id: int) -> AccessDecision | None:
+    """A first-round decision still waiting for the second reviewer."""
+    last = session.exec(
+        select(AccessDecision)
+        .where(AccessDecision.item_id == item_id)
+        .order_by(col(AccessDecision.id).desc())
+    ).first()
+    return last if last is not None and last.round == 1 and not last.effective else None
+
+
+def decide_access(
+    session: Session, *, item_id: int, access: str, reason: str, reviewer: str, rounds: int = 2
+) -> AccessDecision:
+    """Record a reviewer's 开放标识 decision. With two rounds, the first reviewer proposes and
+    a second, different reviewer decides (both are kept); with one, it takes effect at once.
+    Opening an item needs every screening flag decided first."""
+    item = session.get(Item, item_id)
+    if item is None:
+        raise NotFound(f"no item {item_id}")
+    if access not in ACCESS_VALUES:
+        raise BadInputError(f"开放标识 {access!r} is not one of {', '.join(ACCESS_VALUES)}")
+    if not reason.strip():
+        raise BadInputError("a reason is required for every 开放标识 decision")
+    proposal = pending_proposal(session, item_id)
+    if proposal is not None and proposal.reviewer == reviewer:
+        raise ReviewRefused(
+            f"you made the first-round decision on {item.reference_code}",
+            hint="the second round must be made by another reviewer",
+        )
+    round_no = 2 if proposal is not None else 1
+    effective = rounds == 1 or round_no == 2
+    if effective and access == Access.open:
+        undecided = session.exec(
+            select(Flag.id).where(
+                Flag.item_id == item_id, col(Flag.kind).in_(SCREENING_KINDS), Flag.status == "open"
+            )
+        ).all()
+        if undecided:
+            raise ReviewRefused(
+                f"{len(undecided)} screening flags of {item.reference_code} are undecided",
+                hint="confirm or dismiss each flag before opening the item",
+            )
+    decision = AccessDecision(
+        item_id=item_id,
+        round=round_no,
+        reviewer=reviewer,
+        access=access,
+        reason=reason.strip(),
+        effective=effective,
+    )
+    session.add(decision)
+    before = item.access
+    if effective:
+        item.access = access
+        item.version += 1
+        session.add(item)
+        session.flush()
+        reindex_item(session, item)
+    add_event(
+        session,
+        type="access decision",
+        item_id=item_id,
+        agent=reviewer,
+        round=round_no,
+        access=access,
+        before=before,
+        effective=effective,
+        reason=reason.strip(),
+        proposal=proposal.access if proposal else None,
+    )
+    return decision
+
+
+def screening_queue(session: Session, *, collection_id: int | None = None) -> list[tuple[Item, int, int]]:
+    """Items waiting for open review: open screening flags, or unreviewed access, or a
+    first-round decision to confirm. (item, open flags, all screening flags), most open flags first."""
+    rows: dict[int, list[int]] = {}
+    for item_id, status in session.exec(
+        select(Flag.item_id, Flag.status).where(col(Flag.kind).in_(SCREENING_KINDS))
+    ).all():
+        counts = rows.setdefault(item_id, [0, 0])
+        counts[1] += 1
+        if status == "open":
+            counts[0] += 1
+    query = select(Item).where(col(Item.status).not_in(["pending", "processing", "quarantined", "failed"]))
+    if collection_id is not None:
+        query = query.where(Item.collection_id == collection_id)
+    last: dict[int, AccessDecision] = {}
+    for d in session.exec(select(AccessDecision).order_by(col(AccessDecision.id))).all():
+        last[d.item_id] = d
+    waiting = {i for i, d in last.items() if d.round == 1 and not d.effective}
+    out = []
+    for item in session.exec(query.order_by(col(Item.id))).all():
+        open_flags, all_flags = rows.get(item.id or 0, [0, 0])
+        if open_flags or item.access == Access.unreviewed or item.id in waiting:
+            out.append((item, open_flags, all_flags))
+    out.sort(key=lambda r: (-r[1], r[0].id or 0))
+    return out

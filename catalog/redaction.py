@@ -1,0 +1,82 @@
+"""What the public may see of an item: its text with every screening hit that was not
+dismissed masked. Masking goes by the flagged value (found again across spaces and line
+breaks), so a later correction elsewhere in the text does not shift a mask off its target."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, select
+
+from catalog.models import Flag
+
+MASK = "█"
+SCREENING_KINDS = ("pii", "term")
+
+
+@dataclass(frozen=True)
+class Masks:
+    """The values to hide, per page number and per segment id (and for the whole item)."""
+
+    by_page: dict[int, list[str]]
+    by_segment: dict[int, list[str]]
+    boxes: dict[int, list[list[int]]]  # page number → boxes to black out on the page image
+    spans: dict[int, list[tuple[float, float]]]  # segment id → seconds to silence
+    count: int
+
+    def segment_times(self) -> list[tuple[float, float]]:
+        return sorted(t for spans in self.spans.values() for t in spans)
+
+
+def masks_for(session: Session, item_id: int) -> Masks:
+    """Screening flags of the item that are confirmed or still open (not dismissed)."""
+    flags = session.exec(
+        select(Flag).where(
+            Flag.item_id == item_id,
+            col(Flag.kind).in_(SCREENING_KINDS),
+            Flag.status != "dismissed",
+        )
+    ).all()
+    by_page: dict[int, list[str]] = {}
+    by_segment: dict[int, list[str]] = {}
+    boxes: dict[int, list[list[int]]] = {}
+    spans: dict[int, list[tuple[float, float]]] = {}
+    for f in flags:
+        value = str(f.detail.get("value", ""))
+        if f.page_no is not None:
+            if value:
+                by_page.setdefault(f.page_no, []).append(value)
+            for box in f.detail.get("boxes", []) or ([f.bbox] if f.bbox else []):
+                boxes.setdefault(f.page_no, []).append([int(v) for v in box])
+        if f.segment_id is not None:
+            if value:
+                by_segment.setdefault(f.segment_id, []).append(value)
+            if f.start is not None and f.end is not None:
+                spans.setdefault(f.segment_id, []).append((float(f.start), float(f.end)))
+    return Masks(by_page, by_segment, boxes, spans, len(flags))
+
+
+def mask_text(text: str, values: Iterable[str]) -> str:
+    """``text`` with each occurrence of each value replaced by █ (whitespace inside a match
+    is kept, so line structure survives)."""
+    chars = list(text)
+    kept = [(i, ch) for i, ch in enumerate(text) if not ch.isspace()]
+    flat = "".join(ch for _, ch in kept)
+    for value in values:
+        needle = "".join(value.split())
+        if not needle:
+            continue
+        start = 0
+        while (pos := flat.find(needle, start)) >= 0:
+            for i, _ in kept[pos : pos + len(needle)]:
+                chars[i] = MASK
+            start = pos + len(needle)
+    return "".join(chars)
+
+
+def mask_lines(lines: list[dict[str, object]], values: list[str]) -> list[str]:
+    """Masked text of each OCR line; a value split across lines is found across the break."""
+    texts = [str(line.get("text", "")) for line in lines]
+    joined = mask_text("\n".join(texts), values)
+    return joined.split("\n") if texts else []

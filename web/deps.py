@@ -1,0 +1,151 @@
+"""Request dependencies: the catalog session, who is asking, role checks, CSRF, templates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
+from sqlmodel import Session
+
+from catalog.db import get_engine
+from catalog.editing import Editor, can_see_restricted
+from catalog.models import Role
+from configs import Settings
+from web.i18n import label
+from web.security import CSRF_COOKIE, SESSION_COOKIE, load_session, tokens_match
+
+TEMPLATES = Path(__file__).with_name("templates")
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class LoginRequired(Exception):
+    """No valid session: pages redirect to /login, the API answers 401."""
+
+
+class Forbidden(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class CsrfFailed(Exception):
+    pass
+
+
+@dataclass
+class Viewer:
+    """Who is asking, as plain values (they outlive the request's database session)."""
+
+    csrf: str
+    lang: str = "zh"
+    name: str = ""
+    role: str = ""
+    user_id: int | None = None
+
+    @property
+    def signed_in(self) -> bool:
+        return self.user_id is not None
+
+    @property
+    def editor(self) -> Editor:
+        return Editor(self.name, self.role)
+
+    @property
+    def can_edit(self) -> bool:
+        return self.role in (Role.editor, Role.admin)
+
+    @property
+    def sees_restricted(self) -> bool:
+        return can_see_restricted(self.role)
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One catalog session per request, committed when the route succeeds."""
+    with Session(get_engine(settings_of(request).db_url), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+DbSession = Annotated[Session, Depends(get_db)]
+
+
+def get_viewer(request: Request, db: DbSession) -> Viewer:
+    lang = request.cookies.get("lang", "zh")
+    lang = lang if lang in ("zh", "en") else "zh"
+    found = load_session(db, request.cookies.get(SESSION_COOKIE))
+    if found is None:
+        viewer = Viewer(request.cookies.get(CSRF_COOKIE, ""), lang)
+    else:
+        row, user = found
+        viewer = Viewer(row.csrf_token, lang, user.name, user.role, user.id)
+    request.state.viewer = viewer
+    return viewer
+
+
+async def csrf_guard(request: Request, viewer: Annotated[Viewer, Depends(get_viewer)]) -> None:
+    """Every POST/PUT/PATCH/DELETE carries the CSRF token (form field or X-CSRF-Token header)."""
+    if request.method not in UNSAFE:
+        return
+    given = request.headers.get("x-csrf-token")
+    if given is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        given = str((await request.form()).get("csrf_token", ""))
+    if not tokens_match(viewer.csrf, given):
+        raise CsrfFailed()
+
+
+def require(*roles: str) -> Any:
+    """A dependency: a signed-in user with one of ``roles`` (any role when none are named)."""
+
+    def check(viewer: Annotated[Viewer, Depends(get_viewer)]) -> Viewer:
+        if not viewer.signed_in:
+            raise LoginRequired()
+        if roles and viewer.role not in roles:
+            raise Forbidden(f"this page needs the role {' or '.join(roles)}; you are {viewer.role}")
+        return viewer
+
+    return Depends(check)
+
+
+Staff = Annotated[Viewer, require()]
+EditorUser = Annotated[Viewer, require(Role.editor, Role.admin)]
+Operator = Annotated[Viewer, require(Role.operator, Role.admin)]
+Admin = Annotated[Viewer, require(Role.admin)]
+AnyViewer = Annotated[Viewer, Depends(get_viewer)]
+
+
+@cache
+def templates() -> Jinja2Templates:
+    """Templates with autoescaping on for every file: record text is never trusted."""
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True)
+    return Jinja2Templates(env=env)
+
+
+def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """Render a template with the viewer, its CSRF token and the label function."""
+    viewer: Viewer | None = getattr(request.state, "viewer", None)
+    lang = viewer.lang if viewer else "zh"
+    context |= {
+        "viewer": viewer,
+        "csrf": viewer.csrf if viewer else "",
+        "lang": lang,
+        "t": lambda key: label(key, lang),
+    }
+    return templates().TemplateResponse(request, name, context, status_code=status_code)

@@ -1,0 +1,104 @@
+"""The page view: page image with OCR lines beside it, and line corrections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field
+from sqlmodel import col, select
+
+from catalog.editing import NotFound, edit_page_line
+from catalog.models import Page
+from catalog.projects import projects
+from storage import open_store
+from web.deps import DbSession, EditorUser, Staff, render, settings_of
+from web.routes.review import visible_item
+
+router = APIRouter()
+LOW_OCR = 60  # Tesseract word confidence (0..100) below which a word is marked
+
+
+def _box(value: str) -> list[int] | None:
+    try:
+        box = [int(float(v)) for v in value.split(",")]
+    except ValueError:
+        return None
+    return box if len(box) == 4 else None
+
+
+def page_json(page: Page) -> dict[str, Any]:
+    return {
+        "id": page.id,
+        "page_no": page.page_no,
+        "version": page.version,
+        "width": page.width,
+        "height": page.height,
+        "lines": [
+            {
+                "text": line.get("text", ""),
+                "bbox": line.get("bbox"),
+                "edited": bool(line.get("edited")),
+                "words": [
+                    {
+                        "text": w.get("text", ""),
+                        "bbox": w.get("bbox"),
+                        "low": float(w.get("conf", 100)) < LOW_OCR,
+                    }
+                    for w in line.get("words", [])
+                ],
+            }
+            for line in page.lines
+        ],
+    }
+
+
+@router.get("/items/{item_id}/pages/{page_no}", response_class=HTMLResponse)
+def page_view(
+    request: Request, db: DbSession, viewer: Staff, item_id: int, page_no: int, box: str = ""
+) -> Response:
+    item = visible_item(db, item_id, viewer)
+    page = db.exec(select(Page).where(Page.item_id == item_id, Page.page_no == page_no)).first()
+    if page is None:
+        raise NotFound(f"item {item.reference_code} has no page {page_no}")
+    count = len(db.exec(select(Page.id).where(Page.item_id == item_id)).all())
+    image_url = open_store(settings_of(request)).presigned_get(page.image_key) if page.image_key else ""
+    return render(
+        request,
+        "page.html",
+        item=item,
+        page=page_json(page),
+        page_count=count,
+        image_url=image_url,
+        highlight=_box(box) if box else None,
+        locked=item.status == "approved",
+        projects=[(p.id, p.title) for p, _ in projects(db)],
+        pages=db.exec(select(Page.page_no).where(Page.item_id == item_id).order_by(col(Page.page_no))).all(),
+    )
+
+
+class LineEdit(BaseModel):
+    version: int
+    base: str = Field(max_length=20_000)
+    text: str = Field(max_length=20_000)
+
+
+@router.put("/api/pages/{page_id}/lines/{line}")
+def api_edit_line(
+    db: DbSession, viewer: EditorUser, page_id: int, line: int, body: LineEdit
+) -> dict[str, Any]:
+    page = db.get(Page, page_id)
+    if page is None:
+        raise NotFound(f"no page {page_id}")
+    visible_item(db, page.item_id, viewer)
+    page = edit_page_line(
+        db,
+        page_id=page_id,
+        line=line,
+        base=body.base,
+        version=body.version,
+        text=body.text,
+        editor=viewer.editor,
+    )
+    return page_json(page)

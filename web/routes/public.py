@@ -1,0 +1,159 @@
+"""Public access (no login): search and view open (开放) items only, through their redacted
+text and derivatives. Nothing here reads an item that is not open, and search uses the
+public index entries, whose text is already masked."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from sqlmodel import Session, col, select
+
+from catalog.crud import add_event
+from catalog.editing import NotFound
+from catalog.models import Access, CopyRequest, Item, Page, Segment, Transcript
+from catalog.redaction import mask_lines, mask_text, masks_for
+from catalog.search import MAX_QUERY, Filters, facets, search
+from configs.errors import BadInputError
+from flows.redact import public_media_asset, public_page_asset
+from storage import open_store
+from web.deps import AnyViewer, DbSession, render, settings_of
+from web.security import CSRF_COOKIE, new_csrf_token
+
+router = APIRouter(prefix="/public")
+PUBLIC_FACETS = ("kind", "year", "language")  # no collection or status counts: nothing internal
+
+
+def open_item(db: Session, item_id: int) -> Item:
+    item = db.get(Item, item_id)
+    if item is None or item.access != Access.open:
+        raise NotFound("no such open record")  # the same answer whether it exists or not
+    return item
+
+
+def _with_csrf(request: Request, viewer: Any, response: Response) -> Response:
+    if not request.cookies.get(CSRF_COOKIE):
+        response.set_cookie(CSRF_COOKIE, viewer.csrf, httponly=True, samesite="strict")
+    return response
+
+
+def _ensure_token(viewer: Any) -> None:
+    if not viewer.csrf:
+        viewer.csrf = new_csrf_token()
+
+
+@router.get("/", response_class=HTMLResponse)
+@router.get("/search", response_class=HTMLResponse)
+def public_search(
+    request: Request,
+    db: DbSession,
+    viewer: AnyViewer,
+    q: str = Query("", max_length=MAX_QUERY),
+    kind: str = "",
+    year: str = "",
+) -> Response:
+    y = int(year) if year.isdigit() else None
+    filters = Filters(kind=kind or None, year_from=y, year_to=y, audience="public")
+    hits: list[dict[str, Any]] = []
+    counts: dict[str, dict[str, int]] = {}
+    error = ""
+    if q.strip():
+        try:
+            hits = [h.as_json() for h in search(db, q, filters=filters, limit=50)]
+            counts = {k: v for k, v in facets(db, q, filters=filters).items() if k in PUBLIC_FACETS}
+        except BadInputError as e:
+            error = str(e)
+    for h in hits:
+        loc = h["location"]
+        h["link"] = (
+            f"/public/items/{h['item_id']}"
+            + (f"#t={loc['start']}" if "start" in loc else "")
+            + (f"#page-{loc['page']}" if "page" in loc else "")
+        )
+    return render(
+        request, "public_search.html", q=q, hits=hits, facets=counts, error=error, kind=kind, year=year
+    )
+
+
+@router.get("/items/{item_id}", response_class=HTMLResponse)
+def public_item(request: Request, db: DbSession, viewer: AnyViewer, item_id: int, sent: int = 0) -> Response:
+    item = open_item(db, item_id)
+    store = open_store(settings_of(request))
+    masks = masks_for(db, item_id)
+    pages = []
+    for page in db.exec(select(Page).where(Page.item_id == item_id).order_by(col(Page.page_no))).all():
+        key, ready = public_page_asset(db, page, masks)
+        pages.append(
+            {
+                "page_no": page.page_no,
+                "lines": mask_lines(page.lines, masks.by_page.get(page.page_no, [])),
+                "image": store.presigned_get(key, expires_seconds=3600) if ready and key else "",
+                "preparing": not ready and bool(page.image_key),
+            }
+        )
+    segments = []
+    tr = db.exec(
+        select(Transcript).where(Transcript.item_id == item_id).order_by(col(Transcript.id).desc())
+    ).first()
+    media, media_ready = public_media_asset(db, item_id, masks)
+    if tr is not None:
+        for seg in db.exec(
+            select(Segment).where(Segment.transcript_id == tr.id).order_by(col(Segment.seq))
+        ).all():
+            segments.append(
+                {
+                    "start": seg.start,
+                    "end": seg.end,
+                    "speaker": seg.speaker,
+                    "text": mask_text(seg.text, masks.by_segment.get(seg.id or 0, [])),
+                }
+            )
+    _ensure_token(viewer)
+    response = render(
+        request,
+        "public_item.html",
+        item=item,
+        pages=pages,
+        segments=segments,
+        media_url=store.presigned_get(media.key, expires_seconds=3600) if media and media_ready else "",
+        is_video=bool(media and media.media_type.startswith("video")),
+        preparing=tr is not None and not media_ready,
+        sent=bool(sent),
+    )
+    return _with_csrf(request, viewer, response)
+
+
+@router.get("/items/{item_id}/text.txt")
+def public_text(db: DbSession, item_id: int) -> Response:
+    """The redacted text of an open item, as plain text."""
+    item = open_item(db, item_id)
+    masks = masks_for(db, item_id)
+    out = [f"{item.reference_code}  {item.title}", ""]
+    for page in db.exec(select(Page).where(Page.item_id == item_id).order_by(col(Page.page_no))).all():
+        out += [f"— {page.page_no} —", *mask_lines(page.lines, masks.by_page.get(page.page_no, [])), ""]
+    tr = db.exec(
+        select(Transcript).where(Transcript.item_id == item_id).order_by(col(Transcript.id).desc())
+    ).first()
+    if tr is not None:
+        for seg in db.exec(
+            select(Segment).where(Segment.transcript_id == tr.id).order_by(col(Segment.seq))
+        ).all():
+            out.append(f"[{seg.start:.1f}] {mask_text(seg.text, masks.by_segment.get(seg.id or 0, []))}")
+    return PlainTextResponse("\n".join(out) + "\n")
+
+
+@router.post("/items/{item_id}/request")
+def request_copy(
+    db: DbSession,
+    item_id: int,
+    name: Annotated[str, Form(min_length=1, max_length=128)],
+    contact: Annotated[str, Form(min_length=3, max_length=256)],
+    purpose: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    open_item(db, item_id)
+    row = CopyRequest(item_id=item_id, name=name.strip(), contact=contact.strip(), purpose=purpose.strip())
+    db.add(row)
+    db.flush()
+    add_event(db, type="copy request", item_id=item_id, agent="public", request=row.id)
+    return RedirectResponse(f"/public/items/{item_id}?sent=1", status_code=303)

@@ -1,0 +1,170 @@
+"""The recording view (player + transcript) and the JSON API editors' changes go through."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field
+from sqlmodel import Session, col, select
+
+from catalog.editing import NotFound, edit_segment, merge_with_next, rename_speaker, split_segment
+from catalog.models import Asset, Flag, Segment, Transcript
+from catalog.projects import projects
+from storage import open_store
+from web.deps import DbSession, EditorUser, Staff, render, settings_of
+from web.routes.review import visible_item
+
+router = APIRouter()
+
+
+def segment_json(seg: Segment, low: float) -> dict[str, Any]:
+    return {
+        "id": seg.id,
+        "seq": seg.seq,
+        "start": seg.start,
+        "end": seg.end,
+        "text": seg.text,
+        "speaker": seg.speaker,
+        "confidence": seg.confidence,
+        "version": seg.version,
+        "words": [
+            {
+                "start": w.get("start"),
+                "end": w.get("end"),
+                "word": w.get("word", ""),
+                "low": float(w.get("probability", 1.0)) < low,
+            }
+            for w in seg.words
+        ],
+    }
+
+
+def _transcript(db: Session, item_id: int) -> Transcript | None:
+    return db.exec(
+        select(Transcript).where(Transcript.item_id == item_id).order_by(col(Transcript.id).desc())
+    ).first()
+
+
+@router.get("/items/{item_id}/recording", response_class=HTMLResponse)
+def recording(request: Request, db: DbSession, viewer: Staff, item_id: int, t: float = 0.0) -> Response:
+    item = visible_item(db, item_id, viewer)
+    tr = _transcript(db, item_id)
+    if tr is None:
+        raise NotFound(f"item {item.reference_code} has no transcript yet")
+    settings = settings_of(request)
+    access = db.exec(
+        select(Asset).where(Asset.source_asset_id == tr.asset_id, Asset.role == "access")
+    ).first()
+    media_url = open_store(settings).presigned_get(access.key, expires_seconds=6 * 3600) if access else ""
+    segments = db.exec(select(Segment).where(Segment.transcript_id == tr.id).order_by(col(Segment.seq))).all()
+    flags = db.exec(select(Flag).where(Flag.item_id == item_id, Flag.segment_id != None)).all()  # noqa: E711
+    flagged: dict[int, list[str]] = {}
+    for f in flags:
+        flagged.setdefault(f.segment_id or 0, []).append(f"{f.kind}: {f.category}")
+    low = settings.asr.low_confidence
+    return render(
+        request,
+        "recording.html",
+        item=item,
+        transcript=tr,
+        segments=[segment_json(s, low) | {"flags": flagged.get(s.id or 0, [])} for s in segments],
+        speakers=sorted({s.speaker for s in segments if s.speaker}),
+        media_url=media_url,
+        is_video=bool(access and access.media_type.startswith("video")),
+        start_at=max(0.0, t),
+        locked=item.status == "approved",
+        projects=[(p.id, p.title) for p, _ in projects(db)],
+    )
+
+
+class SegmentEdit(BaseModel):
+    version: int
+    text: str | None = Field(default=None, max_length=20_000)
+    start: float | None = None
+    end: float | None = None
+    speaker: str | None = Field(default=None, max_length=64)
+
+
+class Split(BaseModel):
+    version: int
+    at: int
+
+
+class Merge(BaseModel):
+    version: int
+    next_version: int
+
+
+class SpeakerRename(BaseModel):
+    old: str = Field(max_length=64)
+    new: str = Field(max_length=64)
+
+
+def _low(request: Request) -> float:
+    return settings_of(request).asr.low_confidence
+
+
+def _check(db: Session, viewer: Any, segment_id: int) -> None:
+    seg = db.get(Segment, segment_id)
+    tr = db.get(Transcript, seg.transcript_id) if seg else None
+    if tr is None:
+        raise NotFound(f"no segment {segment_id}")
+    visible_item(db, tr.item_id, viewer)
+
+
+@router.put("/api/segments/{segment_id}")
+def api_edit_segment(
+    request: Request, db: DbSession, viewer: EditorUser, segment_id: int, body: SegmentEdit
+) -> dict[str, Any]:
+    _check(db, viewer, segment_id)
+    seg = edit_segment(db, segment_id=segment_id, editor=viewer.editor, **body.model_dump())
+    return segment_json(seg, _low(request))
+
+
+@router.post("/api/segments/{segment_id}/split")
+def api_split(
+    request: Request, db: DbSession, viewer: EditorUser, segment_id: int, body: Split
+) -> dict[str, Any]:
+    _check(db, viewer, segment_id)
+    new = split_segment(db, segment_id=segment_id, version=body.version, at=body.at, editor=viewer.editor)
+    first = db.get(Segment, segment_id)
+    assert first is not None
+    return {"first": segment_json(first, _low(request)), "second": segment_json(new, _low(request))}
+
+
+@router.post("/api/segments/{segment_id}/merge")
+def api_merge(
+    request: Request, db: DbSession, viewer: EditorUser, segment_id: int, body: Merge
+) -> dict[str, Any]:
+    _check(db, viewer, segment_id)
+    seg = merge_with_next(
+        db, segment_id=segment_id, version=body.version, next_version=body.next_version, editor=viewer.editor
+    )
+    return segment_json(seg, _low(request))
+
+
+@router.post("/api/transcripts/{transcript_id}/speakers")
+def api_rename_speaker(
+    db: DbSession, viewer: EditorUser, transcript_id: int, body: SpeakerRename
+) -> dict[str, int]:
+    tr = db.get(Transcript, transcript_id)
+    if tr is None:
+        raise NotFound(f"no transcript {transcript_id}")
+    visible_item(db, tr.item_id, viewer)
+    return {
+        "changed": rename_speaker(
+            db, transcript_id=transcript_id, old=body.old, new=body.new, editor=viewer.editor
+        )
+    }
+
+
+@router.get("/api/items/{item_id}/segments")
+def api_segments(request: Request, db: DbSession, viewer: Staff, item_id: int) -> list[dict[str, Any]]:
+    visible_item(db, item_id, viewer)
+    tr = _transcript(db, item_id)
+    if tr is None:
+        return []
+    segs = db.exec(select(Segment).where(Segment.transcript_id == tr.id).order_by(col(Segment.seq))).all()
+    return [segment_json(s, _low(request)) for s in segs]
