@@ -384,8 +384,7 @@ def merge_with_next(
         author=editor.name,
         before=before,
         after=_segment_state(seg) | {"action": "merge", "merged_segment": gone},
-        machine={"text": seg.raw_text or before["text"]}
-        | {k: before[k] for k in ("start", "end", "speaker")},
+        machine=_machine_state(seg, before),
     )
     _touch(session, item, editor, "segment", action="merge", segment_id=segment_id)
     return seg
@@ -417,8 +416,7 @@ def rename_speaker(session: Session, *, transcript_id: int, old: str, new: str, 
             author=editor.name,
             before=before,
             after=_segment_state(seg),
-            machine={"text": seg.raw_text or before["text"]}
-            | {k: before[k] for k in ("start", "end", "speaker")},
+            machine=_machine_state(seg, before),
         )
     if segs:
         _touch(

@@ -213,3 +213,55 @@ def test_build_a_project_and_render_its_docx(
     assert png.stat().st_size > 5000
     if SHOTS:
         shutil.copy(png, Path(SHOTS) / "project-docx-page1.png")
+
+
+def test_open_review_in_the_browser(browser, live_server: str, seeded: Seeded) -> None:  # type: ignore[no-untyped-def]
+    """Screen, confirm the flag, two reviewers open the scan; an anonymous visitor sees the
+    redacted page and masked text, and nothing of the controlled item."""
+    from sqlmodel import Session
+
+    from catalog.db import get_engine
+    from catalog.models import Access, Item
+    from configs import get_settings
+    from flows.screen import screen_item, term_lists
+    from tests.web.conftest import ID_NUMBER
+
+    with Session(get_engine(get_settings().db_url)) as s:
+        item = s.get(Item, seeded.scan)
+        assert item is not None
+        item.access = Access.unreviewed
+        screen_item(s, item, term_lists(get_settings(), None))
+        s.commit()
+    ed = _page(browser, live_server, "ed")
+    ed.goto("/screening")
+    ed.click(f"a[href='/items/{seeded.scan}/screening']")
+    row = ed.locator("tr.f-open").first
+    assert "110***********002X" in row.inner_text()
+    row.locator("input[name=reason]").fill("公民身份号码，遮蔽后开放")
+    row.locator("button[value=confirm]").click()
+    ed.wait_for_selector("tr.f-confirmed")
+    ed.select_option("#access-form select[name=access]", "开放")
+    ed.fill("#access-form textarea[name=reason]", "初审：遮蔽个人信息后可开放")
+    ed.click("#access-form button[type=submit]")
+    ed.wait_for_selector("text=等待另一位审核人复审")
+    _shot(ed, "screening")
+    eve = _page(browser, live_server, "eve")
+    eve.goto(f"/items/{seeded.scan}/screening")
+    eve.select_option("#access-form select[name=access]", "开放")
+    eve.fill("#access-form textarea[name=reason]", "复审同意")
+    eve.click("#access-form button[type=submit]")
+    eve.wait_for_selector("#access:text('开放')")
+
+    visitor = browser.new_context(base_url=live_server, viewport={"width": 1366, "height": 900}).new_page()
+    visitor.on("dialog", lambda d: pytest.fail(f"a script ran: {d.message!r}"))
+    visitor.goto("/public/search?q=网络支付")
+    visitor.click("a.hit-link")
+    visitor.wait_for_selector("img.public-page")
+    body = visitor.content()
+    assert ID_NUMBER not in body and "██████████████████" in body
+    assert (
+        visitor.evaluate("document.querySelector('img.public-page').naturalWidth") > 0
+    )  # the redacted image loads
+    _shot(visitor, "public-item")
+    visitor.goto("/public/search?q=水库")
+    assert visitor.locator("a.hit-link").count() == 0
