@@ -29,7 +29,7 @@ from catalog.models import (
     utcnow,
 )
 from catalog.refcode import validate as validate_refcode
-from catalog.search import reindex_item
+from catalog.search import Part, description_part, page_part, reindex_item, segments_part
 from configs.errors import BadInputError, LantaiError
 
 MACHINE = "machine"
@@ -154,14 +154,15 @@ def _editable_item(session: Session, item_id: int, editor: Editor) -> Item:
     return item
 
 
-def _touch(session: Session, item: Item, editor: Editor, what: str, **detail: Any) -> None:
-    """After an edit: the item is in review, the index is current, the edit is an event."""
+def _touch(session: Session, item: Item, editor: Editor, what: str, part: Part, **detail: Any) -> None:
+    """After an edit: the item is in review, the edited part of the index is current, the
+    edit is an event."""
     if item.status == ItemStatus.enriched:
         item.status = ItemStatus.in_review
     item.updated_at = utcnow()
     session.add(item)
     session.flush()
-    reindex_item(session, item)
+    reindex_item(session, item, part)
     add_event(session, type="edit", item_id=item.id, agent=editor.name, target=what, **detail)
 
 
@@ -233,7 +234,7 @@ def edit_segment(
         machine=_machine_state(seg, before),
     )
     session.refresh(seg)
-    _touch(session, item, editor, "segment", segment_id=segment_id)
+    _touch(session, item, editor, "segment", segments_part([segment_id]), segment_id=segment_id)
     return seg
 
 
@@ -324,7 +325,16 @@ def split_segment(session: Session, *, segment_id: int, version: int, at: int, e
         before={},
         after=_segment_state(new) | {"action": "split", "from_segment": segment_id},
     )
-    _touch(session, item, editor, "segment", action="split", segment_id=segment_id, new_segment=new.id)
+    _touch(
+        session,
+        item,
+        editor,
+        "segment",
+        segments_part([segment_id, new.id or 0]),
+        action="split",
+        segment_id=segment_id,
+        new_segment=new.id,
+    )
     return new
 
 
@@ -372,6 +382,7 @@ def merge_with_next(
         after={"action": "merged", "into_segment": segment_id},
         machine=machine_next,
     )
+    gone_id = nxt.id or 0
     session.delete(nxt)
     session.flush()
     _renumber(session, tr.id or 0)
@@ -386,7 +397,15 @@ def merge_with_next(
         after=_segment_state(seg) | {"action": "merge", "merged_segment": gone},
         machine=_machine_state(seg, before),
     )
-    _touch(session, item, editor, "segment", action="merge", segment_id=segment_id)
+    _touch(
+        session,
+        item,
+        editor,
+        "segment",
+        segments_part([segment_id, gone_id]),
+        action="merge",
+        segment_id=segment_id,
+    )
     return seg
 
 
@@ -424,6 +443,7 @@ def rename_speaker(session: Session, *, transcript_id: int, old: str, new: str, 
             item,
             editor,
             "speaker",
+            Part(meta=False, pages=False, segments=False),  # speakers are not indexed
             transcript_id=transcript_id,
             old=old,
             new=new,
@@ -486,7 +506,7 @@ def edit_page_line(
         machine=None if machine_rev else {"lines": [_line_state(x) for x in page.lines]},
     )
     session.refresh(page)
-    _touch(session, item, editor, "page", page_no=page.page_no, line=line)
+    _touch(session, item, editor, "page", page_part(page.page_no), page_no=page.page_no, line=line)
     return page
 
 
@@ -573,7 +593,7 @@ def update_description(
         after=changed,
     )
     session.refresh(item)
-    _touch(session, item, editor, "description", fields=sorted(changed))
+    _touch(session, item, editor, "description", description_part(), fields=sorted(changed))
     return item
 
 

@@ -8,10 +8,11 @@ start/end seconds for recordings.
 from __future__ import annotations
 
 import html
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import or_, text, true
 from sqlmodel import Session, col, delete, select
 
 from catalog.models import Access, Item, Page, SearchEntry, Segment, Transcript
@@ -60,67 +61,120 @@ def _entry(item_id: int, fld: str, body: str, **loc: Any) -> SearchEntry:
     )
 
 
-def reindex_item(session: Session, item: Item) -> int:
-    """Replace an item's search entries with ones built from its current record. Returns the
-    count. Open (开放) items get a second, public set of entries whose text has every
-    screening hit that was not dismissed masked: public search reads only those, so neither
-    a snippet nor the mere fact of a match can reveal masked text."""
+@dataclass(frozen=True)
+class Part:
+    """Which entries of an item to rebuild: all, or only its description, one page, or some
+    segments (an editor's save touches one of these, and reindexing only it keeps a save of
+    a 2,000-segment transcript fast)."""
+
+    meta: bool = True
+    page_no: int | None = None  # with pages=True: only this page
+    pages: bool = True
+    segment_ids: frozenset[int] | None = None  # with segments=True: only these
+    segments: bool = True
+
+
+ALL = Part()
+
+
+def description_part() -> Part:
+    return Part(meta=True, pages=False, segments=False)
+
+
+def page_part(page_no: int) -> Part:
+    return Part(meta=False, pages=True, page_no=page_no, segments=False)
+
+
+def segments_part(ids: Iterable[int]) -> Part:
+    return Part(meta=False, pages=False, segments=True, segment_ids=frozenset(ids))
+
+
+def reindex_item(session: Session, item: Item, part: Part = ALL) -> int:
+    """Replace an item's search entries (all, or one ``part``) with ones built from its
+    current record. Returns the count written. Open (开放) items get a second, public set
+    of entries whose text has every screening hit that was not dismissed masked: public
+    search reads only those, so neither a snippet nor the mere fact of a match can reveal
+    masked text."""
     assert item.id is not None
-    session.exec(delete(SearchEntry).where(col(SearchEntry.item_id) == item.id))
-    entries = _entries(session, item, masks=None)
+    stale = delete(SearchEntry).where(col(SearchEntry.item_id) == item.id)
+    if part != ALL:
+        fields: list[Any] = []
+        if part.meta:
+            fields.append(col(SearchEntry.field).in_(["title", "meta"]))
+        if part.pages:
+            fields.append(
+                (col(SearchEntry.field) == "page")
+                & (col(SearchEntry.page_no) == part.page_no if part.page_no is not None else true())
+            )
+        if part.segments:
+            fields.append(
+                (col(SearchEntry.field) == "segment")
+                & (
+                    col(SearchEntry.segment_id).in_(part.segment_ids)
+                    if part.segment_ids is not None
+                    else true()
+                )
+            )
+        stale = stale.where(or_(*fields))
+    session.exec(stale)
+    entries = _entries(session, item, masks=None, part=part)
     if item.access == Access.open:
-        entries += _entries(session, item, masks=masks_for(session, item.id))
+        entries += _entries(session, item, masks=masks_for(session, item.id), part=part)
     session.add_all(entries)
     session.flush()
     return len(entries)
 
 
-def _entries(session: Session, item: Item, *, masks: Masks | None) -> list[SearchEntry]:
+def _entries(session: Session, item: Item, *, masks: Masks | None, part: Part) -> list[SearchEntry]:
     assert item.id is not None
     audience = "staff" if masks is None else "public"
-    entries = [_entry(item.id, "title", item.title, audience=audience)] if item.title else []
-    meta = " ".join(str(getattr(item, f)) for f in META_FIELDS if getattr(item, f))
-    if meta:  # with the title, so a query may combine words from both
-        entries.append(_entry(item.id, "meta", f"{item.title} {meta}".strip(), audience=audience))
-    pages = session.exec(select(Page).where(Page.item_id == item.id).order_by(col(Page.page_no)))
-    for page in pages:
-        texts = [str(line.get("text", "")) for line in page.lines]
-        if masks is not None:
-            texts = mask_lines(page.lines, masks.by_page.get(page.page_no, []))
-        for line, body in zip(page.lines, texts, strict=True):
-            if body:
+    entries = []
+    if part.meta:
+        if item.title:
+            entries.append(_entry(item.id, "title", item.title, audience=audience))
+        meta = " ".join(str(getattr(item, f)) for f in META_FIELDS if getattr(item, f))
+        if meta:  # with the title, so a query may combine words from both
+            entries.append(_entry(item.id, "meta", f"{item.title} {meta}".strip(), audience=audience))
+    if part.pages:
+        query = select(Page).where(Page.item_id == item.id)
+        if part.page_no is not None:
+            query = query.where(Page.page_no == part.page_no)
+        for page in session.exec(query.order_by(col(Page.page_no))):
+            texts = [str(line.get("text", "")) for line in page.lines]
+            if masks is not None:
+                texts = mask_lines(page.lines, masks.by_page.get(page.page_no, []))
+            for line, body in zip(page.lines, texts, strict=True):
+                if body:
+                    entries.append(
+                        _entry(
+                            item.id,
+                            "page",
+                            body,
+                            page_no=page.page_no,
+                            bbox=list(line["bbox"]),
+                            audience=audience,
+                        )
+                    )
+    if part.segments:
+        seg_query = select(Segment).join(Transcript).where(Transcript.item_id == item.id)
+        if part.segment_ids is not None:
+            seg_query = seg_query.where(col(Segment.id).in_(part.segment_ids))
+        for seg in session.exec(seg_query.order_by(col(Transcript.id), col(Segment.seq))):
+            body = seg.text
+            if masks is not None:
+                body = mask_text(body, masks.by_segment.get(seg.id or 0, []))
+            if body.strip():
                 entries.append(
                     _entry(
                         item.id,
-                        "page",
+                        "segment",
                         body,
-                        page_no=page.page_no,
-                        bbox=list(line["bbox"]),
+                        segment_id=seg.id,
+                        start=seg.start,
+                        end=seg.end,
                         audience=audience,
                     )
                 )
-    segments = session.exec(
-        select(Segment)
-        .join(Transcript)
-        .where(Transcript.item_id == item.id)
-        .order_by(col(Transcript.id), col(Segment.seq))
-    )
-    for seg in segments:
-        body = seg.text
-        if masks is not None:
-            body = mask_text(body, masks.by_segment.get(seg.id or 0, []))
-        if body.strip():
-            entries.append(
-                _entry(
-                    item.id,
-                    "segment",
-                    body,
-                    segment_id=seg.id,
-                    start=seg.start,
-                    end=seg.end,
-                    audience=audience,
-                )
-            )
     return entries
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from catalog.editing import EditConflict, EditLocked, NotFound
 from catalog.openreview import ReviewRefused
@@ -32,6 +34,20 @@ def _csp(settings: Settings) -> str:
     )
 
 
+class CompressPages:
+    """gzip for pages and JSON; object links (media with range requests) pass untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.gzip = GZipMiddleware(app, minimum_size=1024)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith(("/objects/", "/static/")):
+            await self.gzip(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
 def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
 
@@ -53,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(csrf_guard)],
     )
     app.state.settings = settings
+    app.add_middleware(CompressPages)
     for module in (auth, review, recordings, pages, search, screening, projects, public, objects):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

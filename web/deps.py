@@ -82,7 +82,10 @@ def get_db(request: Request) -> Iterator[Session]:
             raise
 
 
-DbSession = Annotated[Session, Depends(get_db)]
+# "function" scope: the commit happens before the response is sent, so a client that gets
+# 200 knows its change is stored, and its next request sees it (the default "request" scope
+# commits after the response, which raced with the next save in bench/web_transcript.py).
+DbSession = Annotated[Session, Depends(get_db, scope="function")]
 
 
 def get_viewer(request: Request, db: DbSession) -> Viewer:

@@ -60,15 +60,16 @@ def test_recording_view_follows_the_player_and_saves_edits(browser, live_server:
     assert page.evaluate("document.getElementById('player').duration") > 3
     # the machine text with <script> shows as text; no script ran (the dialog handler would fail)
     assert "<script>alert(1)</script>" in page.locator(f"#seg-{seeded.segments[1]} .text").inner_text()
-    # low-confidence words are marked
-    assert page.locator(f"#seg-{seeded.segments[0]} .w.low").count() == 1
+    # low-confidence words are marked (words become spans as their segment comes into view)
+    page.wait_for_selector(f"#seg-{seeded.segments[0]} .text span.low")
+    assert page.locator(f"#seg-{seeded.segments[0]} .text span.low").count() == 1
     # clicking a segment's time seeks there and the segment is highlighted
     page.click(f"#seg-{seeded.segments[2]} .time")
     page.wait_for_function("document.getElementById('player').currentTime >= 2.2")
     page.wait_for_selector(f"#seg-{seeded.segments[2]}.playing")
     player.evaluate("p => p.pause()")
     # clicking a word seeks to the word
-    page.locator(f"#seg-{seeded.segments[0]} .w").nth(7).click()
+    page.locator(f"#seg-{seeded.segments[0]} .text span").nth(7).click()
     page.wait_for_function("Math.abs(document.getElementById('player').currentTime - 0.5) < 0.2")
     player.evaluate("p => p.pause()")
     # keyboard: Alt+Down moves to the next segment

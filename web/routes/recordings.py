@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -17,6 +18,18 @@ from web.deps import DbSession, EditorUser, Staff, render, settings_of
 from web.routes.review import visible_item
 
 router = APIRouter()
+
+
+def word_timings(seg: Segment, low: float) -> list[list[Any]] | None:
+    """The words as ``[[word, start, low?], …]`` for the page to turn into clickable spans
+    as they scroll into view; None when the words no longer spell the text (after an edit)."""
+    words = [(str(w.get("word", "")), w.get("start")) for w in seg.words]
+    if not words or "".join(w for w, _ in words).strip() != seg.text.strip():
+        return None
+    return [
+        [w, s, 1] if float(x.get("probability", 1.0)) < low else [w, s]
+        for (w, s), x in zip(words, seg.words, strict=True)
+    ]
 
 
 def segment_json(seg: Segment, low: float) -> dict[str, Any]:
@@ -69,7 +82,24 @@ def recording(request: Request, db: DbSession, viewer: Staff, item_id: int, t: f
         "recording.html",
         item=item,
         transcript=tr,
-        segments=[segment_json(s, low) | {"flags": flagged.get(s.id or 0, [])} for s in segments],
+        segments=[
+            {
+                "id": s.id,
+                "start": s.start,
+                "end": s.end,
+                "text": s.text,
+                "speaker": s.speaker,
+                "confidence": s.confidence,
+                "version": s.version,
+                "flags": flagged.get(s.id or 0, []),
+            }
+            for s in segments
+        ],
+        words=json.dumps(
+            {s.id: w for s in segments if (w := word_timings(s, low))},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ),
         speakers=sorted({s.speaker for s in segments if s.speaker}),
         media_url=media_url,
         is_video=bool(access and access.media_type.startswith("video")),

@@ -10,6 +10,30 @@
   let active = null;
 
   const fmt = (s) => Number(s).toFixed(2);
+
+  // Words become clickable spans when their segment comes near the screen, so a 3-hour
+  // transcript loads as plain text and stays light.
+  const allWords = JSON.parse(document.getElementById("words").textContent || "{}");
+  function hydrate(seg) {
+    const box = seg.querySelector(".text");
+    const words = allWords[seg.dataset.id];
+    if (!words) return;
+    delete allWords[seg.dataset.id];
+    box.textContent = "";
+    for (const [word, start, low] of words) {
+      const span = document.createElement("span");
+      span.dataset.s = start;
+      if (low) span.className = "low";
+      span.textContent = word;
+      box.appendChild(span);
+    }
+  }
+  const observer = "IntersectionObserver" in window
+    ? new IntersectionObserver((entries) => entries.forEach((e) => {
+        if (e.isIntersecting) { hydrate(e.target); observer.unobserve(e.target); }
+      }), { rootMargin: "1500px 0px" })
+    : null;
+  segs.forEach((s) => (observer ? observer.observe(s) : hydrate(s)));
   const seek = (t, play) => { player.currentTime = Math.max(0, Number(t)); if (play) player.play().catch(() => {}); };
 
   function setActive(seg) {
@@ -51,8 +75,8 @@
     if (!seg) return;
     if (ev.target.classList.contains("pick")) return;
     if (ev.target.classList.contains("time")) { setActive(seg); seek(seg.dataset.start, true); return; }
-    if (ev.target.classList.contains("w") && ev.detail <= 1) {
-      setActive(seg); seek(ev.target.dataset.start || seg.dataset.start, true);
+    if (ev.target.dataset.s !== undefined && ev.detail <= 1) {
+      setActive(seg); seek(ev.target.dataset.s || seg.dataset.start, true);
     }
   });
   if (editable) list.addEventListener("dblclick", (ev) => { const seg = ev.target.closest(".seg"); if (seg) openEditor(seg); });
@@ -61,8 +85,7 @@
     const box = seg.querySelector(".text");
     box.textContent = "";
     const span = document.createElement("span");
-    span.className = "w";
-    span.dataset.start = seg.dataset.start;
+    span.dataset.s = seg.dataset.start;
     span.textContent = text;
     box.appendChild(span);
   }
