@@ -140,6 +140,10 @@ def test_tablet_width_and_english_labels(browser, live_server: str, seeded: Seed
     # nothing is wider than the tablet screen
     assert page.evaluate("document.documentElement.scrollWidth") <= 820
     _shot(page, "item-tablet-en")
+    # approve: the item locks for editors
+    page.click("#approve")
+    page.wait_for_selector("text=Approved: editing is locked")
+    assert page.locator("#save-description").count() == 0
 
 
 def test_build_a_project_and_render_its_docx(
