@@ -11,6 +11,7 @@ import logging
 import math
 import os
 import re
+import wave
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -104,17 +105,85 @@ class FasterWhisperEngine:
         )
 
     def transcribe(self, wav: Path, options: AsrOptions) -> tuple[AsrInfo, Iterator[AsrSegment]]:
-        segments, info = self._model.transcribe(
-            str(wav),
-            language=options.language or None,
+        """Transcribe a 16 kHz mono WAV. Recordings longer than ``CHUNK_SECONDS`` are read and
+        transcribed window by window, each window ending at the quietest moment near its end,
+        so memory stays bounded however long the interview is (faster-whisper decodes a
+        whole file into memory: 3 hours would be 0.7 GB of samples)."""
+        with wave.open(str(wav), "rb") as w:
+            if w.getframerate() != SAMPLE_RATE or w.getnchannels() != 1 or w.getsampwidth() != 2:
+                raise ValueError(f"{wav} is not 16 kHz mono 16-bit PCM (use tasks.media.to_asr_wav)")
+            duration = w.getnframes() / SAMPLE_RATE
+        if duration <= CHUNK_SECONDS + TAIL_SECONDS:
+            segments, info = self._run(str(wav), options.language, options)
+            asr_info = AsrInfo(info.language, round(info.language_probability, 4), info.duration)
+            return asr_info, _postprocess(segments, asr_info.language, options)
+        windows = _windows(wav)
+        first_start, first_audio = next(windows)
+        segments, info = self._run(first_audio, options.language, options)
+        language = options.language or info.language
+        asr_info = AsrInfo(language, round(info.language_probability, 4), duration)
+
+        def stream() -> Iterator[Any]:
+            yield from _shifted(segments, first_start)
+            for start, audio in windows:
+                more, _ = self._run(audio, language, options)
+                yield from _shifted(more, start)
+
+        return asr_info, _postprocess(stream(), language, options)
+
+    def _run(self, audio: Any, language: str | None, options: AsrOptions) -> tuple[Any, Any]:
+        return self._model.transcribe(
+            audio,
+            language=language or None,
             beam_size=options.beam_size,
             vad_filter=options.vad,
             word_timestamps=options.word_timestamps,
             initial_prompt=options.prompt or None,
             condition_on_previous_text=options.condition_on_previous_text,
         )
-        asr_info = AsrInfo(info.language, round(info.language_probability, 4), info.duration)
-        return asr_info, _postprocess(segments, asr_info.language, options)
+
+
+SAMPLE_RATE = 16_000
+CHUNK_SECONDS = 20 * 60  # one window of a long recording: 77 MB of float32 samples
+TAIL_SECONDS = 10  # a window ends at the quietest 50 ms within its last 10 seconds
+
+
+def _windows(wav: Path) -> Iterator[tuple[float, Any]]:
+    """(start seconds, float32 samples) of consecutive windows of a long WAV, each cut at a
+    quiet moment so no word is split between two windows."""
+    import numpy as np
+
+    frame = SAMPLE_RATE // 20  # 50 ms
+    with wave.open(str(wav), "rb") as w:
+        total = w.getnframes()
+        pos = 0
+        carry = np.zeros(0, dtype=np.int16)
+        while pos < total or carry.size:
+            want = CHUNK_SECONDS * SAMPLE_RATE + TAIL_SECONDS * SAMPLE_RATE - carry.size
+            fresh = np.frombuffer(w.readframes(max(0, want)), dtype=np.int16)
+            pos += fresh.size
+            block = np.concatenate([carry, fresh])
+            if pos >= total:  # the last window takes everything left
+                cut = block.size
+            else:
+                tail = block[CHUNK_SECONDS * SAMPLE_RATE :]
+                frames = tail[: tail.size // frame * frame].reshape(-1, frame).astype(np.float32)
+                quietest = int(np.argmin(np.sqrt((frames**2).mean(axis=1)))) if frames.size else 0
+                cut = CHUNK_SECONDS * SAMPLE_RATE + quietest * frame + frame // 2
+            start = (pos - block.size) / SAMPLE_RATE
+            yield start, block[:cut].astype(np.float32) / 32768.0
+            carry = block[cut:]
+            if pos >= total and not carry.size:
+                break
+
+
+def _shifted(segments: Any, offset: float) -> Iterator[Any]:
+    """faster-whisper segments of one window, with times relative to the whole recording."""
+    from dataclasses import replace
+
+    for seg in segments:
+        words = [replace(w, start=w.start + offset, end=w.end + offset) for w in (seg.words or [])]
+        yield replace(seg, start=seg.start + offset, end=seg.end + offset, words=words or seg.words)
 
 
 def _postprocess(segments: Any, language: str, options: AsrOptions) -> Iterator[AsrSegment]:

@@ -136,3 +136,79 @@ def test_doubt_flags(
         )
         == expected
     )
+
+
+def _lavfi(tmp_path: Path, name: str, source: str, seconds: float, *extra: str) -> Path:
+    out = tmp_path / name
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", source, "-t", str(seconds), *extra, str(out)],
+        check=True,
+    )
+    return out
+
+
+def test_pure_noise_stores_no_confident_text(engine: asr.AsrEngine, tmp_path: Path) -> None:
+    noise = _lavfi(tmp_path, "noise.wav", "anoisesrc=r=16000:a=0.3:c=white", 8, "-ac", "1")
+    _, segments = engine.transcribe(noise, AsrOptions())
+    # VAD drops it; whatever Whisper might still say over noise must carry a doubt flag
+    assert all(s.flags for s in segments)
+
+
+def test_a_fifth_of_a_second(engine: asr.AsrEngine, tmp_path: Path) -> None:
+    clip = _lavfi(tmp_path, "short.flac", "sine=f=440:r=44100", 0.2)
+    info = media.probe(clip)
+    assert 0.15 < info.duration < 0.25
+    _, segments = engine.transcribe(media.to_asr_wav(clip, tmp_path / "s.wav", info), AsrOptions())
+    assert list(segments) == []
+
+
+def test_truncated_mp3_decodes_what_is_there(tmp_path: Path) -> None:
+    mp3 = tmp_path / "full.mp3"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(SAMPLES / "jfk 1961 inaugural.flac"), str(mp3)], check=True
+    )
+    cut = tmp_path / "cut.mp3"
+    cut.write_bytes(mp3.read_bytes()[: mp3.stat().st_size // 2])
+    info = media.probe(cut)
+    wav = media.to_asr_wav(cut, tmp_path / "cut.wav", info)
+    with wave.open(str(wav)) as w:
+        assert 4 < w.getnframes() / 16000 < 7  # the first half, not a crash and not silence padding
+
+
+def test_unsupported_codec_is_a_clear_error(tmp_path: Path) -> None:
+    data = bytearray((SAMPLES / "寄语.wav").read_bytes())
+    fmt = data.index(b"fmt ") + 8
+    data[fmt : fmt + 2] = (0x3333).to_bytes(2, "little")  # a WAVE format tag no decoder knows
+    odd = tmp_path / "odd.wav"
+    odd.write_bytes(bytes(data))
+    with pytest.raises(media.MediaInputError, match="cannot"):
+        media.to_asr_wav(odd, tmp_path / "x.wav", media.probe(odd))
+
+
+def test_long_recordings_are_read_in_windows_cut_at_silence(
+    engine: asr.AsrEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three copies of a speech with gaps, read in 15-second windows: every copy is heard, at
+    its own time, and no window ends inside a word."""
+    one = _wav(SAMPLES / "jfk 1961 inaugural.flac", tmp_path)
+    gap = _lavfi(tmp_path, "gap.wav", "anullsrc=r=16000:cl=mono", 3, "-c:a", "pcm_s16le")
+    listing = tmp_path / "list.txt"
+    listing.write_text("".join(f"file '{p}'\n" for p in (one, gap, one, gap, one)))
+    long = tmp_path / "long.wav"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy", str(long)],
+        check=True,
+    )
+    monkeypatch.setattr(asr, "CHUNK_SECONDS", 12)
+    monkeypatch.setattr(asr, "TAIL_SECONDS", 4)
+    windows = list(asr._windows(long))
+    assert len(windows) >= 3 and windows[0][0] == 0.0
+    total = sum(len(a) for _, a in windows) / 16000
+    assert abs(total - 39.0) < 0.2  # nothing lost, nothing read twice
+    info, segments = engine.transcribe(long, AsrOptions())
+    segs = list(segments)
+    assert info.language == "en" and abs(info.duration - 39.0) < 0.2
+    starts = [w.start for s in segs for w in s.words if "country" in w.word]
+    assert len(starts) >= 3  # "…your country…your country" at least once per copy
+    assert {int(t // 14) for t in starts} == {0, 1, 2}  # in each copy's own time
+    assert [s.start for s in segs] == sorted(s.start for s in segs)

@@ -20,7 +20,9 @@ def test_review_views_work_in_firefox(live_server: str, seeded: Seeded) -> None:
     firefox = os.environ.get("FIREFOX") or shutil.which("firefox-esr") or shutil.which("firefox")
     node = shutil.which("node")
     if not firefox or not node or not (HERE / "node_modules" / "puppeteer-core").is_dir():
-        pytest.fail("Firefox ESR, Node.js and tests/web/firefox/node_modules are needed: run bash scripts/test")
+        pytest.fail(
+            "Firefox ESR, Node.js and tests/web/firefox/node_modules are needed: run bash scripts/test"
+        )
     done = subprocess.run(
         [node, str(HERE / "smoke.mjs"), live_server, "ed", PASSWORD, str(seeded.recording), str(seeded.scan)],
         capture_output=True,
