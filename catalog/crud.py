@@ -17,6 +17,7 @@ from catalog.models import (
     Page,
     Segment,
     Transcript,
+    utcnow,
 )
 
 AGENT = "lantai"
@@ -106,6 +107,37 @@ def items_to_enrich(
     else:
         query = query.where(Item.status != ItemStatus.quarantined)
     return [i for i in session.exec(query.order_by(col(Item.id))).all() if i is not None]
+
+
+def claim_item(session: Session, *, item_id: int, worker: str, lease_hours: float) -> Item | None:
+    """Atomically mark an item as being processed by ``worker``. Returns None when another
+    worker holds a live claim on it (one claimed less than ``lease_hours`` ago): two workers
+    never process one item at the same time. A worker may always take back its own claim
+    (it was restarted after a kill)."""
+    from datetime import timedelta
+
+    from sqlalchemy import and_, or_, update
+
+    now = utcnow()
+    free = or_(
+        col(Item.status) != ItemStatus.processing,
+        col(Item.claimed_by) == worker,
+        col(Item.claimed_by) == "",
+        col(Item.claimed_at).is_(None),
+        and_(col(Item.claimed_at).is_not(None), col(Item.claimed_at) < now - timedelta(hours=lease_hours)),
+    )
+    result = session.execute(
+        update(Item)
+        .where(col(Item.id) == item_id, free)
+        .values(status=ItemStatus.processing, status_reason="", claimed_by=worker, claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return None
+    item = session.get(Item, item_id)
+    if item is not None:
+        session.refresh(item)
+    return item
 
 
 def status_report(session: Session) -> dict[str, Any]:

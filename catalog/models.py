@@ -102,6 +102,10 @@ class Item(SQLModel, table=True):
     progress: float = 0.0  # 0..1 while processing
     extra: dict[str, Any] = _json({})
     version: int = 0  # optimistic locking for edits of the description
+    claimed_by: str = Field(default="", max_length=128)  # the worker processing it (scale-out)
+    claimed_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
     created_at: datetime = _ts()
     updated_at: datetime = _ts(onupdate=utcnow)
 

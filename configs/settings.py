@@ -51,6 +51,7 @@ class AsrSettings(BaseModel):
     script: Literal["zh-Hans", "zh-Hant", "zh-TW", "zh-HK"] = "zh-Hans"
     condition_on_previous_text: bool = False
     low_confidence: float = Field(0.5, ge=0, le=1)
+    track: int = Field(-1, ge=-1)  # audio track to transcribe; -1: the first one that is not silent
 
 
 class ScreeningSettings(BaseModel):
@@ -60,6 +61,27 @@ class ScreeningSettings(BaseModel):
     @property
     def terms_path(self) -> Path:
         return Path(self.terms_dir) if self.terms_dir else Path(__file__).with_name("terms")
+
+
+class WorkerSettings(BaseModel):
+    name: str = ""  # this worker's name in item claims; empty: the host name
+    runs: int = Field(1, ge=1)  # flow runs at once per worker: one item, so one ASR job, at a time
+    lease_hours: float = Field(6.0, gt=0)  # another worker may take over an item claimed this long ago
+
+    @property
+    def worker_name(self) -> str:
+        import socket
+
+        return self.name or socket.gethostname()
+
+
+class ScheduleSettings(BaseModel):
+    """Cron schedules of the deployments ``lantai worker`` serves; empty disables one."""
+
+    inbox_sweep: str = "*/10 * * * *"
+    fixity_audit: str = "0 2 * * *"
+    replication: str = "0 3 * * 0"
+    timezone: str = "Asia/Shanghai"
 
 
 class CollectionDefaults(BaseModel):
@@ -78,6 +100,13 @@ class Settings(BaseSettings):
     database_url: str = ""
     models_dir: str = ""
     screening: ScreeningSettings = ScreeningSettings()
+    worker: WorkerSettings = WorkerSettings()
+    schedules: ScheduleSettings = ScheduleSettings()
+    # the second store masters and catalog exports are replicated to (异地备份): another
+    # bucket, or another S3 endpoint (LANTAI_REPLICA__BACKEND=minio, __ENDPOINT, …)
+    replica: StorageSettings = StorageSettings(bucket="lantai-replica")
+    metrics_token: str = ""  # bearer token Prometheus sends to /metrics; empty: operators' sessions only
+    prefect_ui_url: str = ""  # e.g. http://prefect.archive.lan:4200 to link flow runs from the dashboard
     # Signs sessions and local presigned URLs. From the environment (LANTAI_SECRET_KEY);
     # when empty, a random key is generated once and kept in <home>/.secret_key.
     secret_key: str = ""

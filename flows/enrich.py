@@ -27,7 +27,7 @@ from flows.progress import report
 from flows.redact import redact_item
 from flows.retry import BACKOFF, is_transient
 from flows.screen import screen_item, term_lists
-from storage import ObjectStore, download, open_store
+from storage import ObjectStore, StorageError, download, open_store
 from storage.keys import derivative_key
 from tasks import asr, media, models, ocr, tools
 
@@ -86,6 +86,28 @@ def _store_derivative(
     return asset
 
 
+_published: dict[int, float] = {}
+PROGRESS_EVERY = 10.0  # seconds between progress objects of one item
+
+
+def publish_progress(store: ObjectStore, item_id: int, state: dict[str, Any], *, force: bool = False) -> None:
+    """Put ``progress/<item>.json`` in the object store (every ``PROGRESS_EVERY`` seconds at
+    most): the dashboard shows per-item progress of long recordings and big PDFs from any
+    worker machine, without writing to the catalog inside the item's transaction."""
+    now = time.monotonic()
+    if not force and now - _published.get(item_id, 0.0) < PROGRESS_EVERY:
+        return
+    _published[item_id] = now
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(state | {"at": time.time()}, fh)
+    try:
+        store.put_file(f"progress/{item_id}.json", Path(fh.name), content_type="application/json")
+    except (StorageError, OSError):  # progress is a courtesy: the work goes on without it
+        pass
+    finally:
+        Path(fh.name).unlink(missing_ok=True)
+
+
 def _keep_corrections(session: Session, item: Item, asset: Asset, outcome: ItemOutcome, what: str) -> None:
     """Editors have corrected this master's text: a re-run must not replace their work."""
     reason = f"{what} not re-run: editors have corrected this text (see its history)"
@@ -113,6 +135,7 @@ def _ocr_asset(
 ) -> None:
     """OCR one master page by page: each page's rows and image are written as it finishes,
     so a long PDF streams through in bounded memory."""
+    began = time.monotonic()
     languages = item.ocr_languages or coll.ocr_languages or settings.ocr.languages
     options = ocr.options(languages, settings.ocr.dpi)
     key = result_key(sha256=asset.sha256, engine="tesseract", version=ocr.tesseract_version(), **options)
@@ -191,6 +214,7 @@ def _ocr_asset(
             if not outcome.excerpt and page.text.strip():
                 outcome.excerpt = page.text
             report("ocr", item_id=item.id, page=page.page_no)
+            publish_progress(store, item.id or 0, {"stage": "ocr", "pages_done": page.page_no})
     if hocr.count:
         _store_derivative(
             session,
@@ -223,6 +247,7 @@ def _ocr_asset(
         options=options,
         pages=count,
         failed_pages=failed,
+        seconds=round(time.monotonic() - began, 2),
     )
     outcome.pages += count
     if failed:
@@ -278,19 +303,23 @@ def _asr_asset(
     force: bool,
     outcome: ItemOutcome,
 ) -> None:
+    began = time.monotonic()
     info = media.probe(work)
     asset.tech = info.as_dict()
     session.add(asset)
     outcome.duration += info.duration
-    model_dir = models.resolve(settings.models_path, settings.asr.model)
+    model_dir = models.resolve_for(settings.asr.engine, settings.models_path, settings.asr.model)
     engine = asr.load_engine(settings.asr.engine, model_dir, settings.asr.device, settings.asr.compute_type)
     options = _asr_options(settings, item, coll)
+    # the configured track, or the first that is not silent (-1): part of what the result depends on
+    track = settings.asr.track if settings.asr.track >= 0 else media.speech_track(work, info)
     key = result_key(
         sha256=asset.sha256,
         engine=engine.name,
         version=engine.version,
         model=engine.model_sha256,
         **options.as_dict(),
+        **({"track": track} if track else {}),  # keys of single-track results stay as they were
     )
     done = session.exec(
         select(Transcript).where(Transcript.asset_id == asset.id, Transcript.result_key == key)
@@ -304,8 +333,19 @@ def _asr_asset(
     if corrected is not None:
         _keep_corrections(session, item, asset, outcome, "transcription")
         return
-    wav = media.to_asr_wav(work, work.parent / "asr.wav", info)
-    access = media.access_copy(work, work.parent / "access.mp4", info)
+    asset.tech = {**asset.tech, "asr_track": track}
+    wav = media.to_asr_wav(work, work.parent / "asr.wav", info, track=track)
+    access = media.access_copy(work, work.parent / "access.mp4", info, track=track)
+    peaks = media.waveform_peaks(work, work.parent / "peaks.json", info, track=track)
+    _store_derivative(
+        session,
+        store,
+        source=asset,
+        role="peaks",
+        path=peaks,
+        name="peaks.json",
+        media_type="application/json",
+    )
     _store_derivative(
         session,
         store,
@@ -321,6 +361,10 @@ def _asr_asset(
     for seg in stream:
         (dropped if "loop" in seg.flags else segments).append(seg)
         report("transcribe", item_id=item.id, position=seg.end, duration=asr_info.duration)
+        fraction = seg.end / asr_info.duration if asr_info.duration else 0.0
+        publish_progress(
+            store, item.id or 0, {"stage": "transcribe", "fraction": round(min(fraction, 1.0), 3)}
+        )
     for old in session.exec(select(Transcript).where(Transcript.asset_id == asset.id)).all():
         session.exec(delete(Segment).where(col(Segment.transcript_id) == old.id))
         session.delete(old)
@@ -390,6 +434,8 @@ def _asr_asset(
         language=asr_info.language,
         segments=len(segments),
         note="" if segments else "no speech detected",
+        duration=round(asr_info.duration, 2),
+        seconds=round(time.monotonic() - began, 2),
     )
     outcome.segments += len(segments)
     if not segments:
@@ -412,8 +458,21 @@ def enrich_item(item_id: int, force: bool = False) -> ItemOutcome:
         if item is None:
             raise BadInputError(f"no item with id {item_id}")
         reviewed = item.status if item.status in (ItemStatus.in_review, ItemStatus.approved) else None
-        item.status, item.status_reason = ItemStatus.processing, ""
-        session.add(item)
+        claimed = crud.claim_item(
+            session,
+            item_id=item_id,
+            worker=settings.worker.worker_name,
+            lease_hours=settings.worker.lease_hours,
+        )
+        if claimed is None:  # another worker has it
+            return ItemOutcome(
+                item_id,
+                item.reference_code,
+                item.kind,
+                item.status,
+                f"claimed by {item.claimed_by}",
+                skipped=True,
+            )
     outcome = ItemOutcome(item_id, item.reference_code, item.kind, ItemStatus.processing)
     try:
         with session_scope(settings) as session, tempfile.TemporaryDirectory(prefix="lantai-") as tmp:
@@ -477,7 +536,7 @@ def preflight(settings: Settings, kinds: set[str]) -> None:
     if Kind.recording in kinds:
         tools.require("ffmpeg")
         tools.require("ffprobe")
-        models.resolve(settings.models_path, settings.asr.model)
+        models.resolve_for(settings.asr.engine, settings.models_path, settings.asr.model)
 
 
 def pending_kinds(
@@ -516,4 +575,17 @@ def enrich_flow(
         log.info("item %s %s %s", outcome.reference_code, outcome.status, outcome.reason)
         outcomes.append(outcome.__dict__)
     report("enrich", done=len(ids), total=len(ids), item_id=None)
+    if ids:
+        from prefect.runtime import flow_run
+
+        with session_scope(settings) as session:
+            crud.add_event(
+                session,
+                type="enrichment run",
+                outcome="failure" if any(o["status"] == ItemStatus.failed for o in outcomes) else "success",
+                flow_run=str(flow_run.id or ""),
+                items=len(outcomes),
+                failed=sum(1 for o in outcomes if o["status"] == ItemStatus.failed),
+                collection=collection or "",
+            )
     return outcomes

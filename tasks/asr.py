@@ -269,7 +269,13 @@ def _repeats(text: str) -> bool:
 
 @lru_cache(maxsize=2)
 def load_engine(engine: str, model_dir: Path, device: str, compute_type: str) -> AsrEngine:
-    """The engine with its model loaded, once per process and configuration."""
+    """The engine with its model loaded, once per process and configuration. ``model_dir``
+    is a folder for faster-whisper, a ``.pt`` checkpoint for openai-whisper
+    (``tasks.models.resolve_for`` finds either)."""
     if engine == "faster-whisper":
         return FasterWhisperEngine(model_dir, device=device, compute_type=compute_type)
+    if engine == "openai-whisper":
+        from tasks.asr_openai import OpenAIWhisperEngine
+
+        return OpenAIWhisperEngine(model_dir, device=device)
     raise ValueError(f"unknown ASR engine {engine!r}")

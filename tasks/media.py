@@ -4,6 +4,7 @@ and derivatives. ffmpeg streams from file to file, so memory stays flat for long
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,4 +142,72 @@ def access_copy(src: Path, dest: Path, info: MediaInfo, *, track: int = 0) -> Pa
         tools.run(args, timeout=_timeout(info) * 3, what="making the access copy")
     except tools.ToolError as e:
         raise MediaInputError(f"cannot make the access copy: {e}") from e
+    return dest
+
+
+def speech_track(src: Path, info: MediaInfo, *, probe_seconds: float = 120) -> int:
+    """The first audio track that is not silent in its first two minutes (multi-track
+    recordings often carry an empty or a room-tone track first); 0 when none stands out."""
+    if len(info.audio) <= 1:
+        return 0
+    for n in range(len(info.audio)):
+        args = ["ffmpeg", "-nostdin", "-v", "info", "-t", str(probe_seconds), "-i", str(src)]
+        args += ["-map", f"0:a:{n}", "-af", "volumedetect", "-f", "null", "-"]
+        try:
+            err = tools.run(args, timeout=_timeout(info), what="measuring audio tracks").stderr.decode(
+                errors="replace"
+            )
+        except tools.ToolError:
+            continue
+        found = re.search(r"mean_volume:\s*(-?[\d.]+|-inf) dB", err)
+        if found and found[1] != "-inf" and float(found[1]) > SPEECH_DB:
+            return n
+    return 0
+
+
+SPEECH_DB = -45.0  # mean volume above which a track carries something (speech is ~ -30 to -15 dB)
+
+
+def waveform_peaks(src: Path, dest: Path, info: MediaInfo, *, per_second: int = 10, track: int = 0) -> Path:
+    """Peaks for the review player's waveform: the loudest sample of each 1/``per_second``
+    second as 0–100, streamed from ffmpeg in small blocks (bounded memory for any length).
+    Writes ``{"per_second", "duration", "peaks": [...]}`` as JSON."""
+    import subprocess
+
+    import numpy as np
+
+    rate = 8000
+    block = rate // per_second
+    args = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(src), "-map", f"0:a:{track}"]
+    args += ["-ac", "1", "-ar", str(rate), "-f", "s16le", "-"]
+    peaks: list[int] = []
+    proc = subprocess.Popen(
+        [tools.require("ffmpeg"), *args[1:]], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    rest = b""
+    while chunk := proc.stdout.read(block * 2 * 600):  # a minute at a time
+        data = rest + chunk
+        usable = len(data) // (block * 2) * block * 2
+        rest = data[usable:]
+        samples = np.frombuffer(data[:usable], dtype=np.int16).reshape(-1, block)
+        peaks += (np.abs(samples.astype(np.int32)).max(axis=1) * 100 // 32768).astype(int).tolist()
+    if rest:
+        peaks.append(
+            int(
+                np.abs(np.frombuffer(rest[: len(rest) // 2 * 2], dtype=np.int16).astype(np.int32)).max(
+                    initial=0
+                )
+            )
+            * 100
+            // 32768
+        )
+    err = proc.stderr.read().decode(errors="replace")
+    if proc.wait() != 0:
+        raise MediaInputError(f"cannot compute the waveform: {err.strip()[-300:]}")
+    dest.write_text(
+        json.dumps(
+            {"per_second": per_second, "duration": info.duration, "peaks": peaks}, separators=(",", ":")
+        )
+    )
     return dest

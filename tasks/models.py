@@ -179,6 +179,27 @@ def _install_from_hub(name: str, staging: Path, *, progress: Callable[[str], Non
         ) from e
 
 
+OPENAI_DIR = "openai-whisper"  # openai-whisper checkpoints live in <models_dir>/openai-whisper/<name>.pt
+
+
+def resolve_openai(models_dir: Path, name: str) -> Path:
+    """The checkpoint file of an openai-whisper model: a path to a ``.pt`` file, or
+    ``<models_dir>/openai-whisper/<name>.pt`` (the file openai-whisper itself downloads)."""
+    candidate = Path(name).expanduser()
+    path = candidate if candidate.suffix == ".pt" else models_dir / OPENAI_DIR / f"{name}.pt"
+    if not path.is_file():
+        raise ConfigError(
+            f"openai-whisper model {name!r} is not installed ({path} is missing)",
+            hint=f"copy the .pt file there; online: lantai models install {name} --engine openai-whisper",
+        )
+    return path
+
+
+def resolve_for(engine: str, models_dir: Path, name: str) -> Path:
+    """The model an engine loads: a folder (faster-whisper) or a checkpoint file (openai-whisper)."""
+    return resolve_openai(models_dir, name) if engine == "openai-whisper" else resolve(models_dir, name)
+
+
 def resolve(models_dir: Path, name: str) -> Path:
     """The folder of an installed model: ``name`` under ``models_dir``, or a path."""
     candidate = Path(name).expanduser()
@@ -189,3 +210,21 @@ def resolve(models_dir: Path, name: str) -> Path:
             hint=f"run: lantai models install {name}   (or bash scripts/setup)",
         )
     return folder
+
+
+def install_openai(models_dir: Path, name: str) -> Path:
+    """Fetch an openai-whisper checkpoint into ``<models_dir>/openai-whisper/`` with
+    openai-whisper's own downloader (it checks the SHA-256 in the file's URL). Needs
+    internet and the openai-whisper extra; offline, copy the ``.pt`` file there instead."""
+    try:
+        import whisper
+    except ImportError as e:
+        raise ModelInstallError(
+            "openai-whisper is not installed", hint="pip install torch==2.13.0 openai-whisper"
+        ) from e
+    if name not in whisper._MODELS:
+        raise ModelInstallError(f"openai-whisper has no model {name!r}", hint=", ".join(whisper._MODELS))
+    root = models_dir / OPENAI_DIR
+    root.mkdir(parents=True, exist_ok=True)
+    whisper._download(whisper._MODELS[name], str(root), False)
+    return root / f"{name}.pt"

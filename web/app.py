@@ -16,7 +16,18 @@ from catalog.openreview import ReviewRefused
 from configs import Settings, get_settings
 from configs.errors import BadInputError, LantaiError
 from web.deps import CsrfFailed, Forbidden, LoginRequired, csrf_guard, render
-from web.routes import auth, objects, pages, projects, public, recordings, review, screening, search
+from web.routes import (
+    auth,
+    objects,
+    operations,
+    pages,
+    projects,
+    public,
+    recordings,
+    review,
+    screening,
+    search,
+)
 
 STATIC = Path(__file__).with_name("static")
 
@@ -30,7 +41,7 @@ def _csp(settings: Settings) -> str:
         media += f" {scheme}://{settings.storage.endpoint}"
     return (
         f"default-src 'self'; script-src 'self'; style-src 'self'; img-src {media} data:; "
-        f"media-src {media}; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+        f"media-src {media}; connect-src {media}; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
     )
 
 
@@ -70,7 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.add_middleware(CompressPages)
-    for module in (auth, review, recordings, pages, search, screening, projects, public, objects):
+    for module in (auth, review, recordings, pages, search, screening, projects, operations, public, objects):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     csp = _csp(settings)

@@ -201,3 +201,26 @@ def test_missing_tesseract_names_the_setup_command(tmp_path: Path) -> None:
     done = lantai("enrich", home=home, env={"PATH": str(bin_dir)}, check=False)
     assert done.returncode == 3
     assert "tesseract" in done.stderr and "scripts/setup" in done.stderr
+
+
+def test_audit_and_replicate_commands(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    batch = tmp_path / "b"
+    batch.mkdir()
+    shutil.copy(SAMPLES / "phototest.tif", batch)
+    lantai("ingest", str(batch), "--collection", "AUD", home=home)
+    ok = lantai("audit", home=home)
+    assert "1 masters checked, 1 intact" in ok.stdout
+    rep = json.loads(lantai("replicate", "--json", home=home).stdout)
+    assert rep["copied"] == 1 and rep["passed"]
+    assert json.loads(lantai("replicate", "--json", home=home).stdout)["skipped"] == 1
+    [master] = [p for p in (home / "objects" / "lantai" / "masters").rglob("*.tif")]
+    master.write_bytes(master.read_bytes()[:-10] + b"0123456789")
+    bad = lantai("audit", home=home, check=False)
+    assert bad.returncode == 6 and "CHANGED" in bad.stdout
+    status = json.loads(lantai("status", "--json", home=home).stdout)
+    assert status["audit"]["passed"] is False and len(status["audit"]["changed"]) == 1
+    assert {"queue", "throughput", "in_progress"} <= set(status)
+    # the replica still holds the intact copy
+    [copy] = [p for p in (home / "objects" / "lantai-replica" / "masters").rglob("*.tif")]
+    assert copy.read_bytes() == (SAMPLES / "phototest.tif").read_bytes()

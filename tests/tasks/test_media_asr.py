@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import wave
 from pathlib import Path
@@ -212,3 +213,38 @@ def test_long_recordings_are_read_in_windows_cut_at_silence(
     assert len(starts) >= 3  # "…your country…your country" at least once per copy
     assert {int(t // 14) for t in starts} == {0, 1, 2}  # in each copy's own time
     assert [s.start for s in segs] == sorted(s.start for s in segs)
+
+
+def test_multi_track_picks_the_speech_and_peaks_follow_the_sound(tmp_path: Path) -> None:
+    two = tmp_path / "two-tracks.mka"
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "anullsrc=r=44100:cl=stereo",
+            "-i",
+            str(SAMPLES / "jfk 1961 inaugural.flac"),
+            "-map",
+            "0:a",
+            "-map",
+            "1:a",
+            "-t",
+            "11",
+            "-c:a",
+            "flac",
+            str(two),
+        ],
+        check=True,
+    )
+    info = media.probe(two)
+    assert len(info.audio) == 2
+    assert media.speech_track(two, info) == 1  # track 0 is silent
+    peaks = json.loads(media.waveform_peaks(two, tmp_path / "p.json", info, track=1).read_text())
+    assert peaks["per_second"] == 10 and abs(len(peaks["peaks"]) - 110) <= 2
+    assert max(peaks["peaks"]) > 20 and all(0 <= p <= 100 for p in peaks["peaks"])
+    silent = json.loads(media.waveform_peaks(two, tmp_path / "s.json", info, track=0).read_text())
+    assert max(silent["peaks"]) == 0

@@ -4,6 +4,7 @@ page (a real image), in a fresh Lantai home, for the web tests."""
 from __future__ import annotations
 
 import re
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from catalog.models import Access, Asset, Collection, Item, ItemStatus, Page, Se
 from catalog.search import reindex_item
 from configs import get_settings
 from storage import open_store
+from tasks import media
 from tests.conftest import SAMPLES, free_port
 from web.app import create_app
 from web.security import add_user
@@ -93,6 +95,18 @@ def _seed(session: Session) -> Seeded:
             key="derivatives/aa/access.wav",
             sha256="b" * 64,
             media_type="audio/wav",
+            source_asset_id=master.id,
+        )
+    )
+    peaks = media.waveform_peaks(wav, Path(tempfile.mkdtemp()) / "peaks.json", media.probe(wav))
+    store.put_file("derivatives/aa/peaks.json", peaks, content_type="application/json")
+    session.add(
+        Asset(
+            item_id=rec.id,
+            role="peaks",
+            key="derivatives/aa/peaks.json",
+            sha256="e" * 64,
+            media_type="application/json",
             source_asset_id=master.id,
         )
     )

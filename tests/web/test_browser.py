@@ -72,6 +72,16 @@ def test_recording_view_follows_the_player_and_saves_edits(browser, live_server:
     page.locator(f"#seg-{seeded.segments[0]} .text span").nth(7).click()
     page.wait_for_function("Math.abs(document.getElementById('player').currentTime - 0.5) < 0.2")
     player.evaluate("p => p.pause()")
+    # the waveform is drawn from the stored peaks, and a click on it seeks
+    page.wait_for_function(
+        "(() => { const c = document.getElementById('waveform'); const d = c.getContext('2d')"
+        ".getImageData(0, 0, c.width, c.height).data; return d.some((v, i) => i % 4 === 3 && v > 0); })()"
+    )
+    box = page.locator("#waveform").bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] / 2)
+    page.wait_for_function("document.getElementById('player').currentTime > 2.2")
+    player.evaluate("p => p.pause()")
     # keyboard: Alt+Down moves to the next segment
     page.keyboard.press("Alt+ArrowDown")
     page.wait_for_selector(f"#seg-{seeded.segments[1]}.active")

@@ -70,7 +70,9 @@ def recording(request: Request, db: DbSession, viewer: Staff, item_id: int, t: f
     access = db.exec(
         select(Asset).where(Asset.source_asset_id == tr.asset_id, Asset.role == "access")
     ).first()
-    media_url = open_store(settings).presigned_get(access.key, expires_seconds=6 * 3600) if access else ""
+    store = open_store(settings)
+    media_url = store.presigned_get(access.key, expires_seconds=6 * 3600) if access else ""
+    peaks = db.exec(select(Asset).where(Asset.source_asset_id == tr.asset_id, Asset.role == "peaks")).first()
     segments = db.exec(select(Segment).where(Segment.transcript_id == tr.id).order_by(col(Segment.seq))).all()
     flags = db.exec(select(Flag).where(Flag.item_id == item_id, Flag.segment_id != None)).all()  # noqa: E711
     flagged: dict[int, list[str]] = {}
@@ -102,6 +104,7 @@ def recording(request: Request, db: DbSession, viewer: Staff, item_id: int, t: f
         ),
         speakers=sorted({s.speaker for s in segments if s.speaker}),
         media_url=media_url,
+        peaks_url=store.presigned_get(peaks.key, expires_seconds=6 * 3600) if peaks else "",
         is_video=bool(access and access.media_type.startswith("video")),
         start_at=max(0.0, t),
         locked=item.status == "approved",

@@ -64,6 +64,34 @@
     }
   });
 
+  // The waveform (peaks computed at enrichment): shows where the speech is, click to seek.
+  const wave = document.getElementById("waveform");
+  if (wave) {
+    let peaks = null;
+    const draw = () => {
+      if (!peaks) return;
+      const w = (wave.width = wave.clientWidth), h = wave.height, ctx = wave.getContext("2d");
+      const dur = player.duration || peaks.duration || 1, played = player.currentTime / dur;
+      ctx.clearRect(0, 0, w, h);
+      const n = peaks.peaks.length;
+      for (let x = 0; x < w; x++) {
+        const a = Math.floor((x * n) / w), b = Math.max(a + 1, Math.floor(((x + 1) * n) / w));
+        let m = 0;
+        for (let i = a; i < b && i < n; i++) m = Math.max(m, peaks.peaks[i]);
+        const bar = Math.max(1, (m / 100) * h);
+        ctx.fillStyle = x / w <= played ? "#8a1c1c" : "#b8b2a7";
+        ctx.fillRect(x, (h - bar) / 2, 1, bar);
+      }
+    };
+    fetch(wave.dataset.peaks).then((r) => r.json()).then((p) => { peaks = p; draw(); }).catch(() => wave.remove());
+    wave.addEventListener("click", (ev) => {
+      const dur = player.duration || (peaks && peaks.duration) || 0;
+      seek((ev.offsetX / wave.clientWidth) * dur, true);
+    });
+    player.addEventListener("timeupdate", draw);
+    window.addEventListener("resize", draw);
+  }
+
   const startAt = Number(root.dataset.startAt || 0);
   if (startAt > 0) {
     const go = () => { seek(startAt, false); setActive(current(startAt + 0.01) || segs.find((s) => Number(s.dataset.start) >= startAt)); };

@@ -1,0 +1,61 @@
+"""Deployments and schedules: what ``lantai worker`` serves (Prefect ``serve``). The
+schedules come from ``configs/`` (``[schedules]``): the inbox sweep, the nightly fixity
+audit and the weekly replication; ``enrich`` is also served for runs started on demand
+(the dashboard, ``prefect deployment run 'enrich/enrich'``). Several workers on several
+machines may serve the same deployments against one Prefect server: item claims in the
+catalog keep them from processing the same item."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.schedules import Cron
+
+from configs import Settings, get_settings
+from flows.audit import audit_flow
+from flows.enrich import enrich_flow
+from flows.ingest import ingest_flow
+from flows.replicate import replicate_flow
+from storage import open_store
+from storage.keys import INBOX
+
+
+def inbox_batches(settings: Settings) -> list[tuple[str, str]]:
+    """(collection, batch) of every batch waiting under ``inbox/<collection>/<batch>/``."""
+    found = set()
+    for obj in open_store(settings).list(INBOX):
+        parts = obj.key[len(INBOX) :].split("/")
+        if len(parts) >= 3 and not parts[-1].startswith("."):
+            found.add((parts[0], parts[1]))
+    return sorted(found)
+
+
+@flow(name="inbox-sweep", log_prints=False)
+def inbox_sweep_flow() -> dict[str, Any]:
+    """Ingest every batch collection teams put in the inbox, then enrich what is pending."""
+    logger = get_run_logger()
+    settings = get_settings()
+    ingested = []
+    for collection, batch in inbox_batches(settings):
+        report = ingest_flow(f"s3://{settings.storage.bucket}/{INBOX}{collection}/{batch}/", collection)
+        ingested.append({"collection": collection, "batch": batch, "items": len(report.get("results", []))})
+    outcomes = enrich_flow()
+    logger.info("inbox sweep: %d batches ingested, %d items enriched", len(ingested), len(outcomes))
+    return {"batches": ingested, "enriched": len(outcomes)}
+
+
+def deployments(settings: Settings) -> list[Any]:
+    """The deployments a worker serves, with their schedules."""
+    s = settings.schedules
+    made = [enrich_flow.to_deployment(name="enrich", description="enrich pending items (on demand)")]
+    for fl, name, cron in (
+        (inbox_sweep_flow, "inbox-sweep", s.inbox_sweep),
+        (audit_flow, "nightly-fixity-audit", s.fixity_audit),
+        (replicate_flow, "weekly-replication", s.replication),
+    ):
+        if cron:
+            made.append(fl.to_deployment(name=name, schedule=Cron(cron, timezone=s.timezone)))
+        else:
+            made.append(fl.to_deployment(name=name))
+    return made
