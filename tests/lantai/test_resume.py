@@ -74,3 +74,47 @@ def test_ingest_killed_midway_resumes_without_duplicates(tmp_path: Path) -> None
     )
     leftovers = [p for p in (objects / "inbox").rglob("*") if p.is_file() and not p.name.startswith(".")]
     assert leftovers == []
+
+
+def test_enrich_killed_mid_item_resumes_without_duplicates(tmp_path: Path) -> None:
+    """Kill `lantai enrich` while it is OCRing the pages of a long PDF, run it again: the item
+    is finished once, with one row per page and one of each derivative."""
+    pages = []
+    for n in range(12):
+        img = Image.new("L", (1240, 1754), 255)  # A4 at 150 dpi
+        draw = ImageDraw.Draw(img)
+        for line in range(30):
+            draw.text((80, 80 + line * 50), f"page {n} line {line}: the archive keeps what matters", fill=0)
+        pages.append(img)
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    pages[0].save(batch / "long.pdf", save_all=True, append_images=pages[1:], resolution=150)
+    home = tmp_path / "home"
+    lantai("ingest", str(batch), home=home)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LANTAI_", "PREFECT_"))}
+    env.update({"LANTAI_HOME": str(home), "LANTAI_MODELS_DIR": str(MODELS)})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lantai", "enrich"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    progress = home / "objects" / "lantai" / "progress"
+    deadline = time.monotonic() + 240
+    while not any(progress.glob("*.json")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    assert proc.poll() is None, "enrich finished before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with sqlite3.connect(home / "catalog.db") as conn:
+        assert conn.execute("SELECT status FROM item").fetchone()[0] == "processing"
+        assert conn.execute("SELECT count(*) FROM page").fetchone()[0] == 0  # nothing half-written
+    lantai("enrich", home=home)
+    with sqlite3.connect(home / "catalog.db") as conn:
+        assert conn.execute("SELECT status FROM item").fetchone()[0] == "enriched"
+        assert conn.execute("SELECT count(*), count(DISTINCT page_no) FROM page").fetchone() == (12, 12)
+        roles = dict(conn.execute("SELECT role, count(*) FROM asset GROUP BY role").fetchall())
+        assert roles == {"master": 1, "hocr": 1, "pdf": 1, "page_image": 12}, roles
+        ocr_events = conn.execute("SELECT count(*) FROM event WHERE type = 'optical character recognition'")
+        assert ocr_events.fetchone()[0] == 1
