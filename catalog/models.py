@@ -66,19 +66,11 @@ class Collection(SQLModel, table=True):
     created_at: datetime = _ts()
 
 
-class Item(SQLModel, table=True):
-    """The unit of description (件 / 案卷): one interview, one document, one file of pages."""
+class ItemBase(SQLModel):
+    """The description of an item (DA/T 18-2022 / DA/T 59-2017): what editors and manifests set."""
 
-    __table_args__ = (Index("ix_item_collection_status", "collection_id", "status"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    collection_id: int = Field(foreign_key="collection.id", index=True)
     reference_code: str = Field(index=True, unique=True, max_length=128)  # 档号 (DA/T 13)
     title: str = ""  # 题名
-    kind: str = Field(default=Kind.other, max_length=16)
-    status: str = Field(default=ItemStatus.pending, max_length=16, index=True)
-    status_reason: str = ""
-    access: str = Field(default=Access.unreviewed, max_length=8)  # 开放标识
     creator: str = ""  # 责任者
     date: str = ""  # 日期 YYYYMMDD or YYYYMMDD-YYYYMMDD
     place: str = ""  # 地点
@@ -96,6 +88,19 @@ class Item(SQLModel, table=True):
     collected_at: str = ""  # 采集时间
     collected_place: str = ""  # 采集地点
     consent: str = ""  # 授权
+
+
+class Item(ItemBase, table=True):
+    """The unit of description (件 / 案卷): one interview, one document, one file of pages."""
+
+    __table_args__ = (Index("ix_item_collection_status", "collection_id", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    collection_id: int = Field(foreign_key="collection.id", index=True)
+    kind: str = Field(default=Kind.other, max_length=16)
+    status: str = Field(default=ItemStatus.pending, max_length=16, index=True)
+    status_reason: str = ""
+    access: str = Field(default=Access.unreviewed, max_length=8)  # 开放标识
     source_name: str = ""  # original file name of the first master
     batch: str = ""
     ocr_languages: str = ""  # per-item override of the collection's languages
@@ -108,6 +113,54 @@ class Item(SQLModel, table=True):
     )
     created_at: datetime = _ts()
     updated_at: datetime = _ts(onupdate=utcnow)
+
+
+class ItemCreate(ItemBase):
+    """What creating an item needs besides its description."""
+
+    collection_id: int
+    kind: str = Kind.other
+    access: str = Access.unreviewed
+    source_name: str = ""
+
+
+class ItemUpdate(SQLModel):
+    """A change of description fields; ``version`` is the one the change was made on."""
+
+    version: int
+    reference_code: str | None = None
+    title: str | None = None
+    creator: str | None = None
+    date: str | None = None
+    place: str | None = None
+    people: str | None = None
+    language: str | None = None
+    subject: str | None = None
+    abstract: str | None = None
+    extent: str | None = None
+    generation: str | None = None
+    retention: str | None = None
+    classification: str | None = None
+    notes: str | None = None
+    narrator: str | None = None
+    interviewer: str | None = None
+    collected_at: str | None = None
+    collected_place: str | None = None
+    consent: str | None = None
+
+
+class ItemPublic(ItemBase):
+    """An item as the JSON API shows it."""
+
+    id: int
+    collection_id: int
+    kind: str
+    status: str
+    access: str
+    source_name: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
 
 
 class Asset(SQLModel, table=True):

@@ -196,3 +196,26 @@ def test_collection_exports_from_the_queue(clients: dict[str, Browser], seeded: 
     assert rows[0][1] == "档号" and len(rows) == 4
     assert ed.get("/collections/ORAL/export/csv").content.startswith("\ufeff序号".encode())
     assert clients["col"].get("/collections/ORAL/export/csv", follow_redirects=False).status_code == 403
+
+
+def test_item_json_api(clients: dict[str, Browser], seeded: Seeded) -> None:
+    ed = clients["ed"]
+    item = ed.api("GET", f"/api/items/{seeded.recording}").json()
+    assert (
+        item["reference_code"] == "J001-LY·2024·Y-001" and item["version"] == 0 and "claimed_by" not in item
+    )
+    r = ed.api(
+        "PATCH", f"/api/items/{seeded.recording}", {"version": 0, "narrator": "王秀英", "date": "1998年3月"}
+    )
+    assert r.status_code == 200 and r.json()["narrator"] == "王秀英" and r.json()["date"] == "199803"
+    stale = ed.api("PATCH", f"/api/items/{seeded.recording}", {"version": 0, "narrator": "别人"})
+    assert stale.status_code == 409 and stale.json()["current"]["narrator"] == "王秀英"
+    assert (
+        ed.api("PATCH", f"/api/items/{seeded.recording}", {"version": 1, "retention": "forever"}).status_code
+        == 422
+    )
+    assert clients["col"].api("GET", f"/api/items/{seeded.closed}").status_code == 403
+    assert (
+        clients["col"].api("PATCH", f"/api/items/{seeded.scan}", {"version": 0, "title": "x"}).status_code
+        == 403
+    )

@@ -20,7 +20,7 @@ from catalog.editing import (
     set_status,
     update_description,
 )
-from catalog.models import Access, Collection, Flag, Item, Page, Revision, Transcript
+from catalog.models import Access, Collection, Flag, Item, ItemPublic, ItemUpdate, Page, Revision, Transcript
 from configs.errors import BadInputError
 from flows.export import COLLECTION_FORMATS, FORMATS, export_item
 from web.deps import DbSession, EditorUser, Forbidden, Staff, Viewer, render
@@ -171,6 +171,22 @@ def restore(db: DbSession, viewer: EditorUser, revision_id: int) -> Response:
     visible_item(db, rev.item_id, viewer)
     restore_revision(db, revision_id=revision_id, editor=viewer.editor)
     return RedirectResponse(f"/items/{rev.item_id}/history", status_code=303)
+
+
+@router.get("/api/items/{item_id}")
+def api_item(db: DbSession, viewer: Staff, item_id: int) -> ItemPublic:
+    """An item's description and state (``ItemPublic``)."""
+    return ItemPublic.model_validate(visible_item(db, item_id, viewer), from_attributes=True)
+
+
+@router.patch("/api/items/{item_id}")
+def api_update_item(db: DbSession, viewer: EditorUser, item_id: int, body: ItemUpdate) -> ItemPublic:
+    """Change description fields (``ItemUpdate``, with the ``version`` they were made on):
+    validated per DA/T 18; 409 with both values on a stale version, 423 when approved."""
+    visible_item(db, item_id, viewer)
+    fields = body.model_dump(exclude_unset=True, exclude={"version"})
+    item = update_description(db, item_id=item_id, version=body.version, fields=fields, editor=viewer.editor)
+    return ItemPublic.model_validate(item, from_attributes=True)
 
 
 @router.get("/items/{item_id}/export/{fmt}")

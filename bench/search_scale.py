@@ -1,0 +1,325 @@
+"""Search at archive scale: build a catalog of (by default) 100,000 items with 1,000,000
+transcript segments and 1,000,000 OCR pages of real Chinese archival prose (sentences of
+the planning documents in ../shared/data/text, recombined), then measure index build time,
+database size, and p50/p95 latency of 50 two-to-four-character queries and 10 phrase
+queries with filters through ``catalog.search.search`` — against a naive
+``LIKE '%…%'`` scan with the same filters, measured in the same run.
+
+    .venv/bin/python bench/search_scale.py --backend sqlite|postgresql [--items 100000]
+        [--segments 1000000] [--pages 1000000] [--pg-url postgresql+psycopg://…]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+REPO = Path(__file__).resolve().parents[1]
+BATCH = 20_000
+
+
+def sentences(folder: Path) -> list[str]:
+    text = "\n".join(p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.txt")))
+    parts = [s.strip() for s in re.split(r"[。！？；\n]", text)]
+    return [s for s in parts if 8 <= len(s) <= 120]
+
+
+NOW = "2026-11-21T00:00:00+00:00"
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "collection": {"fonds": "J001", "ocr_languages": "chi_sim", "asr_language": "", "script": "zh-Hans",
+                   "vocabulary": "", "term_lists": "", "retention": "Y", "created_at": NOW},
+    "item": {"status_reason": "", "creator": "", "place": "", "people": "", "abstract": "", "extent": "",
+             "generation": "数字化", "retention": "Y", "classification": "", "notes": "", "narrator": "",
+             "interviewer": "", "collected_at": "", "collected_place": "", "consent": "", "source_name": "",
+             "batch": "", "ocr_languages": "", "progress": 1.0, "extra": "{}", "version": 0, "claimed_by": "",
+             "created_at": NOW, "updated_at": NOW},
+    "asset": {"size": 0, "media_type": "", "format_name": "", "original_name": "", "sequence": 0,
+              "tech": "{}", "created_at": NOW},
+    "transcript": {"language": "zh", "language_probability": 1.0, "duration": 3600.0,
+                   "engine": "faster-whisper", "model": "base", "model_sha256": "", "options": "{}",
+                   "result_key": "", "status": "ok", "error": "", "created_at": NOW},
+    "segment": {"raw_text": "", "confidence": 0.8, "speaker": "", "words": "[]", "version": 0},
+    "page": {"width": 2480, "height": 3508, "mean_conf": 85.0, "status": "ok", "error": "",
+             "engine": "tesseract", "method": "ocr", "rotation": 0, "skew": 0.0, "image_key": "",
+             "result_key": "", "version": 0, "created_at": NOW},
+    "search_entry": {},
+}  # fmt: skip
+
+
+def insert(c: Any, table: str, rows: list[dict[str, Any]]) -> None:
+    """A multi-row INSERT of complete rows (the table's defaults filled in)."""
+    if not rows:
+        return
+    full = [DEFAULTS[table] | r for r in rows]
+    cols = list(full[0])
+    names = ", ".join(f'"{k}"' for k in cols)
+    values = ", ".join(f":{k}" for k in cols)
+    c.execute(sa.text(f"INSERT INTO {table} ({names}) VALUES ({values})"), full)
+
+
+def build(url: str, args: argparse.Namespace, rnd: random.Random, pool: list[str]) -> dict[str, Any]:
+    from catalog.db import get_engine
+    from catalog.textindex import index_terms
+
+    engine = get_engine(url)  # schema via the migrations
+    t0 = time.perf_counter()
+    kinds = ["recording" if i % 2 else "scan" for i in range(args.items)]
+    segs_per = args.segments // (args.items // 2)
+    pages_per = args.pages // (args.items // 2)
+    lines_per_page = 3
+    item_rows, asset_rows = [], []
+    for i in range(1, args.items + 1):
+        year = rnd.randint(1950, 2023)
+        category = "LY" if kinds[i - 1] == "recording" else "WS"
+        item_rows.append(
+            {
+                "id": i,
+                "collection_id": 1,
+                "reference_code": f"J001-{category}·{year}·Y-{i:06d}",
+                "title": rnd.choice(pool)[:30],
+                "kind": kinds[i - 1],
+                "status": "enriched",
+                "access": "开放" if i % 10 else "控制",
+                "date": f"{year}0{rnd.randint(1, 9)}1{rnd.randint(0, 9)}",
+                "language": "中文",
+                "subject": rnd.choice(pool)[:12],
+            }
+        )
+        asset_rows.append(
+            {"id": i, "item_id": i, "role": "master", "key": f"masters/{i:06d}", "sha256": f"{i:064d}"}
+        )
+    entry_rows: list[dict[str, Any]] = []
+    eid = 0
+
+    def entry(item: int, field: str, body: str, **loc: Any) -> None:
+        nonlocal eid
+        eid += 1
+        terms = index_terms(body)
+        entry_rows.append(
+            {
+                "id": eid,
+                "item_id": item,
+                "field": field,
+                "text": body,
+                "tokens": terms.tokens,
+                "bigrams": terms.bigrams,
+                "audience": "staff",
+                "page_no": loc.get("page_no"),
+                "bbox": json.dumps(loc["bbox"]) if "bbox" in loc else None,
+                "segment_id": loc.get("segment_id"),
+                "start": loc.get("start"),
+                "end": loc.get("end"),
+            }
+        )
+
+    with engine.begin() as c:
+        insert(c, "collection", [{"id": 1, "code": "BIG", "name": "bench"}])
+        for chunk in range(0, len(item_rows), BATCH):
+            insert(c, "item", item_rows[chunk : chunk + BATCH])
+            insert(c, "asset", asset_rows[chunk : chunk + BATCH])
+    for row in item_rows:
+        entry(row["id"], "title", row["title"])
+    seg_id = page_id = tr_id = 0
+    segs: list[dict[str, Any]] = []
+    pages: list[dict[str, Any]] = []
+    trs: list[dict[str, Any]] = []
+
+    def flush(c: Any) -> None:
+        insert(c, "transcript", trs)
+        insert(c, "segment", segs)
+        insert(c, "page", pages)
+        insert(c, "search_entry", entry_rows)
+        trs.clear(), segs.clear(), pages.clear(), entry_rows.clear()
+
+    with engine.begin() as c:
+        for row in item_rows:
+            i = row["id"]
+            if row["kind"] == "recording":
+                tr_id += 1
+                trs.append({"id": tr_id, "item_id": i, "asset_id": i})
+                for k in range(segs_per):
+                    seg_id += 1
+                    body = rnd.choice(pool)
+                    start, end = k * 5.0, k * 5.0 + 4.5
+                    segs.append(
+                        {
+                            "id": seg_id,
+                            "transcript_id": tr_id,
+                            "seq": k,
+                            "start": start,
+                            "end": end,
+                            "text": body,
+                        }
+                    )
+                    entry(i, "segment", body, segment_id=seg_id, start=start, end=end)
+            else:
+                for k in range(1, pages_per + 1):
+                    page_id += 1
+                    lines = [
+                        {
+                            "text": rnd.choice(pool),
+                            "bbox": [100, 100 + 60 * n, 2300, 150 + 60 * n],
+                            "conf": 85,
+                        }
+                        for n in range(lines_per_page)
+                    ]
+                    pages.append(
+                        {
+                            "id": page_id,
+                            "item_id": i,
+                            "asset_id": i,
+                            "page_no": k,
+                            "source_page": k,
+                            "text": "\n".join(x["text"] for x in lines),
+                            "lines": json.dumps([x | {"words": []} for x in lines], ensure_ascii=False),
+                        }
+                    )
+                    for line in lines:
+                        entry(i, "page", str(line["text"]), page_no=k, bbox=line["bbox"])
+            if len(entry_rows) >= BATCH:
+                flush(c)
+        flush(c)
+        if engine.dialect.name == "postgresql":
+            for table in ("collection", "item", "asset", "transcript", "segment", "page", "search_entry"):
+                seq = f"pg_get_serial_sequence('{table}', 'id')"
+                c.execute(sa.text(f"SELECT setval({seq}, (SELECT max(id) FROM {table}))"))
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.execute(sa.text("VACUUM ANALYZE"))
+        with engine.connect() as c:
+            size = c.execute(sa.text("SELECT pg_database_size(current_database())")).scalar_one()
+    else:
+        with engine.connect() as c:
+            c.execute(sa.text("PRAGMA wal_checkpoint(TRUNCATE)"))
+            c.execute(sa.text("ANALYZE"))
+        size = Path(url.split("///", 1)[1]).stat().st_size
+    return {
+        "build_seconds": round(time.perf_counter() - t0, 1),
+        "db_mb": round(size / 1e6),
+        "entries": eid,
+        "segments": seg_id,
+        "pages": page_id,
+    }
+
+
+def queries(pool: list[str], rnd: random.Random) -> tuple[list[str], list[str]]:
+    text = "".join(pool)
+    runs = re.findall(r"[\u4e00-\u9fff]{2,}", text)
+    short: list[str] = []
+    while len(short) < 50:
+        run = rnd.choice(runs)
+        n = rnd.randint(2, 4)
+        if len(run) >= n:
+            start = rnd.randint(0, len(run) - n)
+            if run[start : start + n] not in short:
+                short.append(run[start : start + n])
+    phrases = []
+    while len(phrases) < 10:
+        run = rnd.choice(runs)
+        if len(run) >= 8:
+            start = rnd.randint(0, len(run) - 6)
+            phrases.append(run[start : start + rnd.randint(5, 6)])
+    return short, phrases
+
+
+def measure(url: str, short: list[str], phrases: list[str]) -> dict[str, Any]:
+    from catalog.db import get_engine
+    from catalog.search import Filters, search
+
+    engine = get_engine(url)
+    plain = Filters(include_restricted=True)
+    filtered = [
+        Filters(kind="scan", year_from=1960, year_to=1999, include_restricted=True),
+        Filters(kind="recording", year_from=1970, include_restricted=False),
+    ]
+
+    def lantai(q: str, f: Filters) -> float:
+        with Session(engine) as s:
+            t = time.perf_counter()
+            search(s, q, filters=f, limit=20)
+            return (time.perf_counter() - t) * 1000
+
+    def like(q: str, f: Filters) -> float:
+        where, params = f.sql()
+        with engine.connect() as c:
+            t = time.perf_counter()
+            c.execute(
+                sa.text(f"""SELECT e.id FROM search_entry e JOIN item i ON i.id = e.item_id
+                                  WHERE e.text LIKE :pat{where} LIMIT 20"""),
+                params | {"pat": f"%{q}%"},
+            ).all()
+            return (time.perf_counter() - t) * 1000
+
+    for q in short[:3]:  # warm caches the same way for both
+        lantai(q, plain), like(q, plain)
+    out = {}
+    for name, fn in (("lantai", lantai), ("like", like)):
+        times = [fn(q, plain) for q in short] + [fn(q, filtered[n % 2]) for n, q in enumerate(phrases)]
+        out[name] = {
+            "p50_ms": round(statistics.median(times), 1),
+            "p95_ms": round(statistics.quantiles(times, n=20)[18], 1),
+            "max_ms": round(max(times), 1),
+        }
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    ap.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    ap.add_argument("--items", type=int, default=100_000)
+    ap.add_argument("--segments", type=int, default=1_000_000)
+    ap.add_argument("--pages", type=int, default=1_000_000)
+    ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "text")
+    args = ap.parse_args()
+    rnd = random.Random(42)
+    pool = sentences(args.data)
+    if args.backend == "sqlite":
+        url = f"sqlite:///{tempfile.mkdtemp(prefix='lantai-scale-')}/catalog.db"
+        name = None
+    else:
+        name = f"lantai_scale_{int(time.time())}"
+        admin = sa.create_engine(args.pg_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        url = args.pg_url.rsplit("/", 1)[0] + "/" + name
+    try:
+        print(
+            f"{args.backend}: {len(pool)} source sentences; building {args.items} items, "
+            f"{args.segments} segments, {args.pages} pages …",
+            flush=True,
+        )
+        built = build(url, args, rnd, pool)
+        print(
+            f"built in {built['build_seconds']} s: {built['entries']} entries, {built['db_mb']} MB",
+            flush=True,
+        )
+        short, phrases = queries(pool, rnd)
+        result = measure(url, short, phrases)
+        for k, v in result.items():
+            print(f"{k:7} p50 {v['p50_ms']:8.1f} ms  p95 {v['p95_ms']:8.1f} ms  max {v['max_ms']:8.1f} ms")
+        print(
+            f"ratio like/lantai: p50 ×{result['like']['p50_ms'] / result['lantai']['p50_ms']:.1f}, "
+            f"p95 ×{result['like']['p95_ms'] / result['lantai']['p95_ms']:.1f}"
+        )
+    finally:
+        if name:
+            from catalog.db import get_engine
+
+            get_engine.cache_clear()
+            with admin.connect() as c:
+                c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+if __name__ == "__main__":
+    main()
