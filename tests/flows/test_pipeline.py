@@ -72,7 +72,7 @@ def test_batch_to_searchable_catalog(home: Path, batch: Path) -> None:
         events = {e.type for e in session.exec(select(Event).where(Event.item_id == kennedy.id))}
         assert {"ingestion", "message digest calculation", "format identification", "transcription"} <= events
         roles = {a.role for a in session.exec(select(Asset).where(Asset.item_id == kennedy.id))}
-        assert roles == {"master", "access"}
+        assert roles == {"master", "access", "peaks"}  # peaks: the review player's waveform
     store = open_store(settings)
     assert list(store.list("inbox/T1/")) == [
         o for o in store.list("inbox/T1/") if o.key.endswith("manifest.csv")
