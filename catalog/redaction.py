@@ -4,14 +4,19 @@ breaks), so a later correction elsewhere in the text does not shift a mask off i
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel import Session, col, select
 
-from catalog.models import Flag
+from catalog.models import Asset, Flag, Page, Transcript
 
 MASK = "█"
+PUBLIC_PAGE = "public_page"  # asset roles of the redacted derivatives (made by flows.redact)
+PUBLIC_ACCESS = "public_access"
 SCREENING_KINDS = ("pii", "term")
 
 
@@ -80,3 +85,39 @@ def mask_lines(lines: list[dict[str, object]], values: list[str]) -> list[str]:
     texts = [str(line.get("text", "")) for line in lines]
     joined = mask_text("\n".join(texts), values)
     return joined.split("\n") if texts else []
+
+
+def fingerprint(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def public_page_asset(session: Session, page: Page, masks: Masks) -> tuple[str, bool]:
+    """(object key the public may see for this page image, whether it is ready)."""
+    boxes = masks.boxes.get(page.page_no)
+    if not boxes:
+        return page.image_key, bool(page.image_key)
+    asset = session.exec(
+        select(Asset).where(
+            Asset.item_id == page.item_id,
+            Asset.role == PUBLIC_PAGE,
+            Asset.original_name == f"page-{page.page_no}",
+        )
+    ).first()
+    return (asset.key, True) if asset and asset.tech.get("masks") == fingerprint(boxes) else ("", False)
+
+
+def public_media_asset(session: Session, item_id: int, masks: Masks) -> tuple[Asset | None, bool]:
+    """(the access copy the public may hear, whether it is ready)."""
+    tr = session.exec(
+        select(Transcript).where(Transcript.item_id == item_id).order_by(col(Transcript.id).desc())
+    ).first()
+    if tr is None:
+        return None, False
+    spans = masks.segment_times()
+    role = PUBLIC_ACCESS if spans else "access"
+    asset = session.exec(
+        select(Asset).where(Asset.source_asset_id == tr.asset_id, Asset.role == role)
+    ).first()
+    if asset is None or (spans and asset.tech.get("masks") != fingerprint(spans)):
+        return None, False
+    return asset, True

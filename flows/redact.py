@@ -5,61 +5,26 @@ public pages never serve one that is out of date."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import tempfile
 from pathlib import Path
-from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from catalog import crud
 from catalog.db import session_scope
 from catalog.models import Asset, Item, Page, Transcript
-from catalog.redaction import Masks, masks_for
+from catalog.redaction import (
+    PUBLIC_ACCESS,
+    PUBLIC_PAGE,
+    fingerprint,
+    masks_for,
+    public_media_asset,
+    public_page_asset,
+)
 from configs import get_settings
 from storage import ObjectStore, download, open_store
 from storage.keys import derivative_key
 from tasks import redact
-
-PUBLIC_PAGE = "public_page"
-PUBLIC_ACCESS = "public_access"
-
-
-def fingerprint(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def public_page_asset(session: Session, page: Page, masks: Masks) -> tuple[str, bool]:
-    """(object key the public may see for this page image, whether it is ready)."""
-    boxes = masks.boxes.get(page.page_no)
-    if not boxes:
-        return page.image_key, bool(page.image_key)
-    asset = session.exec(
-        select(Asset).where(
-            Asset.item_id == page.item_id,
-            Asset.role == PUBLIC_PAGE,
-            Asset.original_name == f"page-{page.page_no}",
-        )
-    ).first()
-    return (asset.key, True) if asset and asset.tech.get("masks") == fingerprint(boxes) else ("", False)
-
-
-def public_media_asset(session: Session, item_id: int, masks: Masks) -> tuple[Asset | None, bool]:
-    """(the access copy the public may hear, whether it is ready)."""
-    tr = session.exec(
-        select(Transcript).where(Transcript.item_id == item_id).order_by(col(Transcript.id).desc())
-    ).first()
-    if tr is None:
-        return None, False
-    spans = masks.segment_times()
-    role = PUBLIC_ACCESS if spans else "access"
-    asset = session.exec(
-        select(Asset).where(Asset.source_asset_id == tr.asset_id, Asset.role == role)
-    ).first()
-    if asset is None or (spans and asset.tech.get("masks") != fingerprint(spans)):
-        return None, False
-    return asset, True
 
 
 def _put(

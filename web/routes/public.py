@@ -13,10 +13,9 @@ from sqlmodel import Session, col, select
 from catalog.crud import add_event
 from catalog.editing import NotFound
 from catalog.models import Access, CopyRequest, Item, Page, Segment, Transcript
-from catalog.redaction import mask_lines, mask_text, masks_for
+from catalog.redaction import mask_lines, mask_text, masks_for, public_media_asset, public_page_asset
 from catalog.search import MAX_QUERY, Filters, facets, search
 from configs.errors import BadInputError
-from flows.redact import public_media_asset, public_page_asset
 from storage import open_store
 from web.deps import AnyViewer, DbSession, render, settings_of
 from web.security import CSRF_COOKIE, new_csrf_token
