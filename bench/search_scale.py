@@ -281,9 +281,16 @@ def main() -> None:
     ap.add_argument("--segments", type=int, default=1_000_000)
     ap.add_argument("--pages", type=int, default=1_000_000)
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "text")
+    ap.add_argument("--reuse", help="measure an already built catalog at this database URL")
     args = ap.parse_args()
     rnd = random.Random(42)
     pool = sentences(args.data)
+    if args.reuse:
+        url, name = args.reuse, None
+        short, phrases = queries(pool, rnd)
+        for k, v in measure(url, short, phrases).items():
+            print(f"{k:7} p50 {v['p50_ms']:8.1f} ms  p95 {v['p95_ms']:8.1f} ms  max {v['max_ms']:8.1f} ms")
+        return
     if args.backend == "sqlite":
         url = f"sqlite:///{tempfile.mkdtemp(prefix='lantai-scale-')}/catalog.db"
         name = None
