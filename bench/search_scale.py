@@ -282,6 +282,7 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=1_000_000)
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "text")
     ap.add_argument("--reuse", help="measure an already built catalog at this database URL")
+    ap.add_argument("--keep", action="store_true", help="keep the PostgreSQL database for --reuse")
     args = ap.parse_args()
     rnd = random.Random(42)
     pool = sentences(args.data)
@@ -325,7 +326,10 @@ def main() -> None:
 
             get_engine.cache_clear()
             with admin.connect() as c:
-                c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                if not args.keep:
+                    c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                else:
+                    print(f"kept: {url}")
 
 
 if __name__ == "__main__":

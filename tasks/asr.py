@@ -192,6 +192,8 @@ def _postprocess(segments: Any, language: str, options: AsrOptions) -> Iterator[
     previous = ""
     for seg in segments:
         raw = seg.text.strip()
+        if not raw:  # nothing said: not a segment
+            continue
         words = [
             AsrWord(
                 round(float(w.start), 2),
@@ -205,6 +207,8 @@ def _postprocess(segments: Any, language: str, options: AsrOptions) -> Iterator[
         # word probabilities are the finer measure; the segment's log-probability when there are none
         word_mean = sum(w.probability for w in words) / len(words) if words else None
         confidence = word_mean if word_mean is not None else math.exp(seg.avg_logprob)
+        if not math.isfinite(confidence):
+            confidence = 0.0
         flags = doubt_flags(
             text,
             start=float(seg.start),
@@ -217,12 +221,12 @@ def _postprocess(segments: Any, language: str, options: AsrOptions) -> Iterator[
             flags.append("low_confidence")
         previous = text
         yield AsrSegment(
-            start=round(float(seg.start), 2),
-            end=round(float(seg.end), 2),
+            start=round(max(0.0, float(seg.start)), 2),
+            end=round(max(0.0, float(seg.end)), 2),
             text=text,
             raw_text=raw,
             confidence=round(float(confidence), 4),
-            no_speech_prob=round(float(seg.no_speech_prob), 4),
+            no_speech_prob=round(float(seg.no_speech_prob), 4) if math.isfinite(seg.no_speech_prob) else 0.0,
             words=words,
             flags=flags,
         )

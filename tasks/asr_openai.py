@@ -11,6 +11,7 @@ ignored (recorded as such in the options)."""
 from __future__ import annotations
 
 import hashlib
+import math
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -62,7 +63,13 @@ def _file_sha256(path: Path) -> str:
 class OpenAIWhisperEngine:
     name = "openai-whisper"
 
-    def __init__(self, checkpoint: Path, *, device: str = "auto") -> None:
+    def __init__(
+        self,
+        checkpoint: Path,
+        *,
+        device: str = "auto",
+        temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
+    ) -> None:
         try:
             import torch
             import whisper
@@ -78,6 +85,7 @@ class OpenAIWhisperEngine:
         self.model_sha256 = _file_sha256(checkpoint)
         self.version = f"{whisper.__version__}+torch{torch.__version__}"
         self._whisper = whisper
+        self.temperatures = temperatures  # openai-whisper's fallback schedule (its default)
         self._model = whisper.load_model(str(checkpoint), device=device, in_memory=True)
 
     def transcribe(self, wav: Path, options: AsrOptions) -> tuple[AsrInfo, Iterator[AsrSegment]]:
@@ -104,7 +112,8 @@ class OpenAIWhisperEngine:
         )
         _, probs = self._model.detect_language(mel)
         language = max(probs, key=probs.get)
-        return language, float(probs[language])
+        probability = float(probs[language])
+        return language, probability if math.isfinite(probability) else 0.0
 
     def _segments(self, audio: Any, offset: float, language: str, options: AsrOptions) -> Iterator[_Segment]:
         result = self._model.transcribe(
@@ -114,13 +123,17 @@ class OpenAIWhisperEngine:
             condition_on_previous_text=options.condition_on_previous_text,
             word_timestamps=options.word_timestamps,
             beam_size=options.beam_size,
+            temperature=self.temperatures,
             fp16=self.device == "cuda",
             verbose=None,
         )
+        limit = len(audio) / SAMPLE_RATE  # openai-whisper can emit times past the audio: no speech there
         for seg in result["segments"]:
+            if float(seg["start"]) >= limit:
+                continue
             yield _Segment(
                 start=float(seg["start"]) + offset,
-                end=float(seg["end"]) + offset,
+                end=min(float(seg["end"]), limit) + offset,
                 text=str(seg["text"]),
                 avg_logprob=float(seg.get("avg_logprob", 0.0)),
                 compression_ratio=float(seg.get("compression_ratio", 1.0)),
