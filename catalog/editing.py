@@ -16,7 +16,6 @@ from sqlmodel import Session, col, select
 from catalog.crud import add_event
 from catalog.manifest import RETENTION, validate_date
 from catalog.models import (
-    Access,
     Excerpt,
     Flag,
     Item,
@@ -705,6 +704,3 @@ def restore_revision(session: Session, *, revision_id: int, editor: Editor) -> R
 def can_see_restricted(role: str | None) -> bool:
     """Staff who may see items that are not open (开放标识 ≠ 开放)."""
     return role in (Role.editor, Role.operator, Role.admin)
-
-
-__all__ = ["Access", "EditConflict", "EditLocked", "Editor", "NotFound"]

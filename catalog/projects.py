@@ -6,7 +6,6 @@ shows the current text and marks the excerpt as updated."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlmodel import Session, col, func, select
 
@@ -349,15 +348,3 @@ def _touch_project(session: Session, project_id: int, editor: str) -> None:
     project.updated_at = utcnow()
     session.add(project)
     session.flush()
-
-
-def as_dict(view: ExcerptView) -> dict[str, Any]:
-    return {
-        "id": view.excerpt.id,
-        "heading": view.excerpt.heading,
-        "notes": view.excerpt.notes,
-        "text": view.text,
-        "updated": view.updated,
-        "citation": view.citation.text(),
-        "reference_code": view.item.reference_code,
-    }

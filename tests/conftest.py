@@ -116,6 +116,21 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         pytest.fail(str(e))
 
 
+def point_at_s3(monkeypatch: pytest.MonkeyPatch, prefix: str, server: S3Server, bucket: str) -> None:
+    """Set ``LANTAI_<prefix>__*`` (STORAGE or REPLICA) to the test S3 server and bucket."""
+    from configs.settings import get_settings
+
+    for var, value in (
+        ("BACKEND", "minio"),
+        ("ENDPOINT", server.endpoint),
+        ("BUCKET", bucket),
+        ("ACCESS_KEY", server.access_key),
+        ("SECRET_KEY", server.secret_key),
+    ):
+        monkeypatch.setenv(f"LANTAI_{prefix}__{var}", value)
+    get_settings.cache_clear()
+
+
 @pytest.fixture
 def bucket_name() -> str:
     return f"t-{uuid.uuid4().hex[:16]}"

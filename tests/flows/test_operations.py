@@ -20,7 +20,7 @@ from flows.ingest import ingest_flow
 from flows.replicate import replicate_flow
 from flows.schedules import inbox_batches, inbox_sweep_flow
 from storage import open_store
-from tests.conftest import SAMPLES, S3Server
+from tests.conftest import SAMPLES, S3Server, point_at_s3
 
 
 def _ingest_scans(tmp_path: Path, n: int = 3) -> list[str]:
@@ -57,15 +57,7 @@ def test_fixity_audit_reports_missing_and_changed_masters(home: Path, tmp_path: 
 def test_replication_is_incremental_and_verified(
     home: Path, tmp_path: Path, s3_server: S3Server, bucket_name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for var, value in (
-        ("BACKEND", "minio"),
-        ("ENDPOINT", s3_server.endpoint),
-        ("BUCKET", bucket_name),
-        ("ACCESS_KEY", s3_server.access_key),
-        ("SECRET_KEY", s3_server.secret_key),
-    ):
-        monkeypatch.setenv(f"LANTAI_REPLICA__{var}", value)
-    get_settings.cache_clear()
+    point_at_s3(monkeypatch, "REPLICA", s3_server, bucket_name)
     _ingest_scans(tmp_path)
     first = replicate_flow()
     assert first["passed"] and first["copied"] == 3 and first["skipped"] == 0 and first["exports"] == 2

@@ -19,7 +19,7 @@ from configs import get_settings
 from flows.enrich import enrich_flow
 from flows.ingest import ingest_flow
 from storage import open_store
-from tests.conftest import SAMPLES, S3Server
+from tests.conftest import SAMPLES, S3Server, point_at_s3
 
 MANIFEST = (
     "文件名,题名,日期,语言,口述者,开放标识\n"
@@ -139,15 +139,7 @@ def test_forced_rerun_keeps_editors_corrections_and_review_status(home: Path, tm
 def test_ingest_from_s3_inbox(
     home: Path, tmp_path: Path, s3_server: S3Server, bucket_name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for var, value in (
-        ("BACKEND", "minio"),
-        ("ENDPOINT", s3_server.endpoint),
-        ("BUCKET", bucket_name),
-        ("ACCESS_KEY", s3_server.access_key),
-        ("SECRET_KEY", s3_server.secret_key),
-    ):
-        monkeypatch.setenv(f"LANTAI_STORAGE__{var}", value)
-    get_settings.cache_clear()
+    point_at_s3(monkeypatch, "STORAGE", s3_server, bucket_name)
     open_store(get_settings())  # creates the bucket
     client = Minio(
         s3_server.endpoint, access_key=s3_server.access_key, secret_key=s3_server.secret_key, secure=False
