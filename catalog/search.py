@@ -1,8 +1,8 @@
 """Full-text search over descriptions, OCR lines and transcript segments, in one query.
 
 Each searchable unit is a ``SearchEntry`` row; SQLite indexes it with FTS5, PostgreSQL with
-a GIN tsvector (migration 0001). A hit carries its deep location: page + box for scans,
-start/end seconds for recordings.
+a GIN index on a stored tsvector, in hash partitions (migrations 0001 and 0006). A hit
+carries its deep location: page + box for scans, start/end seconds for recordings.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import or_, text, true
+from sqlalchemy import and_, or_, text, true
 from sqlmodel import Session, col, delete, select
 
 from catalog.models import Access, Item, Page, SearchEntry, Segment, Transcript
@@ -224,24 +224,28 @@ class Filters:
     include_restricted: bool = False  # without it, only open (开放) items are searched
     audience: str = "staff"  # public: only the redacted entries of open items
 
-    def sql(self) -> tuple[str, dict[str, Any]]:
+    def sql(self, *, copies: bool = False) -> tuple[str, dict[str, Any]]:
+        """SQL conditions (each after `` AND ``) on the entry ``e`` and its item ``i``; with
+        ``copies``, on the item fields copied into the entry instead (PostgreSQL, migration
+        0006), so no join is needed."""
+        item = "e.item_" if copies else "i."
         clauses: list[str] = []
         params: dict[str, Any] = {}
         if self.collection:
-            clauses.append("i.collection_id = (SELECT id FROM collection WHERE code = :collection)")
+            clauses.append(f"{item}collection_id = (SELECT id FROM collection WHERE code = :collection)")
             params["collection"] = self.collection
         for name in ("kind", "language", "status", "access"):
             if value := getattr(self, name):
-                clauses.append(f"i.{name} = :{name}")
+                clauses.append(f"{item}{name} = :{name}")
                 params[name] = value
         if self.year_from is not None:
-            clauses.append("i.date <> '' AND substr(i.date, 1, 4) >= :year_from")
+            clauses.append(f"{item}date <> '' AND substr({item}date, 1, 4) >= :year_from")
             params["year_from"] = f"{self.year_from:04d}"
         if self.year_to is not None:
-            clauses.append("i.date <> '' AND substr(i.date, 1, 4) <= :year_to")
+            clauses.append(f"{item}date <> '' AND substr({item}date, 1, 4) <= :year_to")
             params["year_to"] = f"{self.year_to:04d}"
         if not self.include_restricted or self.audience == "public":
-            clauses.append("i.access = :open")
+            clauses.append(f"{item}access = :open")
             params["open"] = Access.open.value
         clauses.append("e.audience = :audience")
         params["audience"] = "public" if self.audience == "public" else "staff"
@@ -269,23 +273,23 @@ def _matching(
 ) -> tuple[str, dict[str, Any]]:
     """SQL selecting (entry id, score) of every matching entry (or the first ``cap``), and
     its parameters."""
-    where, params = filters.sql()
     weight = " ".join(f"WHEN '{k}' THEN {v}" for k, v in FIELD_WEIGHT.items())
     if session.get_bind().dialect.name == "sqlite":
+        where, params = filters.sql()
+        join = " JOIN item i ON i.id = e.item_id" if " i." in where else ""
         params["q"] = _fts5_query(parts)
         sql = f"""SELECT e.id AS id, e.item_id AS item_id,
                          bm25(search_fts) * (CASE e.field {weight} ELSE 1 END) AS score
-                  FROM search_fts JOIN search_entry e ON e.id = search_fts.rowid
-                  JOIN item i ON i.id = e.item_id
+                  FROM search_fts JOIN search_entry e ON e.id = search_fts.rowid{join}
                   WHERE search_fts MATCH :q{where}"""
     else:
+        where, params = filters.sql(copies=True)
         params["q"] = _tsquery(parts)
         sql = f"""SELECT e.id AS id, e.item_id AS item_id,
-                         -ts_rank(to_tsvector('simple', e.tokens || ' ' || e.bigrams), q)
+                         -ts_rank(e.tsv, q)
                          * (CASE e.field {weight} ELSE 1 END) AS score
-                  FROM search_entry e JOIN item i ON i.id = e.item_id,
-                       to_tsquery('simple', :q) q
-                  WHERE to_tsvector('simple', e.tokens || ' ' || e.bigrams) @@ q{where}"""
+                  FROM search_entry e, to_tsquery('simple', :q) q
+                  WHERE e.tsv @@ q{where}"""
     if cap is not None:
         sql += " LIMIT :cap"
         params["cap"] = cap
@@ -310,26 +314,48 @@ def search(
     sql = f"SELECT id, score FROM ({matching}) m ORDER BY score LIMIT :limit"
     params["limit"] = limit
     rows = session.execute(text(sql), params).all()
+    if not rows:
+        return []
+    ids = [entry_id for entry_id, _ in rows]
+    entries = {e.id: e for e in session.exec(select(SearchEntry).where(col(SearchEntry.id).in_(ids)))}
+    item_ids = {e.item_id for e in entries.values()}
+    items = {i.id: i for i in session.exec(select(Item).where(col(Item.id).in_(item_ids)))}
+    lines = _page_lines(session, [e for e in entries.values() if e.field == "page"])
     hits: list[Hit] = []
     described: set[int] = set()  # one description hit per item (title and metadata together)
     for entry_id, score in rows:
-        entry = session.get(SearchEntry, entry_id)
-        item = session.get(Item, entry.item_id) if entry else None
+        entry = entries.get(entry_id)
+        item = items.get(entry.item_id) if entry else None
         if entry is None or item is None:
             continue
         if entry.field in ("title", "meta"):
-            if item.id in described:
+            if entry.item_id in described:
                 continue
-            described.add(item.id or 0)
-        hits.append(_hit(session, entry, item, parts, float(score)))
+            described.add(entry.item_id)
+        hits.append(_hit(entry, item, parts, float(score), lines))
     return hits
 
 
-def _hit(session: Session, entry: SearchEntry, item: Item, parts: list[QueryPart], score: float) -> Hit:
+PageLines = dict[tuple[int, int | None], list[dict[str, Any]]]
+
+
+def _page_lines(session: Session, entries: list[SearchEntry]) -> PageLines:
+    """The OCR lines of the pages these entries come from, by (item id, page number)."""
+    if not entries:
+        return {}
+    keys = {(e.item_id, e.page_no) for e in entries}
+    # OR of pairs rather than a row-value IN, which SQLite answers with a full scan
+    pairs = [and_(col(Page.item_id) == i, col(Page.page_no) == n) for i, n in keys]
+    query = select(Page).where(or_(*pairs))
+    return {(p.item_id, p.page_no): p.lines for p in session.exec(query)}
+
+
+def _hit(entry: SearchEntry, item: Item, parts: list[QueryPart], score: float, lines: PageLines) -> Hit:
     spans = match_spans(entry.text, parts)
     location: dict[str, Any] = {}
     if entry.field == "page":
-        location = {"page": entry.page_no, "bbox": _match_bbox(session, entry, spans)}
+        page_lines = lines.get((entry.item_id, entry.page_no), [])
+        location = {"page": entry.page_no, "bbox": _match_bbox(page_lines, entry, spans)}
     elif entry.field == "segment":
         location = {"start": round(float(entry.start or 0.0), 2), "end": round(float(entry.end or 0.0), 2)}
     return Hit(
@@ -381,17 +407,12 @@ def snippet(body: str, spans: list[tuple[int, int]], *, width: int = 60) -> str:
     return "".join(out)
 
 
-def _match_bbox(session: Session, entry: SearchEntry, spans: list[tuple[int, int]]) -> list[int] | None:
+def _match_bbox(
+    lines: list[dict[str, Any]], entry: SearchEntry, spans: list[tuple[int, int]]
+) -> list[int] | None:
     """The box of the words the match covers, or the line's box."""
-    page = session.exec(
-        select(Page).where(Page.item_id == entry.item_id, Page.page_no == entry.page_no)
-    ).first()
     line = next(
-        (
-            ln
-            for ln in (page.lines if page else [])
-            if ln.get("text") == entry.text and list(ln.get("bbox", [])) == entry.bbox
-        ),
+        (ln for ln in lines if ln.get("text") == entry.text and list(ln.get("bbox", [])) == entry.bbox),
         None,
     )
     if not line or not spans:

@@ -124,6 +124,8 @@ def test_page_view_boxes_search_deep_link_and_line_edit(browser, live_server: st
     assert "box=" in (link.get_attribute("href") or "")
     link.click()
     page.wait_for_selector("#hit")
+    # the boxes are placed in % of the image, so they have their size once it has loaded
+    page.wait_for_function("() => document.getElementById('page-image')?.complete")
     assert page.locator("#hit").bounding_box()["width"] > 5  # type: ignore[index]
     # hovering a line highlights its box on the image
     page.hover(".line[data-line='0'] .ocr")
