@@ -278,6 +278,11 @@ def measure(url: str, short: list[str], phrases: list[str]) -> dict[str, Any]:
     return out
 
 
+def report(result: dict[str, Any]) -> None:
+    for k, v in result.items():
+        print(f"{k:7} p50 {v['p50_ms']:8.1f} ms  p95 {v['p95_ms']:8.1f} ms  max {v['max_ms']:8.1f} ms")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
@@ -293,9 +298,7 @@ def main() -> None:
     pool = sentences(args.data)
     if args.reuse:
         url, name = args.reuse, None
-        short, phrases = queries(pool, random.Random(QUERY_SEED))
-        for k, v in measure(url, short, phrases).items():
-            print(f"{k:7} p50 {v['p50_ms']:8.1f} ms  p95 {v['p95_ms']:8.1f} ms  max {v['max_ms']:8.1f} ms")
+        report(measure(url, *queries(pool, random.Random(QUERY_SEED))))
         return
     if args.backend == "sqlite":
         url = f"sqlite:///{tempfile.mkdtemp(prefix='lantai-scale-')}/catalog.db"
@@ -317,10 +320,8 @@ def main() -> None:
             f"built in {built['build_seconds']} s: {built['entries']} entries, {built['db_mb']} MB",
             flush=True,
         )
-        short, phrases = queries(pool, random.Random(QUERY_SEED))
-        result = measure(url, short, phrases)
-        for k, v in result.items():
-            print(f"{k:7} p50 {v['p50_ms']:8.1f} ms  p95 {v['p95_ms']:8.1f} ms  max {v['max_ms']:8.1f} ms")
+        result = measure(url, *queries(pool, random.Random(QUERY_SEED)))
+        report(result)
         print(
             f"ratio like/lantai: p50 ×{result['like']['p50_ms'] / result['lantai']['p50_ms']:.1f}, "
             f"p95 ×{result['like']['p95_ms'] / result['lantai']['p95_ms']:.1f}"

@@ -38,9 +38,8 @@ FULLTEXT_TABLES = frozenset(
 # On PostgreSQL search_entry is hash-partitioned (migration 0006): its partitions, its
 # stored tsvector and its copies of item fields (item_*) are made by hand too.
 _PARTITION = re.compile(r"search_entry_p\d+")
-SEARCH_COPIES = frozenset(
-    {"tsv", "item_collection_id", "item_kind", "item_date", "item_language", "item_status", "item_access"}
-)
+ITEM_COPIES = ("collection_id", "kind", "date", "language", "status", "access")
+SEARCH_COPIES = frozenset({"tsv", *(f"item_{name}" for name in ITEM_COPIES)})
 
 
 def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
