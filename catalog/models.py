@@ -406,3 +406,28 @@ class CopyRequest(SQLModel, table=True):
     status: str = Field(default="new", max_length=12)  # new | done | refused
     handled_by: str = ""
     created_at: datetime = _ts()
+
+
+class Schedule(SQLModel, table=True):
+    """A scheduled deployment (inbox sweep, fixity audit, replication) as operators see it:
+    its cron, who serves it, what Prefect has scheduled next and how its last run ended.
+    ``lantai worker`` registers and heartbeats the rows; every run of a scheduled
+    deployment records its start and end (``flows.run_records``), also under a work pool."""
+
+    name: str = Field(primary_key=True, max_length=64)  # the deployment name, e.g. inbox-sweep
+    flow: str = Field(default="", max_length=64)
+    cron: str = Field(default="", max_length=64)  # empty: not scheduled (on demand only)
+    timezone: str = Field(default="UTC", max_length=64)
+    active: bool = True  # false once its worker stopped serving it on purpose
+    served_by: str = Field(default="", max_length=128)  # the lantai worker; empty under a work pool
+    registered_at: datetime = _ts()  # when the schedule was (re)registered: the reference before any run
+    heartbeat_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    next_run_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    last_started_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    last_finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    last_outcome: str = Field(default="", max_length=12)  # running | success | failure | crashed
+    last_success_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    last_error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    last_flow_run: str = Field(default="", max_length=64)
+    problem: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))  # Prefect's side
+    problem_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))

@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -67,6 +67,7 @@ class WorkerSettings(BaseModel):
     name: str = ""  # this worker's name in item claims; empty: the host name
     runs: int = Field(1, ge=1)  # flow runs at once per worker: one item, so one ASR job, at a time
     lease_hours: float = Field(6.0, gt=0)  # another worker may take over an item claimed this long ago
+    watch_seconds: float = Field(60.0, gt=0)  # how often the worker checks Prefect's scheduler and heartbeats
 
     @property
     def worker_name(self) -> str:
@@ -82,6 +83,32 @@ class ScheduleSettings(BaseModel):
     fixity_audit: str = "0 2 * * *"
     replication: str = "0 3 * * 0"
     timezone: str = "Asia/Shanghai"
+
+    @field_validator("inbox_sweep", "fixity_audit", "replication")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from datetime import UTC, datetime
+
+        from cronsim import CronSim, CronSimError
+
+        value = value.strip()
+        if value:
+            try:
+                CronSim(value, datetime.now(UTC))
+            except CronSimError as e:
+                raise ValueError(f"not a cron expression ({e}): {value!r}") from e
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ValueError(f"unknown timezone: {value!r}") from e
+        return value
 
 
 class CollectionDefaults(BaseModel):

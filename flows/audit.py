@@ -15,6 +15,7 @@ from catalog import crud
 from catalog.db import session_scope
 from catalog.models import Asset, Collection, Item
 from configs import get_settings
+from flows import run_records
 from flows.progress import report
 from storage import ObjectNotFound, open_store
 from storage.base import CHUNK
@@ -36,7 +37,7 @@ class AuditReport:
         return asdict(self) | {"passed": self.passed}
 
 
-@flow(name="fixity-audit", log_prints=False)
+@flow(name="fixity-audit", log_prints=False, **run_records.HOOKS)
 def audit_flow(collection: str | None = None) -> dict[str, Any]:
     """Check every master (of one collection, or all)."""
     logger = get_run_logger()

@@ -16,6 +16,7 @@ from catalog import crud, exports
 from catalog.db import session_scope
 from catalog.models import Asset, Collection
 from configs import get_settings
+from flows import run_records
 from flows.progress import report
 from storage import ObjectNotFound, ObjectStore, StorageError, download, open_store, sha256_file
 
@@ -56,7 +57,7 @@ def _copy_verified(source: ObjectStore, replica: ObjectStore, key: str, sha256: 
     return size
 
 
-@flow(name="replicate", log_prints=False)
+@flow(name="replicate", log_prints=False, **run_records.HOOKS)
 def replicate_flow() -> dict[str, Any]:
     """Bring the replica up to date: every master missing there (or different) is copied and
     verified; each collection's records (JSON Lines) and DA/T 22 catalogue are refreshed."""

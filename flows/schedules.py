@@ -13,6 +13,7 @@ from prefect import flow, get_run_logger
 from prefect.schedules import Cron
 
 from configs import Settings, get_settings
+from flows import run_records
 from flows.audit import audit_flow
 from flows.enrich import enrich_flow
 from flows.ingest import ingest_flow
@@ -31,7 +32,7 @@ def inbox_batches(settings: Settings) -> list[tuple[str, str]]:
     return sorted(found)
 
 
-@flow(name="inbox-sweep", log_prints=False)
+@flow(name="inbox-sweep", log_prints=False, **run_records.HOOKS)
 def inbox_sweep_flow() -> dict[str, Any]:
     """Ingest every batch collection teams put in the inbox, then enrich what is pending."""
     logger = get_run_logger()
@@ -45,17 +46,25 @@ def inbox_sweep_flow() -> dict[str, Any]:
     return {"batches": ingested, "enriched": len(outcomes)}
 
 
+def scheduled(settings: Settings) -> list[tuple[str, str, str, str]]:
+    """(deployment name, flow name, cron, timezone) of the scheduled deployments; an empty
+    cron means the deployment runs on demand only."""
+    s = settings.schedules
+    return [
+        ("inbox-sweep", inbox_sweep_flow.name, s.inbox_sweep, s.timezone),
+        ("nightly-fixity-audit", audit_flow.name, s.fixity_audit, s.timezone),
+        ("weekly-replication", replicate_flow.name, s.replication, s.timezone),
+    ]
+
+
 def deployments(settings: Settings) -> list[Any]:
     """The deployments a worker serves, with their schedules."""
-    s = settings.schedules
+    flows = {fl.name: fl for fl in (inbox_sweep_flow, audit_flow, replicate_flow)}
     made = [enrich_flow.to_deployment(name="enrich", description="enrich pending items (on demand)")]
-    for fl, name, cron in (
-        (inbox_sweep_flow, "inbox-sweep", s.inbox_sweep),
-        (audit_flow, "nightly-fixity-audit", s.fixity_audit),
-        (replicate_flow, "weekly-replication", s.replication),
-    ):
+    for name, flow_name, cron, timezone in scheduled(settings):
+        fl = flows[flow_name]
         if cron:
-            made.append(fl.to_deployment(name=name, schedule=Cron(cron, timezone=s.timezone)))
+            made.append(fl.to_deployment(name=name, schedule=Cron(cron, timezone=timezone)))
         else:
             made.append(fl.to_deployment(name=name))
     return made

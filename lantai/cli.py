@@ -296,9 +296,14 @@ def _mmss(seconds: float) -> str:
 @app.command()
 def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Counts per collection and stage, throughput, failures with their reasons, the
-    quarantine, and the last fixity audit."""
-    from catalog import crud, operations
+    quarantine, the last fixity audit, and the schedules with their next and last runs.
+    Exits 7 when a schedule is overdue or Prefect's scheduler reports a problem."""
+    from datetime import timedelta
 
+    from catalog import crud, operations
+    from catalog import schedules as catalog_schedules
+
+    lease = timedelta(hours=get_settings().worker.lease_hours)
     with _session() as session:
         report = crud.status_report(session)
         report["queue"] = operations.queue_depth(session)
@@ -308,8 +313,11 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         }
         report["in_progress"] = operations.in_progress(session)
         report["audit"] = operations.last_audit(session)
+        report |= catalog_schedules.report(session, lease=lease)
     if as_json:
         _print_json(report)
+        if report["alarm"]:
+            raise typer.Exit(7)
         return
     stages = list(report["totals"])
     table = Table("collection", *stages)
@@ -340,6 +348,31 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             f"[bold red]fixity: {len(audit['missing'])} missing, {len(audit['changed'])} changed "
             f"at {audit['at']}[/] (lantai audit)"
         )
+    _print_schedules(report)
+    if report["alarm"]:
+        raise typer.Exit(7)
+
+
+def _print_schedules(report: dict[str, Any]) -> None:
+    if not report["schedules"]:
+        out.print("schedules: none served yet (lantai worker)")
+    for s in report["schedules"]:
+        last = s["last_run"]
+        if not s["active"]:
+            state = f"not served (last by {s['served_by'] or 'a work pool'}; start lantai worker)"
+        else:
+            state = f"next {s['next_run'] or '—'}"
+        ran = (
+            f"last run {last['started']} {last['outcome']}" + (f": {last['error']}" if last["error"] else "")
+            if last["started"]
+            else "never run"
+        )
+        line = f"schedule {s['name']} [{s['cron'] or 'on demand'}]: {state}; {ran}"
+        out.print(_escape(line), style="bold red" if s["overdue"] else None)
+        for alarm in s["alarms"]:
+            out.print(f"  [bold red]ALARM[/] {_escape(alarm)}")
+    for e in report["server_errors"]:
+        out.print(f"[red]Prefect server error[/] {e['at']}: {_escape(e['message'])}")
 
 
 @app.command()
@@ -482,14 +515,33 @@ def worker(
         err.print(f"started a local Prefect server: UI at http://127.0.0.1:{port}")
     from prefect import serve as prefect_serve
 
-    from flows.schedules import deployments
+    from catalog import schedules as catalog_schedules
+    from catalog.db import session_scope
+    from flows.schedules import deployments, scheduled
+    from lantai.worker_watch import Watchdog
 
-    err.print(
-        f"worker {settings.worker.worker_name}: serving {', '.join(d.name for d in deployments(settings))}"
+    served = scheduled(settings)
+    name = settings.worker.worker_name
+    with session_scope(settings) as session:
+        catalog_schedules.register(session, worker=name, schedules=[s for s in served if s[2]])
+    watchdog = Watchdog(
+        settings,
+        served,
+        server_log=server.log if server is not None else None,
+        echo=lambda text: err.print(text, markup=False, highlight=False, soft_wrap=True),
+        interval=settings.worker.watch_seconds,
     )
+    watchdog.start()
+    err.print(f"worker {name}: serving {', '.join(d.name for d in deployments(settings))}")
+    for sched_name, _flow, cron, timezone in served:
+        if cron:
+            err.print(f"  {sched_name}: {cron} ({timezone})", markup=False)
     try:
         prefect_serve(*deployments(settings), limit=settings.worker.runs)
     finally:
+        watchdog.stop()
+        with session_scope(settings) as session:
+            catalog_schedules.stop_serving(session, worker=name)
         if server is not None:
             server.stop()
 

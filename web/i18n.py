@@ -172,6 +172,16 @@ LABELS: dict[str, tuple[str, str]] = {
     "retry_all": ("全部重试", "Retry all"),
     "no_failures": ("没有失败的条目", "No failures"),
     "recent_runs": ("最近的运行", "Recent runs"),
+    "schedules": ("计划任务", "Schedules"),
+    "schedule_alarm": ("计划任务未按时成功运行", "A schedule has not run successfully on time"),
+    "schedule": ("任务", "Schedule"),
+    "next_run": ("下次运行", "Next run"),
+    "last_run": ("上次运行", "Last run"),
+    "last_success": ("上次成功", "Last success"),
+    "never": ("从未", "never"),
+    "not_served": ("无工作进程提供（lantai worker）", "not served (lantai worker)"),
+    "no_schedules": ("尚无工作进程登记计划任务", "No worker has registered schedules yet"),
+    "prefect_errors": ("Prefect 服务器错误", "Prefect server errors"),
 }
 
 

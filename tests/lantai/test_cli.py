@@ -224,3 +224,37 @@ def test_audit_and_replicate_commands(tmp_path: Path) -> None:
     # the replica still holds the intact copy
     [copy] = [p for p in (home / "objects" / "lantai-replica" / "masters").rglob("*.tif")]
     assert copy.read_bytes() == (SAMPLES / "phototest.tif").read_bytes()
+
+
+def test_status_alarms_on_an_overdue_schedule(tmp_path: Path) -> None:
+    """A worker registered the sweep an hour ago and nothing has succeeded since: status
+    names the schedule and its alarm and exits 7; once a run succeeds it exits 0."""
+    from datetime import timedelta
+
+    from sqlmodel import Session
+
+    from catalog import schedules
+    from catalog.db import get_engine
+    from catalog.models import utcnow
+
+    home = tmp_path / "home"
+    home.mkdir()
+    engine = get_engine(f"sqlite:///{home / 'catalog.db'}")
+    now = utcnow()
+    with Session(engine) as s:
+        sweep = ("inbox-sweep", "inbox-sweep", "*/10 * * * *", "Asia/Shanghai")
+        schedules.register(s, worker="w1", schedules=[sweep], now=now - timedelta(hours=1))
+        schedules.heartbeat(s, worker="w1", next_runs={}, problems={}, now=now)
+        s.commit()
+    done = lantai("status", home=home, check=False)
+    assert done.returncode == 7, done.stdout + done.stderr
+    assert (
+        "schedule inbox-sweep [*/10 * * * *]" in done.stdout and "ALARM no successful run ever" in done.stdout
+    )
+    as_json = lantai("status", "--json", home=home, check=False)
+    assert as_json.returncode == 7 and json.loads(as_json.stdout)["alarm"] is True
+    with Session(engine) as s:
+        schedules.run_finished(s, name="inbox-sweep", flow_run="r1", outcome="success", now=utcnow())
+        s.commit()
+    engine.dispose()
+    assert "ALARM" not in lantai("status", home=home).stdout

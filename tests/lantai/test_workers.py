@@ -14,35 +14,10 @@ import sqlalchemy as sa
 from PIL import Image, ImageDraw
 
 from lantai.prefect_server import start_local_server
-from tests.conftest import MODELS, REPO, S3Server, free_port
+from tests.conftest import REPO, S3Server, free_port
+from tests.lantai.conftest import worker_env
 
 ITEMS = 10
-
-
-def _env(home: Path, pg_url: str, s3: S3Server, bucket: str, api: str, name: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LANTAI_", "PREFECT_"))}
-    env.update(
-        {
-            "LANTAI_HOME": str(home),
-            "LANTAI_MODELS_DIR": str(MODELS),
-            "LANTAI_DATABASE_URL": pg_url,
-            "LANTAI_STORAGE__BACKEND": "minio",
-            "LANTAI_STORAGE__ENDPOINT": s3.endpoint,
-            "LANTAI_STORAGE__ACCESS_KEY": s3.access_key,
-            "LANTAI_STORAGE__SECRET_KEY": s3.secret_key,
-            "LANTAI_STORAGE__BUCKET": bucket,
-            "LANTAI_WORKER__NAME": name,
-            # only on-demand runs in this test
-            "LANTAI_SCHEDULES__INBOX_SWEEP": "",
-            "LANTAI_SCHEDULES__FIXITY_AUDIT": "",
-            "LANTAI_SCHEDULES__REPLICATION": "",
-            "PREFECT_API_URL": api,
-            "PREFECT_RUNNER_POLL_FREQUENCY": "2",
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "DO_NOT_TRACK": "1",
-        }
-    )
-    return env
 
 
 def test_two_workers_share_a_batch_without_doing_any_item_twice(
@@ -59,14 +34,14 @@ def test_two_workers_share_a_batch_without_doing_any_item_twice(
     api = f"http://127.0.0.1:{port}/api"
     workers: list[subprocess.Popen[bytes]] = []
     try:
-        env1 = _env(tmp_path / "w1", pg_url, s3_server, bucket_name, api, "worker-1")
+        env1 = worker_env(tmp_path / "w1", s3_server, bucket_name, name="worker-1", db_url=pg_url, api=api)
         run = subprocess.run(
             [sys.executable, "-m", "lantai", "ingest", str(batch), "--collection", "SCALE"],
             env=env1, cwd=REPO, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         assert run.returncode == 0, run.stderr
         for name in ("worker-1", "worker-2"):
-            env = _env(tmp_path / name, pg_url, s3_server, bucket_name, api, name)
+            env = worker_env(tmp_path / name, s3_server, bucket_name, name=name, db_url=pg_url, api=api)
             log = (tmp_path / f"{name}.log").open("wb")
             workers.append(
                 subprocess.Popen(

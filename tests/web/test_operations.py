@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlmodel import Session
 
@@ -68,3 +70,48 @@ def test_metrics_for_prometheus(
         scraper.get("/metrics", headers={"Authorization": "Bearer wrong"}, follow_redirects=False).status_code
         == 303
     )
+
+
+def test_schedules_on_the_dashboard_and_in_metrics(clients: dict[str, Browser], seeded: Seeded) -> None:
+    """A sweep that succeeded an hour ago on a 10-minute schedule is overdue: the dashboard
+    shows a banner and the row, Prometheus the timestamp and the overdue gauge; a schedule
+    that just ran is fine."""
+    from datetime import timedelta
+
+    from catalog import schedules
+    from catalog.models import utcnow
+
+    now = utcnow()
+    with Session(get_engine(get_settings().db_url)) as s:
+        schedules.register(
+            s, worker="w1", now=now - timedelta(hours=2),
+            schedules=[("inbox-sweep", "inbox-sweep", "*/10 * * * *", "Asia/Shanghai"),
+                       ("nightly-fixity-audit", "fixity-audit", "0 2 * * *", "Asia/Shanghai")],
+        )  # fmt: skip
+        schedules.heartbeat(s, worker="w1", next_runs={}, problems={}, now=now)
+        schedules.run_started(s, name="inbox-sweep", flow="inbox-sweep", cron="", timezone="",
+                              flow_run="run-1", now=now - timedelta(hours=1))  # fmt: skip
+        schedules.run_finished(s, name="inbox-sweep", flow_run="run-1", outcome="success",
+                               now=now - timedelta(hours=1))  # fmt: skip
+        schedules.run_started(s, name="inbox-sweep", flow="inbox-sweep", cron="", timezone="",
+                              flow_run="run-2", now=now - timedelta(minutes=30))  # fmt: skip
+        schedules.run_finished(s, name="inbox-sweep", flow_run="run-2", outcome="failure",
+                               error="<storage unreachable>", now=now - timedelta(minutes=29))  # fmt: skip
+        schedules.server_error(s, message="database is locked <sqlite>", source="prefect server", now=now)
+        s.commit()
+    html = clients["op"].get("/dashboard").text
+    assert 'id="schedule-alarm"' in html and "inbox-sweep: no successful run since" in html
+    assert 'id="schedules"' in html and "nightly-fixity-audit" in html
+    assert "&lt;storage unreachable&gt;" in html and "database is locked &lt;sqlite&gt;" in html
+    body = clients["op"].get("/metrics").text
+    last = (now - timedelta(hours=1)).timestamp()
+    found = re.search(r'lantai_schedule_last_success_timestamp\{schedule="inbox-sweep"\} (\S+)', body)
+    assert found and abs(float(found[1]) - last) < 0.01
+    assert 'lantai_schedule_last_success_timestamp{schedule="nightly-fixity-audit"} 0.0' in body
+    assert 'lantai_schedule_overdue{schedule="inbox-sweep"} 1.0' in body
+    assert 'lantai_schedule_overdue{schedule="nightly-fixity-audit"} 0.0' in body
+    assert 'lantai_schedule_period_seconds{schedule="nightly-fixity-audit"} 86400.0' in body
+    with Session(get_engine(get_settings().db_url)) as s:
+        schedules.run_finished(s, name="inbox-sweep", flow_run="run-3", outcome="success", now=utcnow())
+        s.commit()
+    assert 'id="schedule-alarm"' not in clients["op"].get("/dashboard").text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -14,6 +15,7 @@ from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from sqlmodel import col, select
 
 from catalog import crud, operations
+from catalog import schedules as catalog_schedules
 from catalog.db import get_engine
 from catalog.models import Event, Item, ItemStatus
 from catalog.operations import BUCKETS
@@ -42,9 +44,14 @@ def _progress(request: Request, items: list[dict[str, Any]]) -> list[dict[str, A
 @router.get("/dashboard", response_class=HTMLResponse)
 def dashboard(request: Request, db: DbSession, viewer: Operator) -> Response:
     status = crud.status_report(db)
+    lease = timedelta(hours=settings_of(request).worker.lease_hours)
     runs = db.exec(
         select(Event)
-        .where(col(Event.type).in_(["enrichment run", "ingestion run", "fixity audit"]))
+        .where(
+            col(Event.type).in_(
+                ["enrichment run", "ingestion run", "fixity audit", catalog_schedules.RUN_EVENT]
+            )
+        )
         .order_by(col(Event.at).desc())
         .limit(15)
     ).all()
@@ -60,6 +67,7 @@ def dashboard(request: Request, db: DbSession, viewer: Operator) -> Response:
         runs=runs,
         prefect_ui=settings_of(request).prefect_ui_url,
         retrying=sorted(_retrying),
+        schedules=catalog_schedules.report(db, lease=lease),
     )
 
 
@@ -119,9 +127,36 @@ def metrics(request: Request, viewer: AnyViewer) -> Response:
     return Response(generate_latest(registry), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
+def _schedule_metrics(report: dict[str, Any]) -> Any:
+    last = GaugeMetricFamily(
+        "lantai_schedule_last_success_timestamp",
+        "Unix time of the last successful run of each schedule (0: never)",
+        labels=["schedule"],
+    )
+    overdue = GaugeMetricFamily(
+        "lantai_schedule_overdue",
+        "1 when a schedule has not succeeded within twice its period or Prefect reports a problem",
+        labels=["schedule"],
+    )
+    period = GaugeMetricFamily(
+        "lantai_schedule_period_seconds", "Seconds between two runs of each schedule", labels=["schedule"]
+    )
+    for s in report["schedules"]:
+        if not s["active"] or not s["cron"]:
+            continue
+        last.add_metric([s["name"]], s["last_success_timestamp"])
+        overdue.add_metric([s["name"]], 1.0 if s["overdue"] else 0.0)
+        if s["period_seconds"]:
+            period.add_metric([s["name"]], s["period_seconds"])
+    yield last
+    yield overdue
+    yield period
+
+
 class _Collector:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.lease = timedelta(hours=settings.worker.lease_hours)
 
     def collect(self) -> Any:
         from sqlmodel import Session
@@ -151,6 +186,7 @@ class _Collector:
                 ]
                 hist.add_metric([engine], buckets, sum_value=sum(values))
             yield hist
+            yield from _schedule_metrics(catalog_schedules.report(db, lease=self.lease))
             audit = operations.last_audit(db)
             yield GaugeMetricFamily(
                 "lantai_fixity_problems",
