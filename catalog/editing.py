@@ -14,7 +14,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from catalog.crud import add_event
-from catalog.manifest import RETENTION, validate_date
+from catalog.manifest import RETENTION, check_text, validate_date
 from catalog.models import (
     Excerpt,
     Flag,
@@ -28,7 +28,7 @@ from catalog.models import (
     utcnow,
 )
 from catalog.refcode import validate as validate_refcode
-from catalog.search import Part, description_part, page_part, reindex_item, segments_part
+from catalog.search import ALL, Part, description_part, page_part, reindex_item, segments_part
 from configs.errors import BadInputError, LantaiError
 
 MACHINE = "machine"
@@ -154,14 +154,19 @@ def _editable_item(session: Session, item_id: int, editor: Editor) -> Item:
 
 
 def _touch(session: Session, item: Item, editor: Editor, what: str, part: Part, **detail: Any) -> None:
-    """After an edit: the item is in review, the edited part of the index is current, the
-    edit is an event."""
+    """After an edit, in the same transaction: the item is in review, the edited part is
+    screened (a new hit is an open flag, so it is masked on the public site and the item is
+    back in the open-review queue), the edited part of the index is current, and the edit
+    is an event."""
+    from catalog.screening import screen_edit
+
     if item.status == ItemStatus.enriched:
         item.status = ItemStatus.in_review
     item.updated_at = utcnow()
     session.add(item)
     session.flush()
-    reindex_item(session, item, part)
+    new = screen_edit(session, item, part, agent=editor.name)
+    reindex_item(session, item, ALL if new else part)
     add_event(session, type="edit", item_id=item.id, agent=editor.name, target=what, **detail)
 
 
@@ -542,7 +547,7 @@ def validate_description(fields: dict[str, str]) -> dict[str, str]:
     for name, raw in fields.items():
         if name not in EDITABLE_FIELDS:
             raise BadInputError(f"{name} is not an editable description field")
-        value = str(raw).strip()
+        value = check_text(name, str(raw).strip())
         if name == "reference_code":
             value = validate_refcode(value)
         elif name in ("date", "collected_at") and value:
@@ -702,5 +707,7 @@ def restore_revision(session: Session, *, revision_id: int, editor: Editor) -> R
 
 
 def can_see_restricted(role: str | None) -> bool:
-    """Staff who may see items that are not open (开放标识 ≠ 开放)."""
-    return role in (Role.editor, Role.operator, Role.admin)
+    """Staff who may see items that are not open (开放标识 ≠ 开放): ``catalog.access``."""
+    from catalog.access import sees_restricted
+
+    return sees_restricted(role)

@@ -37,14 +37,21 @@ def to_txt(session: Session, item: Item) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+def vtt_escape(text: str) -> str:
+    """Cue text for WebVTT: & < > as character references (no markup from the text), one
+    line, and never the cue-timing arrow."""
+    text = " ".join(text.splitlines())
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def to_vtt(session: Session, item: Item) -> str:
     out = ["WEBVTT", ""]
     for n, seg in enumerate(_segments(session, item), 1):
-        voice = f"<v {seg.speaker}>" if seg.speaker else ""
+        voice = f"<v {vtt_escape(seg.speaker)}>" if seg.speaker else ""
         out += [
             str(n),
             f"{_clock(seg.start, '.')} --> {_clock(seg.end, '.')}",
-            voice + seg.text.replace("-->", "->"),
+            voice + vtt_escape(seg.text),
             "",
         ]
     return "\n".join(out)
@@ -194,6 +201,17 @@ def dat22_rows(session: Session, code: str) -> list[list[Any]]:
     ]
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: object) -> object:
+    """A cell a spreadsheet will not run: text starting with = + - @ (or tab, CR) gets a
+    leading apostrophe, as OWASP recommends for CSV injection; numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def collection_csv(session: Session, code: str) -> str:
     """The collection's catalogue as CSV with a UTF-8 BOM, so that spreadsheet programs
     open the Chinese text correctly."""
@@ -203,7 +221,7 @@ def collection_csv(session: Session, code: str) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(DAT22_COLUMNS)
-    writer.writerows(dat22_rows(session, code))
+    writer.writerows([spreadsheet_cell(v) for v in row] for row in dat22_rows(session, code))
     return "\ufeff" + buffer.getvalue()
 
 
@@ -223,7 +241,10 @@ def collection_xlsx(session: Session, code: str) -> bytes:
     for cell in ws[1]:
         cell.font = Font(bold=True, name="SimSun")
     for row in dat22_rows(session, code):
-        ws.append(row)
+        ws.append([spreadsheet_cell(v) for v in row])
+        for cell in ws[ws.max_row]:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # text, never a formula
     for letter, width in zip("ABCDEFGHI", (6, 24, 14, 18, 40, 12, 8, 6, 30), strict=True):
         ws.column_dimensions[letter].width = width
     ws.freeze_panes = "A2"

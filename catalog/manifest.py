@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,12 +104,22 @@ def decode(data: bytes) -> str:
     raise BadInputError("the manifest is neither UTF-8 nor GB18030 text")
 
 
+def check_text(name: str, value: str) -> str:
+    """A description value without control characters (terminal escape sequences, NUL…);
+    tabs and line breaks are allowed in the multi-line fields."""
+    allowed = "\t\n\r" if name in ("abstract", "notes") else ""
+    bad = next((ch for ch in value if unicodedata.category(ch) == "Cc" and ch not in allowed), None)
+    if bad is not None:
+        raise BadInputError(f"{name} contains a control character (U+{ord(bad):04X}): remove it")
+    return value
+
+
 def _clean(line: int, raw: dict[str, object]) -> ManifestRow:
     fields: dict[str, str] = {}
     for key, value in raw.items():
         name = HEADERS.get(str(key).strip().lower()) if key is not None else None
         if name and value is not None and str(value).strip():
-            fields[name] = str(value).strip()
+            fields[name] = check_text(name, str(value).strip())
     file = fields.pop("file", "")
     if not file:
         raise BadInputError("no file name (column 文件名 or file)")

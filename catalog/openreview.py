@@ -7,7 +7,7 @@ from sqlmodel import Session, col, select
 
 from catalog.crud import add_event
 from catalog.editing import NotFound
-from catalog.models import Access, AccessDecision, Flag, Item, utcnow
+from catalog.models import Access, AccessDecision, Collection, Flag, Item, utcnow
 from catalog.redaction import SCREENING_KINDS
 from catalog.search import reindex_item
 from configs.errors import BadInputError, LantaiError
@@ -93,6 +93,12 @@ def decide_access(
     round_no = 2 if proposal is not None else 1
     effective = rounds == 1 or round_no == 2
     if effective and access == Access.open:
+        # whatever changed since the last screening is screened now, before it can open
+        from catalog.screening import screen_item, term_lists
+        from configs import get_settings
+
+        coll = session.get(Collection, item.collection_id)
+        screen_item(session, item, term_lists(get_settings(), coll), agent=reviewer)
         undecided = session.exec(
             select(Flag.id).where(
                 Flag.item_id == item_id, col(Flag.kind).in_(SCREENING_KINDS), Flag.status == "open"
@@ -159,3 +165,45 @@ def screening_queue(session: Session, *, collection_id: int | None = None) -> li
             out.append((item, open_flags, all_flags))
     out.sort(key=lambda r: (-r[1], r[0].id or 0))
     return out
+
+
+def open_items(
+    session: Session,
+    *,
+    reason: str,
+    who: str,
+    collection: str | None = None,
+    item_id: int | None = None,
+    proposed_only: bool = False,
+) -> dict[str, list[dict[str, object]]]:
+    """Open already-reviewed holdings on an archive's explicit word (`lantai open`): each
+    item not yet open (of a collection, or one) is screened, refused while any screening
+    flag is undecided, and otherwise opened with a one-round decision recording who and
+    why. ``proposed_only``: only items whose manifest proposed 开放."""
+    if not reason.strip():
+        raise BadInputError("say why these items may open (--reason)")
+    query = select(Item).where(
+        col(Item.status).not_in(["pending", "processing", "quarantined", "failed"]),
+        Item.access != Access.open,
+    )
+    if collection:
+        query = query.join(Collection, col(Collection.id) == Item.collection_id).where(
+            Collection.code == collection
+        )
+    if item_id is not None:
+        query = query.where(Item.id == item_id)
+    opened: list[dict[str, object]] = []
+    refused: list[dict[str, object]] = []
+    for item in session.exec(query.order_by(col(Item.id))).all():
+        if proposed_only and item.extra.get("proposed_access") != Access.open:
+            continue
+        entry: dict[str, object] = {"item_id": item.id, "reference_code": item.reference_code}
+        try:
+            decide_access(
+                session, item_id=item.id or 0, access=Access.open, reason=reason, reviewer=who, rounds=1
+            )
+        except ReviewRefused as e:
+            refused.append(entry | {"reason": e.message})
+            continue
+        opened.append(entry)
+    return {"opened": opened, "refused": refused}

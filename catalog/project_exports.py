@@ -5,7 +5,9 @@ text is written as is (full-width punctuation kept) with an East Asian font decl
 
 from __future__ import annotations
 
+import html
 import io
+import re
 
 from sqlmodel import Session
 
@@ -34,22 +36,42 @@ def _sources(views: list[ExcerptView]) -> list[tuple[str, ...]]:
     ]
 
 
-def to_markdown(session: Session, project_id: int) -> str:
+def _visible(session: Session, project_id: int, role: str | None) -> tuple[list[ExcerptView], str]:
+    """The excerpts the viewer may see, and a note on those left out (controlled records)."""
+    views = excerpts(session, project_id, role=role)
+    shown = [v for v in views if not v.hidden]
+    left_out = len(views) - len(shown)
+    note = f"（另有 {left_out} 条摘录取自受控档案，您无权查看，未导出。）" if left_out else ""
+    return shown, note
+
+
+def md_escape(text: str) -> str:
+    """Text for Markdown: no raw HTML (<, > and & as entities), no emphasis, code, links or
+    table cells from the text, and no block syntax (heading, list, quote) at its start."""
+    out = html.escape(text, quote=False)
+    out = re.sub(r"([\\`*_\[\]|])", r"\\\1", out)
+    out = re.sub(r"^(\s*)([#+\-])", r"\1\\\2", out)
+    return re.sub(r"^(\s*\d+)([.)])", r"\1\\\2", out)
+
+
+def to_markdown(session: Session, project_id: int, *, role: str | None) -> str:
     project = get_project(session, project_id)
-    views = excerpts(session, project_id)
-    out = [f"# {project.title}", ""]
+    views, note = _visible(session, project_id, role)
+    out = [f"# {md_escape(project.title)}", ""]
     if project.description:
-        out += [project.description, ""]
+        out += [md_escape(project.description), ""]
     for n, v in enumerate(views, 1):
-        out += [f"## {_heading(v, n)}", ""]
+        out += [f"## {md_escape(_heading(v, n))}", ""]
         if v.excerpt.notes:
-            out += [f"*{v.excerpt.notes}*", ""]
+            out += [f"*{md_escape(v.excerpt.notes)}*", ""]
         for line in v.text.splitlines():
-            out += [f"> {line}" if line.strip() else ">"]
-        out += ["", f"（来源：{v.citation.text()}）", ""]
+            out += [f"> {md_escape(line)}" if line.strip() else ">"]
+        out += ["", f"（来源：{md_escape(v.citation.text())}）", ""]
+    if note:
+        out += [note, ""]
     out += ["## 资料来源", "", "| " + " | ".join(SOURCE_COLUMNS) + " |", "|" + "---|" * len(SOURCE_COLUMNS)]
     for row in _sources(views):
-        out.append("| " + " | ".join(cell.replace("|", "｜") for cell in row) + " |")
+        out.append("| " + " | ".join(md_escape(cell) for cell in row) + " |")
     return "\n".join(out) + "\n"
 
 
@@ -67,13 +89,13 @@ def _fonts(style_or_run: object) -> None:
     rfonts.set(qn("w:eastAsia"), EAST_ASIAN_FONT)
 
 
-def to_docx(session: Session, project_id: int) -> bytes:
+def to_docx(session: Session, project_id: int, *, role: str | None) -> bytes:
     from docx import Document
     from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.shared import Pt
 
     project = get_project(session, project_id)
-    views = excerpts(session, project_id)
+    views, note = _visible(session, project_id, role)
     doc = Document()
     doc.core_properties.title = project.title
     doc.core_properties.author = project.editors.replace(",", "、")
@@ -101,6 +123,8 @@ def to_docx(session: Session, project_id: int) -> bytes:
         cite.alignment = WD_ALIGN_PARAGRAPH.RIGHT
         for run in cite.runs:
             run.font.size = Pt(10.5)
+    if note:
+        doc.add_paragraph(note)
     doc.add_heading("资料来源", level=1)
     rows = _sources(views)
     table = doc.add_table(rows=1 + len(rows), cols=len(SOURCE_COLUMNS))

@@ -43,6 +43,7 @@ class ExcerptView:
     updated: bool  # the source changed since the excerpt was added or last accepted
     citation: Citation
     link: str  # back to the source in the web UI
+    hidden: bool = False  # the viewer may not see the source item: nothing of it is shown
 
 
 def display_date(value: str) -> str:
@@ -172,7 +173,12 @@ def _link(session: Session, ex: Excerpt) -> str:
     return f"/items/{ex.item_id}/pages/{ex.page_from}"
 
 
-def excerpts(session: Session, project_id: int) -> list[ExcerptView]:
+def excerpts(session: Session, project_id: int, *, role: str | None) -> list[ExcerptView]:
+    """The project's excerpts as a viewer with ``role`` may see them: an excerpt of an
+    item they may not see (``catalog.access``) keeps its place but shows nothing of it —
+    not its text, heading, notes, citation or link."""
+    from catalog.access import may_see
+
     rows = session.exec(
         select(Excerpt, Item)
         .join(Item, col(Item.id) == Excerpt.item_id)
@@ -181,6 +187,12 @@ def excerpts(session: Session, project_id: int) -> list[ExcerptView]:
     ).all()
     out = []
     for ex, item in rows:
+        if not may_see(role, item):
+            blank = Excerpt(id=ex.id, project_id=ex.project_id, item_id=0, position=ex.position)
+            nothing = Citation("", "", "", "", "", "")
+            hidden = Item(reference_code="", collection_id=0)
+            out.append(ExcerptView(blank, hidden, "", False, nothing, "", hidden=True))
+            continue
         text = source_text(session, ex)
         out.append(
             ExcerptView(ex, item, text, text != ex.quoted, citation(session, ex, item), _link(session, ex))

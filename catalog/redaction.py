@@ -29,6 +29,7 @@ class Masks:
     boxes: dict[int, list[list[int]]]  # page number → boxes to black out on the page image
     spans: dict[int, list[tuple[float, float]]]  # segment id → seconds to silence
     count: int
+    values: tuple[str, ...] = ()  # every value to hide, wherever it is: for fields, speakers, titles
 
     def segment_times(self) -> list[tuple[float, float]]:
         return sorted(t for spans in self.spans.values() for t in spans)
@@ -57,9 +58,10 @@ def masks_for(session: Session, item_id: int) -> Masks:
         if f.segment_id is not None:
             if value:
                 by_segment.setdefault(f.segment_id, []).append(value)
-            if f.start is not None and f.end is not None:
+            if f.start is not None and f.end is not None and f.detail.get("field") != "speaker":
                 spans.setdefault(f.segment_id, []).append((float(f.start), float(f.end)))
-    return Masks(by_page, by_segment, boxes, spans, len(flags))
+    values = tuple(sorted({str(f.detail.get("value", "")) for f in flags} - {""}, key=len, reverse=True))
+    return Masks(by_page, by_segment, boxes, spans, len(flags), values)
 
 
 def mask_text(text: str, values: Iterable[str]) -> str:

@@ -130,11 +130,19 @@ def _entries(session: Session, item: Item, *, masks: Masks | None, part: Part) -
     audience = "staff" if masks is None else "public"
     entries = []
     if part.meta:
-        if item.title:
-            entries.append(_entry(item.id, "title", item.title, audience=audience))
-        meta = " ".join(str(getattr(item, f)) for f in META_FIELDS if getattr(item, f))
+        if masks is None:
+            title = item.title
+            meta = " ".join(str(getattr(item, f)) for f in META_FIELDS if getattr(item, f))
+        else:  # the public's entries: only the fields the public site shows, masked
+            from catalog.access import public_description
+
+            shown = public_description(item, masks)
+            title = shown["title"]
+            meta = " ".join(shown[f] for f in META_FIELDS if shown.get(f))
+        if title:
+            entries.append(_entry(item.id, "title", title, audience=audience))
         if meta:  # with the title, so a query may combine words from both
-            entries.append(_entry(item.id, "meta", f"{item.title} {meta}".strip(), audience=audience))
+            entries.append(_entry(item.id, "meta", f"{title} {meta}".strip(), audience=audience))
     if part.pages:
         query = select(Page).where(Page.item_id == item.id)
         if part.page_no is not None:
@@ -321,6 +329,15 @@ def search(
     item_ids = {e.item_id for e in entries.values()}
     items = {i.id: i for i in session.exec(select(Item).where(col(Item.id).in_(item_ids)))}
     lines = _page_lines(session, [e for e in entries.values() if e.field == "page"])
+    if filters.audience == "public":  # the public's hits show the masked title, as their pages do
+        from catalog.access import public_description
+
+        for item_id in list(items):
+            found = items[item_id]
+            shown = public_description(found, masks_for(session, item_id or 0))
+            items[item_id] = found.model_copy(
+                update={"title": shown["title"], "reference_code": shown["reference_code"]}
+            )
     hits: list[Hit] = []
     described: set[int] = set()  # one description hit per item (title and metadata together)
     for entry_id, score in rows:

@@ -63,6 +63,18 @@ class ScreeningSettings(BaseModel):
         return Path(self.terms_dir) if self.terms_dir else Path(__file__).with_name("terms")
 
 
+class WebSettings(BaseModel):
+    """The web application behind its reverse proxy, and sign-in throttling."""
+
+    # addresses of reverse proxies whose X-Forwarded-For/-Proto are trusted ("*" for any);
+    # empty: none, the client address and scheme are the connection's own
+    forwarded_allow_ips: str = ""
+    secure_cookies: bool = False  # always mark cookies Secure (they are whenever a request is HTTPS)
+    login_free_attempts: int = Field(5, ge=1)  # failed sign-ins per account or address before back-off
+    login_max_lockout: float = Field(900.0, gt=0)  # seconds: the back-off doubles up to this
+    login_hash_slots: int = Field(2, ge=1)  # password hashes computed at once (argon2id, 64 MiB each)
+
+
 class WorkerSettings(BaseModel):
     name: str = ""  # this worker's name in item claims; empty: the host name
     runs: int = Field(1, ge=1)  # flow runs at once per worker: one item, so one ASR job, at a time
@@ -128,6 +140,7 @@ class Settings(BaseSettings):
     models_dir: str = ""
     screening: ScreeningSettings = ScreeningSettings()
     worker: WorkerSettings = WorkerSettings()
+    web: WebSettings = WebSettings()
     schedules: ScheduleSettings = ScheduleSettings()
     # the second store masters and catalog exports are replicated to (异地备份): another
     # bucket, or another S3 endpoint (LANTAI_REPLICA__BACKEND=minio, __ENDPOINT, …)

@@ -189,10 +189,16 @@ def _new_item(
             session, fonds=coll.fonds, category=CATEGORY[fmt.kind], year=year, retention=retention
         )
     fields.setdefault("title", posixpath.splitext(posixpath.basename(name))[0])
+    # 开放标识 in a manifest is a proposal for open review, never a decision: every item
+    # starts unreviewed and opens only through open review (or `lantai open`)
+    proposed = fields.pop("access", "")
+    extra: dict[str, str] = {"group": group} if group else {}
+    if proposed:
+        extra["proposed_access"] = proposed
     item = Item.model_validate(
         {
             **fields,
-            "extra": {"group": group} if group else {},
+            "extra": extra,
             "collection_id": coll.id or 0,
             "kind": kind,
             "source_name": posixpath.basename(name),
@@ -201,8 +207,7 @@ def _new_item(
             "retention": retention,
         }
     )
-    if item.access not in {a.value for a in Access}:
-        item.access = Access.unreviewed
+    item.access = Access.unreviewed
     session.add(item)
     session.flush()
     return item

@@ -134,9 +134,9 @@ def _print_ingest(report: dict[str, Any]) -> None:
     )
     for r in report["results"]:
         if r["outcome"] in ("quarantined", "duplicate"):
-            out.print(f"  {r['outcome']}: {r['name']} — {r['reason']}", markup=False)
+            out.print(_printable(f"  {r['outcome']}: {r['name']} — {r['reason']}"), markup=False)
     for e in report["manifest_errors"]:
-        out.print(f"  manifest: {e}", markup=False)
+        out.print(_printable(f"  manifest: {e}"), markup=False)
 
 
 @app.command()
@@ -222,7 +222,7 @@ def search(
         )
         return
     if not hits:
-        out.print(f"no hits for {query!r}", markup=False)
+        out.print(_printable(f"no hits for {query!r}"), markup=False)
     for h in hits:
         snippet = h.snippet.replace("<mark>", "[bold red]").replace("</mark>", "[/]")
         out.print(f"[cyan]{h.reference_code}[/] {_escape(h.title)}  [dim]{_where(h.location)}[/]")
@@ -264,10 +264,61 @@ def screen(
     out.print(f"{len(results)} items screened, {flagged} with flags to review (web UI: /screening)")
 
 
+@app.command(name="open")
+def open_cmd(
+    reason: Annotated[str, typer.Option(help="why these items may open (recorded with each decision)")],
+    collection: Annotated[str | None, typer.Option(help="collection code")] = None,
+    item: Annotated[int | None, typer.Option(help="one item id")] = None,
+    proposed: Annotated[
+        bool, typer.Option("--proposed", help="only items whose manifest proposed 开放标识=开放")
+    ] = False,
+    by: Annotated[str, typer.Option(help="who decides (default: the operating-system user)")] = "",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Open already-reviewed holdings (开放) on the archive's explicit word: screens each item
+    first, refuses items with undecided screening flags, and records who and why. A
+    manifest's 开放标识 never opens an item by itself."""
+    import getpass
+
+    _runtime()
+    if collection is None and item is None:
+        raise BadInputError("name the items to open: --collection CODE or --item ID")
+    from catalog.openreview import open_items
+    from flows.redact import redact_item
+
+    who = by or f"cli:{getpass.getuser()}"
+    with _session() as session:
+        result = open_items(
+            session, reason=reason, who=who, collection=collection, item_id=item, proposed_only=proposed
+        )
+        session.commit()
+    for entry in result["opened"]:
+        redact_item(int(str(entry["item_id"])))  # the public copies of pages and recordings
+    if as_json:
+        _print_json(result)
+    else:
+        for entry in result["opened"]:
+            out.print(f"[green]opened[/] {_escape(str(entry['reference_code']))}")
+        for entry in result["refused"]:
+            code, why = _escape(str(entry["reference_code"])), _escape(str(entry["reason"]))
+            out.print(f"[bold red]refused[/] {code}: {why}")
+        out.print(
+            f"{len(result['opened'])} opened, {len(result['refused'])} refused (decided by {_escape(who)})"
+        )
+    if result["refused"]:
+        raise typer.Exit(2)
+
+
 def _escape(text: str) -> str:
+    """Text from a record for the terminal: rich markup escaped, and control characters
+    (escape sequences that could rewrite the screen) shown as visible code points."""
     from rich.markup import escape
 
-    return escape(text)
+    return escape(_printable(text))
+
+
+def _printable(text: str) -> str:
+    return "".join(ch if ch.isprintable() or ch in "\t\n" else f"\\x{ord(ch):02x}" for ch in text)
 
 
 def _unescape(snippet: str) -> str:
@@ -332,11 +383,12 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         )
     out.print(f"queue: {report['queue']} items waiting")
     for w in report["in_progress"]:
-        out.print(f"  processing: {w['reference_code']} {w['title']}", markup=False)
+        out.print(_printable(f"  processing: {w['reference_code']} {w['title']}"), markup=False)
     for f in report["failures"]:
         retry = f"  → {f['retry']}" if f["retry"] else ""
         out.print(
-            f"  {f['status']}: {f['reference_code']} {f['source_name']}: {f['reason']}{retry}", markup=False
+            _printable(f"  {f['status']}: {f['reference_code']} {f['source_name']}: {f['reason']}{retry}"),
+            markup=False,
         )
     audit = report["audit"]
     if audit is None:
@@ -422,7 +474,7 @@ def list_items(
     for i in items:
         table.add_row(
             str(i["item_id"]),
-            i["reference_code"],
+            _escape(i["reference_code"]),
             _escape(i["title"]),
             i["kind"],
             _escape(i["source_name"]),
@@ -466,9 +518,27 @@ def export(
             export_item(session, item, format, sys.stdout.buffer)
             sys.stdout.flush()
         else:
-            with output.open("wb") as fh:
-                export_item(session, item, format, fh)
-            err.print(f"wrote {output}")
+            _write_atomically(output, lambda fh: export_item(session, item, format, fh))
+            err.print(f"wrote {_escape(str(output))}")
+
+
+def _write_atomically(output: Path, write: Any) -> None:
+    """Write through a temporary file beside ``output`` and rename it into place on success:
+    a failed export leaves an existing file as it was and no partial file behind."""
+    import os
+    import tempfile
+
+    folder = output.parent if str(output.parent) else Path(".")
+    if not folder.is_dir():
+        raise BadInputError(f"the folder {folder} does not exist", hint="create it, or give another -o path")
+    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".part", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.replace(tmp, output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 @app.command()
@@ -528,7 +598,7 @@ def worker(
         settings,
         served,
         server_log=server.log if server is not None else None,
-        echo=lambda text: err.print(text, markup=False, highlight=False, soft_wrap=True),
+        echo=lambda text: err.print(_printable(text), markup=False, highlight=False, soft_wrap=True),
         interval=settings.worker.watch_seconds,
     )
     watchdog.start()
@@ -550,14 +620,32 @@ def worker(
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = 8000,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="reverse proxies whose X-Forwarded-For/-Proto are trusted (comma-separated, or *); "
+            "default: LANTAI_WEB__FORWARDED_ALLOW_IPS, empty: none"
+        ),
+    ] = None,
 ) -> None:
-    """Run the web application."""
+    """Run the web application. Behind a reverse proxy that terminates HTTPS, name it with
+    --forwarded-allow-ips so that client addresses (sign-in throttling, audit) and the
+    HTTPS scheme (Secure cookies) are the real ones."""
     import uvicorn
 
     from web.app import create_app
 
     _runtime()
-    uvicorn.run(create_app(get_settings()), host=host, port=port, log_level="info")
+    settings = get_settings()
+    trusted = settings.web.forwarded_allow_ips if forwarded_allow_ips is None else forwarded_allow_ips
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=bool(trusted.strip()),
+        forwarded_allow_ips=trusted.strip() or None,
+    )
 
 
 @models_app.command("install")
@@ -693,6 +781,21 @@ def demo() -> None:
             )
         if not flagged:
             out.print("no personal information or listed terms found")
+        out.rule("open review (开放审核): opening")
+        from catalog.openreview import open_items
+
+        opened = open_items(
+            session,
+            reason="demo: the samples' manifest proposes 开放 and the samples are published material",
+            who="demo",
+            collection="DEMO",
+            proposed_only=True,
+        )
+        session.commit()
+        out.print(
+            f"{len(opened['opened'])} items opened (their manifest proposed 开放, screening found "
+            f"nothing); {len(opened['refused'])} wait for open review"
+        )
         out.rule("search")
         for query in ("账户", "country", "房地产"):
             hits = run_search(session, query, collection="DEMO", include_restricted=True, limit=3)

@@ -71,6 +71,12 @@ def settings_of(request: Request) -> Settings:
     return settings
 
 
+def secure_cookies(request: Request) -> bool:
+    """Whether cookies set on this response are Secure: on HTTPS requests (the scheme of
+    the connection, or the one a trusted proxy forwarded) and always when configured."""
+    return request.url.scheme == "https" or settings_of(request).web.secure_cookies
+
+
 def get_db(request: Request) -> Iterator[Session]:
     """One catalog session per request, committed when the route succeeds."""
     with Session(get_engine(settings_of(request).db_url), expire_on_commit=False) as session:

@@ -187,5 +187,9 @@ def test_copy_requests_reach_the_staff(clients: dict[str, Browser], screened: Se
     assert public.post(f"/public/items/{screened.scan}/request", data=data).status_code == 403  # no token
     r = public.post(f"/public/items/{screened.scan}/request", data=data | {"csrf_token": token})
     assert r.status_code == 200 and "request-sent" in r.text
-    staff = clients["op"].get("/requests").text
+    staff = clients["ed"].get("/requests").text
     assert "李明" in staff and "家族史研究 &lt;b&gt;x&lt;/b&gt;" in staff
+    # the visitors' names and contacts are for the editors who handle requests only
+    for role in ("col", "op"):
+        denied = clients[role].get("/requests")
+        assert denied.status_code == 403 and "李明" not in denied.text

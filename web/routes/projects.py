@@ -51,7 +51,7 @@ def new_project(
 @router.get("/projects/{project_id}", response_class=HTMLResponse)
 def project_page(request: Request, db: DbSession, viewer: Staff, project_id: int) -> Response:
     project = get_project(db, project_id)
-    return render(request, "project.html", project=project, views=excerpts(db, project_id))
+    return render(request, "project.html", project=project, views=excerpts(db, project_id, role=viewer.role))
 
 
 def _excerpt_of(db: Session, project_id: int, excerpt_id: int) -> Excerpt:
@@ -92,9 +92,11 @@ def export_project(db: DbSession, viewer: Staff, project_id: int, fmt: str) -> R
     disposition = {"Content-Disposition": f"attachment; filename*=UTF-8''{name}"}
     if fmt == "docx":
         media = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-        return Response(project_exports.to_docx(db, project_id), media_type=media, headers=disposition)
+        return Response(
+            project_exports.to_docx(db, project_id, role=viewer.role), media_type=media, headers=disposition
+        )
     if fmt == "md":
-        text = project_exports.to_markdown(db, project_id)
+        text = project_exports.to_markdown(db, project_id, role=viewer.role)
         return Response(text, media_type="text/markdown; charset=utf-8", headers=disposition)
     raise NotFound(f"no export format {fmt!r} for projects (docx, md)")
 

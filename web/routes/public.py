@@ -10,14 +10,16 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 
+from catalog.access import PUBLIC, may_see, public_description
+from catalog.access import public_text as masked
 from catalog.crud import add_event
 from catalog.editing import NotFound
-from catalog.models import Access, CopyRequest, Item, Page, Segment, Transcript
+from catalog.models import CopyRequest, Item, Page, Segment, Transcript
 from catalog.redaction import mask_lines, mask_text, masks_for, public_media_asset, public_page_asset
 from catalog.search import MAX_QUERY, Filters, facets, search
 from configs.errors import BadInputError
 from storage import open_store
-from web.deps import AnyViewer, DbSession, render, settings_of
+from web.deps import AnyViewer, DbSession, render, secure_cookies, settings_of
 from web.security import CSRF_COOKIE, new_csrf_token
 
 router = APIRouter(prefix="/public")
@@ -26,14 +28,16 @@ PUBLIC_FACETS = ("kind", "year", "language")  # no collection or status counts: 
 
 def open_item(db: Session, item_id: int) -> Item:
     item = db.get(Item, item_id)
-    if item is None or item.access != Access.open:
+    if item is None or not may_see(PUBLIC, item):
         raise NotFound("no such open record")  # the same answer whether it exists or not
     return item
 
 
 def _with_csrf(request: Request, viewer: Any, response: Response) -> Response:
     if not request.cookies.get(CSRF_COOKIE):
-        response.set_cookie(CSRF_COOKIE, viewer.csrf, httponly=True, samesite="strict")
+        response.set_cookie(
+            CSRF_COOKIE, viewer.csrf, httponly=True, samesite="strict", secure=secure_cookies(request)
+        )
     return response
 
 
@@ -49,10 +53,10 @@ def public_search(
     db: DbSession,
     viewer: AnyViewer,
     q: str = Query("", max_length=MAX_QUERY),
-    kind: str = "",
-    year: str = "",
+    kind: str = Query("", pattern=r"^(scan|recording)?$"),
+    year: str = Query("", pattern=r"^([0-9]{4})?$"),
 ) -> Response:
-    y = int(year) if year.isdigit() else None
+    y = int(year) if year else None
     filters = Filters(kind=kind or None, year_from=y, year_to=y, audience="public")
     hits: list[dict[str, Any]] = []
     counts: dict[str, dict[str, int]] = {}
@@ -104,7 +108,7 @@ def public_item(request: Request, db: DbSession, viewer: AnyViewer, item_id: int
                 {
                     "start": seg.start,
                     "end": seg.end,
-                    "speaker": seg.speaker,
+                    "speaker": masked(seg.speaker, masks),
                     "text": mask_text(seg.text, masks.by_segment.get(seg.id or 0, [])),
                 }
             )
@@ -113,6 +117,7 @@ def public_item(request: Request, db: DbSession, viewer: AnyViewer, item_id: int
         request,
         "public_item.html",
         item=item,
+        description=public_description(item, masks),
         pages=pages,
         segments=segments,
         media_url=store.presigned_get(media.key, expires_seconds=3600) if media and media_ready else "",
@@ -128,7 +133,8 @@ def public_text(db: DbSession, item_id: int) -> Response:
     """The redacted text of an open item, as plain text."""
     item = open_item(db, item_id)
     masks = masks_for(db, item_id)
-    out = [f"{item.reference_code}  {item.title}", ""]
+    shown = public_description(item, masks)
+    out = [f"{shown['reference_code']}  {shown['title']}", ""]
     for page in db.exec(select(Page).where(Page.item_id == item_id).order_by(col(Page.page_no))).all():
         out += [f"— {page.page_no} —", *mask_lines(page.lines, masks.by_page.get(page.page_no, [])), ""]
     tr = db.exec(

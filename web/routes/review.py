@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 
+from catalog.access import may_see
 from catalog.crud import collection_codes, review_queue
 from catalog.editing import (
     EDITABLE_FIELDS,
@@ -20,7 +21,7 @@ from catalog.editing import (
     set_status,
     update_description,
 )
-from catalog.models import Access, Collection, Flag, Item, ItemPublic, ItemUpdate, Page, Revision, Transcript
+from catalog.models import Collection, Flag, Item, ItemPublic, ItemUpdate, Page, Revision, Transcript
 from configs.errors import BadInputError
 from flows.export import COLLECTION_FORMATS, FORMATS, export_item
 from web.deps import DbSession, EditorUser, Forbidden, Staff, Viewer, render
@@ -33,7 +34,7 @@ def visible_item(db: Session, item_id: int, viewer: Viewer) -> Item:
     item = db.get(Item, item_id)
     if item is None:
         raise NotFound(f"no item {item_id}")
-    if item.access != Access.open and not viewer.sees_restricted:
+    if not may_see(viewer.role, item):
         raise Forbidden(f"item {item.reference_code} is not open ({item.access}); your role cannot see it")
     return item
 
@@ -46,8 +47,7 @@ def home(viewer: Staff) -> Response:
 @router.get("/review", response_class=HTMLResponse)
 def queue(request: Request, db: DbSession, viewer: Staff, collection: str = "", status: str = "") -> Response:
     rows = review_queue(db, collection=collection or None, status=status or None)
-    if not viewer.sees_restricted:
-        rows = [r for r in rows if r["item"].access == Access.open]
+    rows = [r for r in rows if may_see(viewer.role, r["item"])]
     return render(
         request,
         "queue.html",

@@ -9,11 +9,12 @@ from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import col, select
 
+from catalog.access import may_read_copy_requests
 from catalog.crud import collection_codes
 from catalog.models import Access, Collection, CopyRequest, Flag, Item
 from catalog.openreview import decide_access, decide_flag, decisions, pending_proposal, screening_queue
 from catalog.redaction import SCREENING_KINDS
-from web.deps import DbSession, EditorUser, Staff, render, settings_of
+from web.deps import DbSession, EditorUser, Forbidden, Staff, render, settings_of
 from web.routes.review import visible_item
 
 router = APIRouter()
@@ -101,6 +102,8 @@ def access_decision(
 
 @router.get("/requests", response_class=HTMLResponse)
 def copy_requests(request: Request, db: DbSession, viewer: Staff) -> Response:
+    if not may_read_copy_requests(viewer.role):
+        raise Forbidden("copy requests hold visitors' names and contacts: editors and admins handle them")
     rows = db.exec(
         select(CopyRequest, Item)
         .join(Item, col(Item.id) == CopyRequest.item_id)

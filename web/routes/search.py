@@ -22,13 +22,13 @@ router = APIRouter()
 class FilterParams:
     """The search filters as query parameters (shared by the page and the API)."""
 
-    collection: str = ""
-    kind: str = ""
-    year_from: int | None = None
-    year_to: int | None = None
-    language: str = ""
-    status: str = ""
-    access: str = ""
+    collection: str = Query("", max_length=64)
+    kind: str = Query("", pattern=r"^(scan|recording|other)?$")
+    year_from: int | None = Query(None, ge=0, le=9999)
+    year_to: int | None = Query(None, ge=0, le=9999)
+    language: str = Query("", max_length=64)
+    status: str = Query("", max_length=16)
+    access: str = Query("", max_length=8)
 
     def filters(self, viewer: Viewer) -> Filters:
         clean = {k: v for k, v in asdict(self).items() if v not in (None, "")}
