@@ -258,3 +258,51 @@ def test_status_alarms_on_an_overdue_schedule(tmp_path: Path) -> None:
         s.commit()
     engine.dispose()
     assert "ALARM" not in lantai("status", home=home).stdout
+
+
+def test_manifest_access_is_a_proposal_and_lantai_open_decides(tmp_path: Path) -> None:
+    """开放标识=开放 in a manifest opens nothing; `lantai open --proposed` screens first and
+    refuses an item whose abstract holds an undecided ID number. A row with a terminal
+    escape sequence is refused with its line number; -o never truncates or leaves junk."""
+    from PIL import Image, ImageDraw
+
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    for name in ("clean.png", "personal.png", "escape.png"):
+        img = Image.new("L", (400, 80), 255)
+        ImageDraw.Draw(img).text((10, 30), f"page {name}", fill=0)
+        img.save(batch / name)
+    (batch / "manifest.csv").write_text(
+        "文件名,题名,范围和提要,开放标识\n"
+        "clean.png,干净的文件,普通说明,开放\n"
+        "personal.png,含个人信息的文件,公民身份号码 11010519491231002X,开放\n"
+        "escape.png,\x1b[2J标题,说明,开放\n",
+        encoding="utf-8",
+    )
+    home = tmp_path / "home"
+    ingest = lantai("ingest", str(batch), "--collection", "T15", home=home)
+    assert "line 4" in ingest.stdout + ingest.stderr and "control character" in ingest.stdout + ingest.stderr
+    lantai("enrich", home=home)
+    items = {i["source_name"]: i for i in json.loads(lantai("list", "--json", home=home).stdout)}
+    assert {i["access"] for i in items.values()} == {"未审核"}  # nothing opened by the import
+    opened = lantai("open", "--collection", "T15", "--reason", "已按规定审核", "--proposed", "--json",
+                    home=home, check=False)  # fmt: skip
+    assert opened.returncode == 2, opened.stderr
+    result = json.loads(opened.stdout)
+    assert [o["item_id"] for o in result["opened"]] == [items["clean.png"]["item_id"]]
+    assert result["refused"][0]["item_id"] == items["personal.png"]["item_id"]
+    assert "undecided" in result["refused"][0]["reason"]
+    after = {i["source_name"]: i["access"] for i in json.loads(lantai("list", "--json", home=home).stdout)}
+    assert after["clean.png"] == "开放" and after["personal.png"] == "未审核"
+    # -o: a failed export leaves an existing file alone; a missing folder is a clear error
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me")
+    failed = lantai("export", "9999", "-f", "txt", "-o", str(precious), home=home, check=False)
+    assert failed.returncode != 0 and precious.read_text() == "keep me"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".precious")]
+    missing = lantai(
+        "export", "1", "-f", "txt", "-o", str(tmp_path / "nope" / "x.txt"), home=home, check=False
+    )
+    assert (
+        missing.returncode == 2 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr
+    )
