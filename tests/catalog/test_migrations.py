@@ -63,7 +63,7 @@ def test_postgresql_search_partitions_keep_entries(pg_url: str) -> None:
     before = count("SELECT count(*) FROM search_entry")
     assert before == 4  # title and description, for staff and for the public
 
-    migrate("head")
+    migrate("0006")
     assert count("SELECT count(*) FROM pg_inherits WHERE inhparent = 'search_entry'::regclass") == 32
     assert count("SELECT count(*) FROM search_entry") == before
     with Session(engine) as s:
@@ -87,8 +87,56 @@ def test_postgresql_search_partitions_keep_entries(pg_url: str) -> None:
     migrate("0005", down=True)
     assert count("SELECT count(*) FROM pg_inherits WHERE inhparent = 'search_entry'::regclass") == 0
     assert count("SELECT count(*) FROM search_entry") == before
-    migrate("head")  # the copies are filled again from the items
+    migrate("0006")  # the copies are filled again from the items
     with Session(engine) as s:
         found = search(s, "水庫", filters=Filters(kind="recording", include_restricted=True))
         assert [h.reference_code for h in found] == ["J001-WS·2020·Y-001"]
+    engine.dispose()
+
+
+def test_items_opened_by_a_manifest_go_back_to_review(db_url: str) -> None:
+    """Migration 0008: an item open without an open-review decision (a manifest opened it
+    before 0008) is unreviewed afterwards, with the proposal kept and its public entries
+    gone; an item opened by a decision stays open."""
+    import sqlalchemy as sa
+    from alembic import command
+    from sqlmodel import Session, select
+
+    from catalog.db import alembic_config
+    from catalog.models import Access, AccessDecision, Collection, Event, Item, SearchEntry
+    from catalog.search import reindex_item
+
+    engine = sa.create_engine(db_url)
+
+    def migrate(revision: str) -> None:
+        cfg = alembic_config(engine)
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+
+    migrate("0007")
+    with Session(engine) as s:
+        coll = Collection(code="M8", name="test")
+        s.add(coll)
+        s.flush()
+        imported = Item(collection_id=coll.id, reference_code="J001-WS·2020·Y-001", title="导入即开放",
+                        kind="scan", access=Access.open)  # fmt: skip
+        reviewed = Item(collection_id=coll.id, reference_code="J001-WS·2020·Y-002", title="审核后开放",
+                        kind="scan", access=Access.open)  # fmt: skip
+        s.add_all([imported, reviewed])
+        s.flush()
+        s.add(AccessDecision(item_id=reviewed.id, reviewer="ed", access="开放", reason="ok", effective=True))
+        for i in (imported, reviewed):
+            reindex_item(s, i)
+        s.commit()
+        ids = (imported.id, reviewed.id)
+    migrate("head")
+    with Session(engine) as s:
+        first, second = (s.get(Item, i) for i in ids)
+        assert first is not None and second is not None
+        assert first.access == Access.unreviewed and first.extra["proposed_access"] == "开放"
+        assert second.access == Access.open
+        public = s.exec(select(SearchEntry.item_id).where(SearchEntry.audience == "public")).all()
+        assert set(public) == {ids[1]}
+        assert s.exec(select(Event).where(Event.item_id == ids[0], Event.agent == "migration 0008")).one()
     engine.dispose()
