@@ -205,17 +205,29 @@ def _screen_segments(
     so a value across a segment boundary is found); returns the part actually screened."""
     found: list[Flag] = []
     screened: set[int] = set()
-    for tr in session.exec(
-        select(Transcript).where(Transcript.item_id == item_id).order_by(col(Transcript.id))
-    ):
-        segs = list(
-            session.exec(select(Segment).where(Segment.transcript_id == tr.id).order_by(col(Segment.seq)))
-        )
-        if part.segment_ids is not None:
-            at = [n for n, seg in enumerate(segs) if seg.id in part.segment_ids]
-            if not at:
-                continue
-            segs = segs[max(0, min(at) - 1) : max(at) + 2]
+    if part.segment_ids is not None:
+        # the edited segments' transcripts and positions, then those with one neighbour each side
+        spans: dict[int, tuple[int, int]] = {}
+        for tr_id, seq in session.exec(
+            select(Segment.transcript_id, Segment.seq).where(col(Segment.id).in_(part.segment_ids))
+        ).all():
+            lo, hi = spans.get(tr_id, (seq, seq))
+            spans[tr_id] = (min(lo, seq), max(hi, seq))
+        windows = [
+            select(Segment)
+            .where(Segment.transcript_id == tr_id, col(Segment.seq) >= lo - 1, col(Segment.seq) <= hi + 1)
+            .order_by(col(Segment.seq))
+            for tr_id, (lo, hi) in sorted(spans.items())
+        ]
+    else:
+        windows = [
+            select(Segment).where(Segment.transcript_id == tr_id).order_by(col(Segment.seq))
+            for tr_id in session.exec(
+                select(Transcript.id).where(Transcript.item_id == item_id).order_by(col(Transcript.id))
+            ).all()
+        ]
+    for window in windows:
+        segs = list(session.exec(window).all())
         screened |= {seg.id or 0 for seg in segs}
         found += _transcript_hits(item_id, segs, lists)
     if part.segment_ids is not None:
