@@ -95,13 +95,72 @@ class Manifest:
         return self.rows.get(base)
 
 
-def decode(data: bytes) -> str:
+MAX_BYTES = 16 * 1024 * 1024  # a manifest larger than this is refused (split the batch)
+MAX_DEPTH = 32  # JSON nesting deeper than this is refused before parsing
+
+
+def decode(data: bytes) -> tuple[str, list[int]]:
+    """Manifest text from UTF-8, GB18030 or UTF-16 (with its byte-order mark), and the
+    1-based numbers of lines that are neither UTF-8 nor GB18030 (left empty, so one bad
+    byte costs one row, not the manifest)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16"), []
+        except UnicodeDecodeError as e:
+            raise BadInputError(f"the manifest is not valid UTF-16 text: {e.reason}") from e
     for encoding in ("utf-8-sig", "gb18030"):
         try:
-            return data.decode(encoding)
+            return data.decode(encoding), []
         except UnicodeDecodeError:
             continue
-    raise BadInputError("the manifest is neither UTF-8 nor GB18030 text")
+    raw = data.removeprefix(b"\xef\xbb\xbf").split(b"\n")
+
+    def ok(line: bytes, encoding: str) -> bool:
+        try:
+            line.decode(encoding)
+            return True
+        except UnicodeDecodeError:
+            return False
+
+    # the encoding most lines are in is tried first, the other second
+    utf8_lines = sum(ok(x, "utf-8") for x in raw)
+    order = ("utf-8", "gb18030") if utf8_lines >= sum(ok(x, "gb18030") for x in raw) else ("gb18030", "utf-8")
+    lines, bad = [], []
+    for n, line in enumerate(raw, 1):
+        for encoding in order:
+            if ok(line, encoding):
+                lines.append(line.decode(encoding))
+                break
+        else:
+            lines.append("")
+            bad.append(n)
+    if 1 in bad:
+        raise BadInputError("the manifest's header line is neither UTF-8 nor GB18030 text")
+    return "\n".join(lines), bad
+
+
+def json_depth(text: str) -> int:
+    """The deepest nesting of [ and { in JSON text (outside strings), without parsing it."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_DEPTH:
+                return deepest
+        elif ch in "]}":
+            depth -= 1
+    return deepest
 
 
 def check_text(name: str, value: str) -> str:
@@ -123,6 +182,9 @@ def _clean(line: int, raw: dict[str, object]) -> ManifestRow:
     file = fields.pop("file", "")
     if not file:
         raise BadInputError("no file name (column 文件名 or file)")
+    parts = file.replace("\\", "/").split("/")
+    if file.startswith(("/", "\\")) or ".." in parts or (len(file) > 1 and file[1] == ":"):
+        raise BadInputError(f"{file!r} names a file outside the batch: rows describe the batch's own files")
     if "reference_code" in fields:
         fields["reference_code"] = validate_refcode(fields["reference_code"])
     if "retention" in fields:
@@ -157,21 +219,34 @@ def validate_date(value: str) -> str:
 
 
 def parse(data: bytes, *, name: str) -> Manifest:
-    """Parse manifest bytes. Row errors are collected, not raised; a file that is not a
-    manifest at all raises BadInputError."""
-    text = decode(data)
+    """Parse manifest bytes. Row errors (a row that does not decode, names a file outside
+    the batch, has a bad value) are collected with their line numbers, not raised; a file
+    that is not a manifest at all — too large, nested too deep, not JSON or CSV — raises
+    BadInputError with the reason."""
+    if len(data) > MAX_BYTES:
+        raise BadInputError(
+            f"manifest {name} is {len(data) / 1e6:.1f} MB, over the {MAX_BYTES // 2**20} MiB limit",
+            hint="split the batch into smaller batches, each with its own manifest",
+        )
+    text, undecodable = decode(data)
     manifest = Manifest()
     records: list[tuple[int, dict[str, object]]]
     if name.lower().endswith(".json"):
+        if undecodable:
+            raise BadInputError(f"manifest {name}: line {undecodable[0]} is neither UTF-8 nor GB18030 text")
+        if json_depth(text) > MAX_DEPTH:
+            raise BadInputError(f"manifest {name} is nested deeper than {MAX_DEPTH} levels: not a manifest")
         try:
             doc = json.loads(text)
-        except json.JSONDecodeError as e:
+        except (json.JSONDecodeError, RecursionError) as e:
             raise BadInputError(f"manifest {name} is not valid JSON: {e}") from e
         items = doc.get("items", doc.get("files")) if isinstance(doc, dict) else doc
         if not isinstance(items, list):
             raise BadInputError(f"manifest {name}: expected a list of objects (or {{'items': [...]}})")
         records = [(i + 1, r if isinstance(r, dict) else {}) for i, r in enumerate(items)]
     else:
+        for n in undecodable:
+            manifest.errors.append(f"{name} line {n}: neither UTF-8 nor GB18030 text: row skipped")
         reader = csv.DictReader(io.StringIO(text))
         records = []
         try:
@@ -198,4 +273,5 @@ def parse(data: bytes, *, name: str) -> Manifest:
 
 
 def read(path: Path) -> Manifest:
-    return parse(path.read_bytes(), name=path.name)
+    with path.open("rb") as fh:
+        return parse(fh.read(MAX_BYTES + 1), name=path.name)

@@ -89,3 +89,25 @@ def in_progress(session: Session) -> list[dict[str, Any]]:
         }
         for i in rows
     ]
+
+
+def ingest_problems(session: Session, *, hours: float = 24) -> list[dict[str, Any]]:
+    """Batches and files the inbox sweep or `lantai ingest` could not take in lately: a
+    refused manifest (the batch waits), a file that failed after its retries, a batch that
+    failed as a whole."""
+    since = utcnow() - timedelta(hours=hours)
+    rows = session.exec(
+        select(Event)
+        .where(Event.type == "ingestion problem", Event.at >= since)
+        .order_by(col(Event.at).desc())
+        .limit(50)
+    ).all()
+    return [
+        {
+            "at": e.at.isoformat(timespec="seconds"),
+            "collection": e.detail.get("collection", ""),
+            "batch": e.detail.get("batch", ""),
+            "reason": e.detail.get("reason", ""),
+        }
+        for e in rows
+    ]

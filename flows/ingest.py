@@ -8,7 +8,10 @@ be used go to ``quarantine/`` with the reason. Re-running creates nothing new.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import posixpath
+import stat
 import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -27,7 +30,7 @@ from configs.errors import BadInputError
 from flows.progress import report
 from flows.retry import BACKOFF, is_transient
 from storage import InvalidKeyError, ObjectStore, download, open_store, sha256_file
-from storage.keys import INBOX, inbox_key, master_key, quarantine_key
+from storage.keys import EXPORTS, INBOX, inbox_key, master_key, printable_name, quarantine_key
 from storage.local import LocalStore
 from tasks.formats import Format, UnsupportedFormat, check_readable, identify
 
@@ -40,7 +43,7 @@ SKIP_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
 class ObjectResult:
     key: str
     name: str
-    outcome: str  # ingested | attached | duplicate | quarantined
+    outcome: str  # ingested | attached | duplicate | quarantined | failed (left in the inbox)
     item_id: int | None = None
     reference_code: str = ""
     reason: str = ""
@@ -53,37 +56,81 @@ class IngestReport:
     uploaded: int = 0
     results: list[ObjectResult] = field(default_factory=list)
     manifest_errors: list[str] = field(default_factory=list)
+    # per batch: collection, batch, state (ingested | waiting | failed) and the reason
+    batches: list[dict[str, str]] = field(default_factory=list)
 
     def count(self, outcome: str) -> int:
         return sum(1 for r in self.results if r.outcome == outcome)
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        out["counts"] = {o: self.count(o) for o in ("ingested", "attached", "duplicate", "quarantined")}
+        out["counts"] = {
+            o: self.count(o) for o in ("ingested", "attached", "duplicate", "quarantined", "failed")
+        }
         return out
 
 
 # ---------------------------------------------------------------- uploading a local folder
 
 
-def local_files(sources: list[Path]) -> list[tuple[Path, str]]:
-    """(path, name relative to the batch) for files, and every file under folders."""
-    return [pair for source in sources for pair in _local_files(source)]
+def local_files(sources: list[Path]) -> tuple[list[tuple[Path, str]], list[tuple[str, str]]]:
+    """(path, name relative to the batch) of every regular file given or under the folders
+    given, and (name, reason) of what is refused without being read: symbolic links (to
+    files or folders, never followed), FIFOs, sockets and device files."""
+    files: list[tuple[Path, str]] = []
+    refused: list[tuple[str, str]] = []
+    for source in sources:
+        found, bad = _local_files(source)
+        files += found
+        refused += bad
+    return files, refused
 
 
-def _local_files(source: Path) -> list[tuple[Path, str]]:
-    if source.is_file():
-        return [(source, source.name)]
-    if not source.is_dir():
-        raise BadInputError(f"{source} does not exist")
-    files = [
-        p
-        for p in sorted(source.rglob("*"))
-        if p.is_file()
-        and p.name not in SKIP_NAMES
-        and not any(part.startswith(".") for part in p.relative_to(source).parts)
-    ]
-    return [(p, p.relative_to(source).as_posix()) for p in files]
+def _kind_of(mode: int) -> str | None:
+    """Why an entry that is not a regular file is refused (None for a regular file)."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISLNK(mode):
+        return "symbolic link (not followed: only files inside the batch are read)"
+    if stat.S_ISFIFO(mode):
+        return "named pipe (FIFO), not a file"
+    if stat.S_ISSOCK(mode):
+        return "socket, not a file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device file, not a file"
+    return "not a regular file"
+
+
+def _local_files(source: Path) -> tuple[list[tuple[Path, str]], list[tuple[str, str]]]:
+    try:
+        mode = source.lstat().st_mode
+    except OSError as e:
+        raise BadInputError(f"{source} does not exist") from e
+    if not stat.S_ISDIR(mode):
+        reason = _kind_of(mode)
+        return ([(source, source.name)], []) if reason is None else ([], [(source.name, reason)])
+    files: list[tuple[Path, str]] = []
+    refused: list[tuple[str, str]] = []
+    for folder, dirs, names in os.walk(source, followlinks=False):
+        here = Path(folder)
+        rel = here.relative_to(source)
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        for d in sorted(dirs):
+            if (here / d).is_symlink():
+                refused.append(((rel / d).as_posix(), _kind_of(stat.S_IFLNK) or ""))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (here / d).is_symlink())
+        for name in sorted(names):
+            if name in SKIP_NAMES or name.startswith("."):
+                continue
+            path = here / name
+            reason = _kind_of(path.lstat().st_mode)
+            relative = (rel / name).as_posix()
+            if reason is None:
+                files.append((path, relative))
+            else:
+                refused.append((relative, reason))
+    return files, refused
 
 
 def upload_local(
@@ -97,10 +144,24 @@ def upload_local(
     """Upload local files into ``inbox/<collection>/<batch>/``. Files whose names storage
     cannot hold are quarantined under their checksum with the reason. Returns the number
     uploaded and the quarantined ones."""
-    files = local_files(sources)
+    files, refused = local_files(sources)
     if extra_manifest is not None:
         files.append((extra_manifest, "manifest" + extra_manifest.suffix.lower()))
     quarantined: list[ObjectResult] = []
+    for relative, reason in refused:  # listed with the reason; nothing behind them is read
+        shown = printable_name(relative)
+        quarantined.append(
+            record_quarantine(
+                get_settings(),
+                collection=collection,
+                key="",
+                name=shown,
+                size=0,
+                reason=reason,
+                batch=batch,
+                sha256=hashlib.sha256(f"refused:{collection}/{batch}/{shown}".encode()).hexdigest(),
+            )
+        )
     uploaded = 0
     for index, (path, relative) in enumerate(files, 1):
         report("upload", done=index - 1, total=len(files), name=relative)
@@ -115,7 +176,7 @@ def upload_local(
                     get_settings(),
                     collection=collection,
                     key=qkey,
-                    name=repr(relative)[1:-1],
+                    name=printable_name(relative),
                     sha256=sha,
                     size=path.stat().st_size,
                     reason=f"unusable file name: {e.message}",
@@ -135,22 +196,99 @@ def upload_local(
 # ---------------------------------------------------------------- one object
 
 
-def _find_manifest(store: ObjectStore, prefix: str, keys: list[str]) -> tuple[manifest.Manifest, set[str]]:
-    found = manifest.Manifest()
-    used: set[str] = set()
+REJECTED = ".manifest-rejected"  # left in a batch whose manifest was refused: its files wait
+
+
+@dataclass
+class Batch:
+    """The objects of one inbox batch (``inbox/<collection>/<batch>/``) and its manifests."""
+
+    collection: str
+    name: str
+    prefix: str  # the batch folder's key prefix
+    files: list[str] = field(default_factory=list)  # object keys
+    manifests: list[str] = field(default_factory=list)
+    rejected_marker: bool = False
+
+
+def split_batches(keys: list[str], *, collection: str | None, default: str) -> list[Batch]:
+    """Group inbox keys by their batch folder. The inbox layout names the collection; a
+    ``collection`` given for keys of other collections is refused (one collection's files
+    are never pulled into another). Keys not in a batch folder form one batch of
+    ``collection`` (or ``default``)."""
+    batches: dict[tuple[str, str], Batch] = {}
+    named: set[str] = set()
     for key in keys:
-        if posixpath.basename(key).lower() in manifest.MANIFEST_NAMES:
-            with store.open(key) as fh:
-                data = fh.read(16 * 1024 * 1024)
-            try:
-                part = manifest.parse(data, name=posixpath.basename(key))
-            except BadInputError as e:
-                found.errors.append(f"{key}: {e.message}")
-            else:
-                found.rows.update(part.rows)
-                found.errors.extend(part.errors)
-            used.add(key)
-    return found, used
+        parts = key[len(INBOX) :].split("/") if key.startswith(INBOX) else [key]
+        if len(parts) >= 3:
+            coll, name, prefix = parts[0], parts[1], f"{INBOX}{parts[0]}/{parts[1]}/"
+            named.add(coll)
+        elif len(parts) == 2:
+            coll, name, prefix = parts[0], "batch", f"{INBOX}{parts[0]}/"
+            named.add(coll)
+        else:
+            coll, name, prefix = collection or default, "batch", INBOX
+        batch = batches.setdefault((coll, name), Batch(coll, name, prefix))
+        base = posixpath.basename(key)
+        if base == REJECTED:
+            batch.rejected_marker = True
+        elif base.lower() in manifest.MANIFEST_NAMES:
+            batch.manifests.append(key)
+        elif not base.startswith("."):
+            batch.files.append(key)
+    if collection and named - {collection}:
+        raise BadInputError(
+            f"this inbox prefix holds the batches of the collections {', '.join(sorted(named))}, "
+            f"not only {collection}",
+            hint="ingest one collection's prefix (inbox/<collection>/…), or leave out --collection: "
+            "the inbox layout names each batch's collection",
+        )
+    return sorted(batches.values(), key=lambda b: (b.collection, b.name))
+
+
+class ManifestRejected(Exception):
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(reason)
+        self.key, self.reason = key, reason
+
+
+def _read_manifests(store: ObjectStore, batch: Batch) -> dict[str, manifest.Manifest]:
+    """The batch's manifests by the folder they describe (relative to the batch). A
+    manifest that cannot be read raises ManifestRejected with the reason."""
+    out: dict[str, manifest.Manifest] = {}
+    for key in batch.manifests:
+        size = store.stat(key).size
+        if size > manifest.MAX_BYTES:
+            raise ManifestRejected(
+                key, f"the manifest is {size / 1e6:.1f} MB, over the {manifest.MAX_BYTES // 2**20} MiB limit"
+            )
+        with store.open(key) as fh:
+            data = fh.read(manifest.MAX_BYTES + 1)
+        try:
+            parsed = manifest.parse(data, name=posixpath.basename(key))
+        except BadInputError as e:
+            raise ManifestRejected(key, e.message) from e
+        except (RecursionError, MemoryError, ValueError) as e:  # whatever else a hostile file does
+            raise ManifestRejected(key, f"the manifest cannot be read: {type(e).__name__}") from e
+        folder = posixpath.dirname(key[len(batch.prefix) :])
+        out[folder] = parsed
+    return out
+
+
+def _row_for(manifests: dict[str, manifest.Manifest], relative: str) -> manifest.ManifestRow | None:
+    """The row describing the file at ``relative`` (in the batch): from the manifest of its
+    own folder or the nearest one above, by its path below that folder, or by its bare name."""
+    folder = posixpath.dirname(relative)
+    while True:
+        found = manifests.get(folder)
+        if found is not None:
+            below = relative[len(folder) + 1 :] if folder else relative
+            row = found.row_for(below)
+            if row is not None:
+                return row
+        if not folder:
+            return None
+        folder = posixpath.dirname(folder)
 
 
 def _group_item(
@@ -224,15 +362,29 @@ def record_quarantine(
     reason: str,
     batch: str,
 ) -> ObjectResult:
-    """Catalog a quarantined object as an item with the reason, once per content."""
+    """Catalog a quarantined object as an item with the reason, once per content. With no
+    ``key`` (a link, a FIFO: nothing was read or stored) the item is recorded without an
+    asset, once per batch and name."""
     with session_scope(settings) as session:
         coll = crud.get_or_create_collection(session, code=collection)
-        known = session.exec(select(Asset).where(Asset.sha256 == sha256, Asset.role == "quarantine")).first()
-        if known is not None:
-            item = session.get(Item, known.item_id)
-            return ObjectResult(
-                key, name, "quarantined", known.item_id, item.reference_code if item else "", reason
-            )
+        if not key:
+            seen = session.exec(
+                select(Item).where(
+                    Item.collection_id == coll.id, Item.batch == batch, Item.status == ItemStatus.quarantined,
+                    Item.source_name == posixpath.basename(name), Item.status_reason == reason,
+                )
+            ).first()  # fmt: skip
+            if seen is not None:
+                return ObjectResult(key, name, "quarantined", seen.id, seen.reference_code, reason)
+        else:
+            known = session.exec(
+                select(Asset).where(Asset.sha256 == sha256, Asset.role == "quarantine")
+            ).first()
+            if known is not None:
+                item = session.get(Item, known.item_id)
+                return ObjectResult(
+                    key, name, "quarantined", known.item_id, item.reference_code if item else "", reason
+                )
         code = refcode.next_code(
             session, fonds=coll.fonds, category="QT", year=str(datetime.now(UTC).year), retention="Y"
         )
@@ -248,21 +400,23 @@ def record_quarantine(
         )
         session.add(item)
         session.flush()
-        asset = Asset(
-            item_id=item.id or 0,
-            role="quarantine",
-            key=key,
-            sha256=sha256,
-            size=size,
-            original_name=posixpath.basename(name),
-        )
-        session.add(asset)
-        session.flush()
+        asset = None
+        if key:
+            asset = Asset(
+                item_id=item.id or 0,
+                role="quarantine",
+                key=key,
+                sha256=sha256,
+                size=size,
+                original_name=posixpath.basename(name),
+            )
+            session.add(asset)
+            session.flush()
         crud.add_event(
             session,
             type="quarantine",
             item_id=item.id,
-            asset_id=asset.id,
+            asset_id=asset.id if asset else None,
             outcome="failure",
             reason=reason,
             key=key,
@@ -436,19 +590,119 @@ def ingest_flow(
         batch = batch or prefix[len(INBOX) :].strip("/").split("/")[-1] or "batch"
     report_.prefix = prefix
     keys = [o.key for o in store.list(prefix)]
-    found, manifest_keys = _find_manifest(store, prefix, keys)
-    if manifest_path and bucket is not None:
-        found.rows.update(manifest.read(Path(manifest_path)).rows)
-    report_.manifest_errors = found.errors
-    for err in found.errors:
-        log.warning("manifest: %s", err)
-    work = [k for k in keys if k not in manifest_keys]
-    for index, key in enumerate(work):
-        report("ingest", done=index, total=len(work), name=key.rsplit("/", 1)[-1])
-        relative = key[len(prefix) :]
-        row = found.row_for(relative)
-        result = ingest_object(key, code, batch, asdict(row) if row else None)
+    batches = split_batches(keys, collection=collection if bucket is not None else code, default=code)
+    if manifest_path and bucket is not None and len(batches) > 1:
+        raise BadInputError("--manifest describes one batch: give the prefix of one batch")
+    done = 0
+    total = sum(len(b.files) for b in batches)
+    for b in batches:
+        try:
+            extra = manifest_path if bucket is not None else None
+            name = batch if bucket is None else None
+            done = _ingest_batch(store, settings, b, report_, extra, done=done, total=total, batch_name=name)
+        except Exception as e:  # one batch's failure never stops the others
+            reason = f"{type(e).__name__}: {e}"
+            report_.batches.append(
+                {"collection": b.collection, "batch": b.name, "state": "failed", "reason": reason}
+            )
+            _problem(settings, b, reason)
+            log.error("batch %s/%s failed: %s", b.collection, b.name, reason)
+    report("ingest", done=total, total=total, name="")
+    return report_.as_dict()
+
+
+def _problem(settings: Settings, b: Batch, reason: str, outcome: str = "failure") -> None:
+    """An event for operators (`lantai status`, the dashboard) about a batch."""
+    with session_scope(settings) as session:
+        crud.add_event(session, type="ingestion problem", outcome=outcome, collection=b.collection,
+                       batch=b.name, reason=reason[:2000])  # fmt: skip
+
+
+def _ingest_batch(
+    store: ObjectStore,
+    settings: Settings,
+    b: Batch,
+    report_: IngestReport,
+    extra_manifest: str | None,
+    *,
+    done: int,
+    total: int,
+    batch_name: str | None,
+) -> int:
+    """Ingest one batch under its own error boundary per file. A batch whose manifest is
+    refused waits (its files stay in the inbox) until a corrected manifest arrives."""
+    log = get_run_logger()
+    state = {"collection": b.collection, "batch": b.name, "state": "ingested", "reason": ""}
+    if b.rejected_marker and not b.manifests:
+        state |= {"state": "waiting", "reason": "its manifest was refused: waiting for a corrected one"}
+        report_.batches.append(state)
+        return done + len(b.files)
+    try:
+        manifests = _read_manifests(store, b)
+    except ManifestRejected as e:
+        _reject_manifest(store, settings, b, e)
+        state |= {"state": "waiting", "reason": f"manifest refused: {e.reason}"}
+        report_.manifest_errors.append(f"{e.key}: {e.reason} (moved to quarantine/; the batch waits)")
+        report_.batches.append(state)
+        return done + len(b.files)
+    if b.rejected_marker:  # a corrected manifest arrived
+        store.delete(b.prefix + REJECTED)
+    if extra_manifest:
+        manifests.setdefault("", manifest.Manifest()).rows.update(manifest.read(Path(extra_manifest)).rows)
+    for found in manifests.values():
+        report_.manifest_errors.extend(found.errors)
+        for err in found.errors:
+            log.warning("manifest: %s", err)
+    failed = 0
+    for key in b.files:
+        report("ingest", done=done, total=total, name=key.rsplit("/", 1)[-1])
+        done += 1
+        relative = key[len(b.prefix) :]
+        row = _row_for(manifests, relative)
+        try:
+            result = ingest_object(key, b.collection, batch_name or b.name, asdict(row) if row else None)
+        except Exception as e:  # after the retries: this file waits in the inbox, the others go on
+            failed += 1
+            result = ObjectResult(key, relative, "failed", reason=f"{type(e).__name__}: {e}")
+            _problem(settings, b, f"{relative}: {result.reason}")
         report_.results.append(result)
         log.info("%s %s %s", result.outcome, relative, result.reason)
-    report("ingest", done=len(work), total=len(work), name="")
-    return report_.as_dict()
+    if failed:
+        state |= {
+            "state": "failed",
+            "reason": f"{failed} files could not be ingested; they wait in the inbox",
+        }
+    else:
+        _archive_manifests(store, settings, b)
+    report_.batches.append(state)
+    return done
+
+
+def _reject_manifest(store: ObjectStore, settings: Settings, b: Batch, e: ManifestRejected) -> None:
+    """Move a refused manifest to quarantine/ with the reason; mark the batch as waiting."""
+    with tempfile.TemporaryDirectory(prefix="lantai-manifest-") as tmp:
+        work = Path(tmp) / "manifest"
+        sha = download(store, e.key, work)
+        qkey = quarantine_key(e.key)
+        store.put_file(qkey, work, sha256=sha)
+        why = f"manifest refused: {e.reason}; the batch's files wait for a corrected manifest"
+        record_quarantine(settings, collection=b.collection, key=qkey, name=e.key[len(b.prefix) :],
+                          sha256=sha, size=work.stat().st_size, batch=b.name, reason=why)  # fmt: skip
+        marker = Path(tmp) / "marker"
+        marker.write_text(e.reason, encoding="utf-8")
+        store.put_file(b.prefix + REJECTED, marker, content_type="text/plain")
+    for key in b.manifests:
+        store.delete(key)
+    _problem(settings, b, f"manifest refused: {e.reason}")
+
+
+def _archive_manifests(store: ObjectStore, settings: Settings, b: Batch) -> None:
+    """Keep the batch's manifests with its record (``exports/manifests/<collection>/<batch>/``),
+    out of the inbox, once every file of the batch is in."""
+    for key in b.manifests:
+        kept = f"{EXPORTS}manifests/{b.collection}/{b.name}/{key[len(b.prefix) :]}"
+        store.copy(key, kept)
+        store.delete(key)
+        with session_scope(settings) as session:
+            crud.add_event(session, type="manifest archived", collection=b.collection, batch=b.name,
+                           source_key=key, key=kept)  # fmt: skip

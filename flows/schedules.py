@@ -12,6 +12,8 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.schedules import Cron
 
+from catalog import crud
+from catalog.db import session_scope
 from configs import Settings, get_settings
 from flows import run_records
 from flows.audit import audit_flow
@@ -39,7 +41,16 @@ def inbox_sweep_flow() -> dict[str, Any]:
     settings = get_settings()
     ingested = []
     for collection, batch in inbox_batches(settings):
-        report = ingest_flow(f"s3://{settings.storage.bucket}/{INBOX}{collection}/{batch}/", collection)
+        try:  # one batch's failure never stops the sweep: the next batches, then enrichment
+            report = ingest_flow(f"s3://{settings.storage.bucket}/{INBOX}{collection}/{batch}/", collection)
+        except Exception as e:
+            reason = f"{type(e).__name__}: {e}"
+            logger.error("inbox sweep: batch %s/%s failed: %s", collection, batch, reason)
+            with session_scope(settings) as session:
+                crud.add_event(session, type="ingestion problem", outcome="failure", collection=collection,
+                               batch=batch, reason=reason[:2000])  # fmt: skip
+            ingested.append({"collection": collection, "batch": batch, "items": 0, "error": reason})
+            continue
         ingested.append({"collection": collection, "batch": batch, "items": len(report.get("results", []))})
     outcomes = enrich_flow()
     logger.info("inbox sweep: %d batches ingested, %d items enriched", len(ingested), len(outcomes))

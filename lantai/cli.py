@@ -129,14 +129,21 @@ def ingest(
 def _print_ingest(report: dict[str, Any]) -> None:
     c = report["counts"]
     out.print(
-        f"[bold]ingest[/] {report['prefix']}: {c['ingested']} new items, {c['attached']} files "
+        f"[bold]ingest[/] {_escape(report['prefix'])}: {c['ingested']} new items, {c['attached']} files "
         f"added to items, {c['duplicate']} duplicates, {c['quarantined']} quarantined"
+        + (f", [bold red]{c['failed']} failed[/] (left in the inbox)" if c.get("failed") else "")
     )
     for r in report["results"]:
-        if r["outcome"] in ("quarantined", "duplicate"):
+        if r["outcome"] in ("quarantined", "duplicate", "failed"):
             out.print(_printable(f"  {r['outcome']}: {r['name']} — {r['reason']}"), markup=False)
     for e in report["manifest_errors"]:
         out.print(_printable(f"  manifest: {e}"), markup=False)
+    for b in report.get("batches", []):
+        if b["state"] != "ingested":
+            out.print(
+                _printable(f"  batch {b['collection']}/{b['batch']} {b['state']}: {b['reason']}"),
+                markup=False,
+            )
 
 
 @app.command()
@@ -364,6 +371,7 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         }
         report["in_progress"] = operations.in_progress(session)
         report["audit"] = operations.last_audit(session)
+        report["ingest_problems"] = operations.ingest_problems(session)
         report |= catalog_schedules.report(session, lease=lease)
     if as_json:
         _print_json(report)
@@ -399,6 +407,10 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         out.print(
             f"[bold red]fixity: {len(audit['missing'])} missing, {len(audit['changed'])} changed "
             f"at {audit['at']}[/] (lantai audit)"
+        )
+    for p in report["ingest_problems"]:
+        out.print(
+            _printable(f"  inbox {p['collection']}/{p['batch']} ({p['at']}): {p['reason']}"), markup=False
         )
     _print_schedules(report)
     if report["alarm"]:

@@ -26,6 +26,8 @@ def validate_name(name: str) -> str:
     """
     if not name or not name.strip():
         raise InvalidKeyError("empty object name")
+    if any("\ud800" <= ch <= "\udfff" for ch in name):  # bytes that are not UTF-8 (os.fsdecode)
+        raise InvalidKeyError(f"file name is not UTF-8 text: {printable_name(name)}")
     name = unicodedata.normalize("NFC", name)
     if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
         raise InvalidKeyError(f"absolute path not allowed as object name: {name!r}")
@@ -44,6 +46,29 @@ def validate_name(name: str) -> str:
     if len(name.encode()) > MAX_KEY_BYTES - 100:  # leave room for the prefixes we add
         raise InvalidKeyError(f"object name too long ({len(name.encode())} bytes): {name[:40]!r}…")
     return name
+
+
+def printable_name(name: str) -> str:
+    """A file name as it may be shown and stored anywhere: bytes that are not UTF-8 and
+    control characters percent-encoded (%FF), the rest as is."""
+    import os
+    from urllib.parse import quote
+
+    raw = (
+        os.fsencode(name)
+        if any("\udc80" <= ch <= "\udcff" for ch in name)
+        else name.encode("utf-8", "replace")
+    )
+    text = raw.decode("utf-8", "surrogateescape")
+    out = []
+    for ch in text:
+        if "\udc80" <= ch <= "\udcff":
+            out.append(f"%{ord(ch) - 0xDC00:02X}")
+        elif unicodedata.category(ch) in ("Cc", "Cs"):
+            out.append(quote(ch.encode("utf-8", "surrogatepass"), safe=""))
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def validate_key(key: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +75,9 @@ def identify(path: Path) -> Format:
     )
 
 
+MIN_BITS_PER_SECOND = 1000  # below any speech or music codec's lowest rate
+
+
 def check_readable(path: Path, fmt: Format) -> None:
     """Cheaply prove the content decodes (first image frame, PDF pages, media streams).
 
@@ -117,6 +121,9 @@ def pdf_open_error(path: Path) -> str:
         tail = fh.read()
     if b"/Encrypt" in head or b"/Encrypt" in tail:
         return "encrypted PDF (password required)"
+    page_tree = re.search(rb"/Type\s*/Pages\b", head) and not re.search(rb"/Type\s*/Page\b", head)
+    if size < (2 << 20) and page_tree and re.search(rb"/Count\s+0\b", head):
+        return "the PDF has no pages (its page tree is empty)"
     return "corrupt or unreadable PDF"
 
 
@@ -145,3 +152,11 @@ def _check_media(path: Path, fmt: Format) -> None:
         raise UnsupportedFormat(f"{fmt.name} file without audio or video streams")
     if info.duration <= 0:
         raise UnsupportedFormat(f"{fmt.name} file with no duration (truncated?)")
+    size = path.stat().st_size
+    if info.duration > 1 and size * 8 / info.duration < MIN_BITS_PER_SECOND:
+        # the header declares far more audio than the bytes can hold: no codec in use
+        # stores speech in under 1 kbit/s, so the file was cut short
+        raise UnsupportedFormat(
+            f"truncated {fmt.name} file: {size:,} bytes for the {info.duration:.1f} s its header declares",
+            hint="deposit the complete file",
+        )

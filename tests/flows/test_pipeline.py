@@ -46,7 +46,7 @@ def batch(tmp_path: Path) -> Path:
 
 def test_batch_to_searchable_catalog(home: Path, batch: Path) -> None:
     report = ingest_flow(str(batch), "T1", None, None)
-    assert report["counts"] == {"ingested": 3, "attached": 0, "duplicate": 0, "quarantined": 4}
+    assert report["counts"] == {"ingested": 3, "attached": 0, "duplicate": 0, "quarantined": 4, "failed": 0}
     reasons = " | ".join(r["reason"] for r in report["results"] if r["outcome"] == "quarantined")
     for expected in ("empty file", "unsupported", "truncated", "unusable file name"):
         assert expected in reasons
@@ -83,7 +83,7 @@ def test_batch_to_searchable_catalog(home: Path, batch: Path) -> None:
 
     # the same batch again: nothing new, the duplicates recorded
     again = ingest_flow(str(batch), "T1", None, None)
-    assert again["counts"] == {"ingested": 0, "attached": 0, "duplicate": 3, "quarantined": 4}
+    assert again["counts"] == {"ingested": 0, "attached": 0, "duplicate": 3, "quarantined": 4, "failed": 0}
     assert enrich_flow("T1") == []
     with session_scope(settings) as session:
         assert len(session.exec(select(Item)).all()) == 7
@@ -158,7 +158,7 @@ def test_ingest_from_s3_inbox(
     renamed = tmp_path / "copy of 房地产.wav"
     shutil.copy(SAMPLES / "房地产中介协会.wav", renamed)
     local = ingest_flow([str(SAMPLES / "phototest.tif"), str(renamed)], "S3", None, "b2")
-    assert local["counts"] == {"ingested": 1, "attached": 0, "duplicate": 1, "quarantined": 0}
+    assert local["counts"] == {"ingested": 1, "attached": 0, "duplicate": 1, "quarantined": 0, "failed": 0}
     assert client.stat_object(
         bucket_name,
         next(
@@ -190,7 +190,7 @@ def test_manifest_groups_files_into_items(home: Path, tmp_path: Path) -> None:
         encoding="utf-8",
     )
     report = ingest_flow(str(folder), "G", None, None)
-    assert report["counts"] == {"ingested": 2, "attached": 3, "duplicate": 0, "quarantined": 0}
+    assert report["counts"] == {"ingested": 2, "attached": 3, "duplicate": 0, "quarantined": 0, "failed": 0}
     settings = get_settings()
     with session_scope(settings) as session:
         record = session.exec(select(Item).where(Item.title == "会议记录")).one()
