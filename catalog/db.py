@@ -11,7 +11,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
@@ -92,11 +92,41 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest migration (a no-op when it is current)."""
+    """Bring the schema to the newest migration (a no-op when it is current), then the
+    search index to the current text normalization."""
     with engine.begin() as conn:
         cfg = alembic_config(engine)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+    refresh_index(engine)
+
+
+def refresh_index(engine: Engine) -> int:
+    """Rebuild the search entries of the items whose text holds a character the current
+    normalization folds differently from the one the index was built with (one scan of
+    the index; nothing when it is current). Returns the number of items rebuilt."""
+    from catalog.models import IndexState, Item
+    from catalog.search import reindex_item
+    from catalog.textindex import NORMALIZATION_VERSION, VARIANTS
+
+    with Session(engine) as session:
+        state = session.get(IndexState, "normalization") or IndexState(name="normalization", version=1)
+        if state.version >= NORMALIZATION_VERSION:
+            return 0
+        changed = sorted(chr(c) for c in VARIANTS)
+        clauses = " OR ".join(f"tokens LIKE :c{i}" for i in range(len(changed)))  # normalized form
+        params = {f"c{i}": f"%{ch}%" for i, ch in enumerate(changed)}
+        ids = session.execute(text(f"SELECT DISTINCT item_id FROM search_entry WHERE {clauses}"), params)
+        count = 0
+        for (item_id,) in ids.all():
+            item = session.get(Item, item_id)
+            if item is not None:
+                reindex_item(session, item)
+                count += 1
+        state.version = NORMALIZATION_VERSION
+        session.add(state)
+        session.commit()
+        return count
 
 
 @contextmanager

@@ -431,3 +431,13 @@ class Schedule(SQLModel, table=True):
     last_flow_run: str = Field(default="", max_length=64)
     problem: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))  # Prefect's side
     problem_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class IndexState(SQLModel, table=True):
+    """Versions of what the search index was built with (e.g. ``normalization``), so an
+    upgrade that changes them rebuilds the affected entries (``catalog.db``)."""
+
+    __tablename__ = "index_state"
+
+    name: str = Field(primary_key=True, max_length=32)
+    version: int = 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from catalog.models import Access, Item
 from catalog.search import reindex_item, search
@@ -126,3 +126,38 @@ def test_reindex_all_rebuilds_every_entry(session: Session) -> None:
     assert search(session, "水库") == []
     assert reindex_all(session) == before
     assert len(set(refs(search(session, "水库")))) == 2
+
+
+def test_variant_characters_find_each_other(session: Session, db_url: str) -> None:
+    """帳戶 (traditional, whose t2s form is 帐户) finds 账户 and the other way round; 著/着
+    likewise. A catalog indexed before variant folding is rebuilt where it matters, once."""
+    from sqlalchemy import text
+
+    from catalog.db import get_engine, refresh_index
+    from catalog.models import Collection, IndexState
+
+    coll = session.exec(select(Collection)).first()
+    assert coll is not None
+    for code, title in (("J001-WS·2020·Y-101", "个人帐户管理办法"), ("J001-WS·2020·Y-102", "显着成绩报告")):
+        item = Item(
+            collection_id=coll.id or 0, reference_code=code, title=title, kind="scan", access=Access.open
+        )
+        session.add(item)
+        session.flush()
+        reindex_item(session, item)
+    session.commit()
+    assert [h.title for h in search(session, "帳戶管理")] == ["个人帐户管理办法"]
+    assert [h.title for h in search(session, "账户")] == ["个人帐户管理办法"]
+    assert [h.title for h in search(session, "显著")] == ["显着成绩报告"]
+    engine = get_engine(db_url)
+    with engine.begin() as conn:  # as indexed before variant folding: 帐 kept as written
+        conn.execute(text("UPDATE index_state SET version = 1 WHERE name = 'normalization'"))
+        conn.execute(text("UPDATE search_entry SET tokens = replace(tokens, '账', '帐'), "
+                          "bigrams = replace(bigrams, '账', '帐')"))  # fmt: skip
+    session.expire_all()
+    assert search(session, "账户") == []
+    assert refresh_index(engine) == 1  # only the item with a character folded differently now
+    assert refresh_index(engine) == 0  # current now
+    session.expire_all()
+    assert session.get(IndexState, "normalization").version == 2  # type: ignore[union-attr]
+    assert [h.title for h in search(session, "帐户")] == ["个人帐户管理办法"]
