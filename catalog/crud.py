@@ -62,6 +62,10 @@ def add_event(
     """Record a PREMIS-style event."""
     event = Event(type=type, item_id=item_id, asset_id=asset_id, agent=agent, outcome=outcome, detail=detail)
     session.add(event)
+    if type in ("optical character recognition", "transcription") and "seconds" in detail:
+        from catalog.operations import count_processing
+
+        count_processing(session, engine=str(detail.get("engine") or type), seconds=float(detail["seconds"]))
     return event
 
 

@@ -247,6 +247,8 @@ class Segment(SQLModel, table=True):
 class Event(SQLModel, table=True):
     """A PREMIS-style event: what was done to which object, by whom or what, with what outcome."""
 
+    __table_args__ = (Index("ix_event_type_at", "type", "at"),)  # throughput windows
+
     id: int | None = Field(default=None, primary_key=True)
     item_id: int | None = Field(default=None, foreign_key="item.id", index=True)
     asset_id: int | None = Field(default=None, foreign_key="asset.id")
@@ -441,3 +443,21 @@ class IndexState(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=32)
     version: int = 1
+
+
+class ProcessingStat(SQLModel, table=True):
+    """Seconds per OCR or transcription run, per engine, as a Prometheus histogram kept
+    current as the runs' events are written: ``/metrics`` reads these rows, not the events."""
+
+    __tablename__ = "processing_stat"
+
+    engine: str = Field(primary_key=True, max_length=64)
+    count: int = 0
+    total_seconds: float = 0.0
+    le_1: int = 0  # runs of at most 1 s (cumulative, as Prometheus buckets are)
+    le_5: int = 0
+    le_15: int = 0
+    le_60: int = 0
+    le_300: int = 0
+    le_900: int = 0
+    le_3600: int = 0

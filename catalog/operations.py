@@ -3,30 +3,39 @@ times per engine, the last fixity audit, the queue."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from catalog.models import Event, Item, ItemStatus, utcnow
+from catalog.models import Event, Item, ItemStatus, ProcessingStat, utcnow
 
 OCR_EVENT = "optical character recognition"
 ASR_EVENT = "transcription"
 BUCKETS = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0)
 
 
-def _events(session: Session, types: tuple[str, ...], since: datetime | None = None) -> list[Event]:
-    query = select(Event).where(col(Event.type).in_(types))
-    if since is not None:
-        query = query.where(Event.at >= since)
-    return list(session.exec(query).all())
+def _detail_number(key: str) -> Any:
+    return col(Event.detail)[key].as_float()
 
 
 def throughput(session: Session, *, hours: float) -> dict[str, float]:
-    """Pages per minute and audio hours per hour over the last ``hours``."""
+    """Pages per minute and audio hours per hour over the last ``hours`` (two aggregate
+    queries over the window's events, whatever the history's length)."""
     since = utcnow() - timedelta(hours=hours)
-    pages = sum(int(e.detail.get("pages", 0) or 0) for e in _events(session, (OCR_EVENT,), since))
-    audio = sum(float(e.detail.get("duration", 0) or 0) for e in _events(session, (ASR_EVENT,), since))
+
+    def total(event_type: str, key: str) -> float:
+        value = session.exec(
+            select(func.coalesce(func.sum(_detail_number(key)), 0.0)).where(
+                Event.type == event_type, Event.at >= since
+            )
+        ).one()
+        return float(value or 0.0)
+
+    pages = int(total(OCR_EVENT, "pages"))
+    audio = total(ASR_EVENT, "duration")
     minutes = hours * 60
     return {
         "pages": pages,
@@ -36,13 +45,35 @@ def throughput(session: Session, *, hours: float) -> dict[str, float]:
     }
 
 
-def processing_seconds(session: Session) -> dict[str, list[float]]:
-    """Seconds each OCR or transcription run took, per engine."""
-    out: dict[str, list[float]] = {}
-    for e in _events(session, (OCR_EVENT, ASR_EVENT)):
-        if "seconds" in e.detail:
-            out.setdefault(str(e.detail.get("engine", e.type)), []).append(float(e.detail["seconds"]))
+def processing_histogram(session: Session) -> dict[str, tuple[list[int], int, float]]:
+    """Per engine: cumulative counts of OCR or transcription runs within each of
+    ``BUCKETS`` seconds, the count and the sum of seconds (kept as counters: a few rows)."""
+    out: dict[str, tuple[list[int], int, float]] = {}
+    for row in session.exec(select(ProcessingStat).order_by(col(ProcessingStat.engine))).all():
+        counts = [int(getattr(row, f"le_{int(b)}")) for b in BUCKETS]
+        out[row.engine] = (counts, row.count, row.total_seconds)
     return out
+
+
+def count_processing(session: Session, *, engine: str, seconds: float) -> None:
+    """Add one OCR or transcription run to its engine's histogram counters, in the caller's
+    transaction (with the event that records the run)."""
+    engine = engine[:64]
+    values = {"count": ProcessingStat.count + 1, "total_seconds": ProcessingStat.total_seconds + seconds}
+    for b in BUCKETS:
+        column = getattr(ProcessingStat, f"le_{int(b)}")
+        values[f"le_{int(b)}"] = column + (1 if seconds <= b else 0)
+    done = session.execute(
+        update(ProcessingStat).where(col(ProcessingStat.engine) == engine).values(**values)
+    )
+    if getattr(done, "rowcount", 0):
+        return
+    first = {f"le_{int(b)}": 1 if seconds <= b else 0 for b in BUCKETS}
+    try:
+        with session.begin_nested():  # another worker may create the engine's row at the same time
+            session.add(ProcessingStat(engine=engine, count=1, total_seconds=seconds, **first))
+    except IntegrityError:
+        session.execute(update(ProcessingStat).where(col(ProcessingStat.engine) == engine).values(**values))
 
 
 def last_audit(session: Session) -> dict[str, Any] | None:
@@ -68,13 +99,38 @@ def queue_depth(session: Session) -> int:
     )
 
 
+# failure reasons as a small, fixed set of codes (a metric label must not take free text)
+REASON_CODES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("encrypted", ("encrypted", "password")),
+    ("truncated_input", ("truncated", "cut short")),
+    ("corrupt_input", ("corrupt", "cannot decode", "invalid data", "unreadable", "broken")),
+    ("unsupported_format", ("unsupported", "not a ", "no audio", "without audio")),
+    ("timeout", ("timed out", "timeout")),
+    ("storage", ("storage", "bucket", "s3", "object", "checksum")),
+    ("model", ("model",)),
+    ("engine_crash", ("crash", "signal", "killed", "exited")),
+    ("no_speech", ("no speech",)),
+)
+
+
+def reason_code(reason: str) -> str:
+    """The code of a failure reason (``other`` when none fits)."""
+    text = (reason or "").lower()
+    return next((code for code, words in REASON_CODES if any(w in text for w in words)), "other")
+
+
 def failures_by_reason(session: Session) -> dict[str, int]:
+    """Failed items per reason code."""
     rows = session.exec(
         select(Item.status_reason, func.count())
         .where(Item.status == ItemStatus.failed)
         .group_by(Item.status_reason)
     ).all()
-    return {(reason or "unknown")[:120]: int(n) for reason, n in rows}
+    out: dict[str, int] = {}
+    for reason, n in rows:
+        code = reason_code(reason or "")
+        out[code] = out.get(code, 0) + int(n)
+    return out
 
 
 def in_progress(session: Session) -> list[dict[str, Any]]:

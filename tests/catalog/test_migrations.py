@@ -140,3 +140,44 @@ def test_items_opened_by_a_manifest_go_back_to_review(db_url: str) -> None:
         assert set(public) == {ids[1]}
         assert s.exec(select(Event).where(Event.item_id == ids[0], Event.agent == "migration 0008")).one()
     engine.dispose()
+
+
+def test_processing_counters_start_from_the_recorded_runs(db_url: str) -> None:
+    """Migration 0010 fills the /metrics histogram counters from the events recorded before
+    it; runs recorded afterwards add to them."""
+    import sqlalchemy as sa
+    from alembic import command
+    from sqlmodel import Session
+
+    from catalog.crud import add_event
+    from catalog.db import alembic_config
+    from catalog.models import ProcessingStat
+    from catalog.operations import processing_histogram
+
+    engine = sa.create_engine(db_url)
+    cfg = alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0009")
+        insert = "INSERT INTO event (type, agent, outcome, detail, at) VALUES (:t, 'x', 'success', :d, :at)"
+        for seconds in (3.0, 100.0, 4000.0):
+            detail = f'{{"engine": "tesseract", "seconds": {seconds}}}'
+            conn.execute(
+                sa.text(insert),
+                {"t": "optical character recognition", "d": detail, "at": "2026-11-30 00:00:00"},
+            )
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    with Session(engine) as s:
+        assert s.get(ProcessingStat, "tesseract").count == 3  # type: ignore[union-attr]
+        add_event(s, type="optical character recognition", engine="tesseract", seconds=10.0, pages=2)
+        add_event(s, type="transcription", engine="faster-whisper", seconds=0.5, duration=60.0)
+        s.commit()
+        hist = processing_histogram(s)
+    counts, n, total = hist["tesseract"]
+    assert (
+        n == 4 and total == 4113.0 and counts == [0, 1, 2, 2, 3, 3, 3]
+    )  # ≤1, ≤5, ≤15, ≤60, ≤300, ≤900, ≤3600
+    assert hist["faster-whisper"] == ([1, 1, 1, 1, 1, 1, 1], 1, 0.5)
+    engine.dispose()

@@ -58,7 +58,7 @@ def test_metrics_for_prometheus(
     assert 'lantai_processing_seconds_bucket{engine="tesseract",le="60.0"} 1.0' in body
     assert 'lantai_processing_seconds_count{engine="faster-whisper"} 1.0' in body
     assert "lantai_fixity_problems 1.0" in body and "lantai_queue_depth 0.0" in body
-    assert 'lantai_failures{reason="cannot decode the page: <truncated>"} 1.0' in body
+    assert 'lantai_failures{reason="truncated_input"} 1.0' in body  # a code, not the free text
     anonymous = Browser(create_app())
     assert anonymous.get("/metrics", follow_redirects=False).status_code == 303
     assert clients["ed"].get("/metrics").status_code == 403
@@ -115,3 +115,18 @@ def test_schedules_on_the_dashboard_and_in_metrics(clients: dict[str, Browser], 
         schedules.run_finished(s, name="inbox-sweep", flow_run="run-3", outcome="success", now=utcnow())
         s.commit()
     assert 'id="schedule-alarm"' not in clients["op"].get("/dashboard").text
+
+
+def test_failure_reasons_are_a_small_set_of_codes() -> None:
+    from catalog.operations import REASON_CODES, reason_code
+
+    assert reason_code("encrypted PDF (password required)") == "encrypted"
+    assert (
+        reason_code("truncated MP3 file: 600 bytes for the 11.0 s its header declares") == "truncated_input"
+    )
+    assert reason_code("corrupt or truncated image: broken data stream") == "truncated_input"
+    assert reason_code("page 3 timed out after 300 s") == "timeout"
+    assert reason_code("Tesseract crashed: signal 11") == "engine_crash"
+    assert reason_code("the ASR model base is missing") == "model"
+    assert reason_code("something nobody foresaw (item 12345)") == "other"
+    assert len({code for code, _ in REASON_CODES}) + 1 <= 12  # bounded label values

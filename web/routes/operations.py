@@ -173,18 +173,18 @@ class _Collector:
             yield GaugeMetricFamily(
                 "lantai_queue_depth", "Items waiting for enrichment", value=operations.queue_depth(db)
             )
-            failures = GaugeMetricFamily("lantai_failures", "Failed items by reason", labels=["reason"])
+            failures = GaugeMetricFamily(
+                "lantai_failures", "Failed items by reason code (see catalog.operations)", labels=["reason"]
+            )
             for reason, n in operations.failures_by_reason(db).items():
                 failures.add_metric([reason], n)
             yield failures
             hist = HistogramMetricFamily(
                 "lantai_processing_seconds", "Seconds per OCR or transcription run", labels=["engine"]
             )
-            for engine, values in operations.processing_seconds(db).items():
-                buckets = [(str(b), sum(1 for v in values if v <= b)) for b in BUCKETS] + [
-                    ("+Inf", len(values))
-                ]
-                hist.add_metric([engine], buckets, sum_value=sum(values))
+            for engine, (counts, n, total) in operations.processing_histogram(db).items():
+                buckets = [(str(b), c) for b, c in zip(BUCKETS, counts, strict=True)] + [("+Inf", n)]
+                hist.add_metric([engine], buckets, sum_value=total)
             yield hist
             yield from _schedule_metrics(catalog_schedules.report(db, lease=self.lease))
             audit = operations.last_audit(db)
