@@ -73,8 +73,14 @@ def _segment_state(seg: Segment) -> dict[str, Any]:
 
 
 def _machine_state(seg: Segment, before: dict[str, Any]) -> dict[str, Any]:
-    """What the machine produced for a segment (its raw text; times and speaker before the edit)."""
-    return {"text": seg.raw_text or before["text"]} | {k: before[k] for k in ("start", "end", "speaker")}
+    """What the machine delivered for a segment, as revision 0: its text as first stored (in
+    the collection's script, after OpenCC: restoring it never brings back the other script),
+    times and speaker before the first edit; the engine's own raw output alongside, for
+    reference."""
+    state = {k: before[k] for k in ("text", "start", "end", "speaker")}
+    if seg.raw_text and seg.raw_text != before["text"]:
+        state["engine_text"] = seg.raw_text
+    return state
 
 
 def _line_state(line: dict[str, Any]) -> dict[str, Any]:

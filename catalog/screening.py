@@ -362,3 +362,28 @@ def screen_edit(session: Session, item: Item, part: Part, *, agent: str) -> int:
             new=summary["new"],
         )
     return int(summary["new"]) + int(summary["removed"])
+
+
+def project_hits(session: Session, project_id: int) -> list[dict[str, str]]:
+    """Screening of a compilation project's own text — title, description, excerpt headings
+    and notes — for the editors (a project is staff work, never public; this warns before a
+    draft with a personal number in a note is exported or shared)."""
+    from catalog.models import Excerpt, Project
+
+    project = session.get(Project, project_id)
+    if project is None:
+        return []
+    from configs import get_settings
+
+    lists = term_lists(get_settings(), None)
+    texts = [("title", project.title), ("description", project.description)]
+    for ex in session.exec(
+        select(Excerpt).where(Excerpt.project_id == project_id).order_by(col(Excerpt.position))
+    ):
+        texts += [(f"excerpt {ex.id} heading", ex.heading), (f"excerpt {ex.id} notes", ex.notes)]
+    return [
+        {"where": where, "category": hit.category, "preview": hit.preview}
+        for where, text in texts
+        if text
+        for hit in screen.screen_text(text, lists)
+    ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -64,19 +66,51 @@ def export_item(session: Session, ref: str, fmt: str, dest: BinaryIO) -> None:
             f"unknown export format {fmt!r}",
             hint="use one of " + ", ".join([*TEXT_FORMATS, *STORED, *COLLECTION_FORMATS]),
         )
-    assets = session.exec(
+    derived = session.exec(
         select(Asset).where(Asset.item_id == item.id, Asset.role == STORED[fmt]).order_by(col(Asset.id))
     ).all()
-    if not assets:
+    if not derived:
         raise BadInputError(f"item {item.reference_code} has no {fmt} (is it an enriched scan?)")
+    masters = {a.id: a.sequence for a in session.exec(select(Asset).where(Asset.item_id == item.id)).all()}
+    assets = sorted(derived, key=lambda a: (masters.get(a.source_asset_id, 0), a.id or 0))  # file order
     store = open_store(get_settings())
-    if len(assets) > 1 and fmt == "pdf":
-        raise BadInputError(
-            f"item {item.reference_code} has {len(assets)} PDFs; multi-file items "
-            "are exported one master at a time in this version"
-        )
-    with store.open(assets[0].key) as fh:
-        shutil.copyfileobj(fh, dest, 1 << 20)
+    if len(assets) == 1:
+        with store.open(assets[0].key) as fh:
+            shutil.copyfileobj(fh, dest, 1 << 20)
+        return
+    with tempfile.TemporaryDirectory(prefix="lantai-export-") as tmp:
+        parts = []
+        for n, asset in enumerate(assets):
+            part = Path(tmp) / f"{n:05d}.{fmt}"
+            with store.open(asset.key) as fh, part.open("wb") as out:
+                shutil.copyfileobj(fh, out, 1 << 20)
+            parts.append(part)
+        if fmt == "pdf":  # one searchable PDF, the files' pages in order
+            from tasks.ocr import merge_pdfs
+
+            with merge_pdfs(parts, Path(tmp) / "item.pdf").open("rb") as fh:
+                shutil.copyfileobj(fh, dest, 1 << 20)
+        else:
+            _merge_hocr(parts, dest)
+
+
+_BODY = re.compile(r"<body[^>]*>(.*)</body>", re.S | re.I)
+_ID = re.compile(r"""\bid=(['"])([^'"]+)\1""")
+
+
+def _merge_hocr(parts: list[Path], dest: BinaryIO) -> None:
+    """One hOCR document from the hOCR of each file: the first file's head, then every
+    file's pages in order, their element ids prefixed by the file's number so they stay
+    unique."""
+    first = parts[0].read_text(encoding="utf-8")
+    opening = _BODY.search(first)
+    head = first[: opening.start()] if opening else first
+    dest.write(head.encode("utf-8") + b"<body>\n")
+    for n, part in enumerate(parts, 1):
+        found = _BODY.search(part.read_text(encoding="utf-8"))
+        body = found[1] if found else ""
+        dest.write(_ID.sub(rf"id=\1f{n}_\2\1", body).encode("utf-8"))
+    dest.write(b"</body>\n</html>\n")
 
 
 # ---------------------------------------------------------------- BagIt

@@ -173,6 +173,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "no_failures": ("没有失败的条目", "No failures"),
     "recent_runs": ("最近的运行", "Recent runs"),
     "schedules": ("计划任务", "Schedules"),
+    "project_screening": (
+        "本项目的文字含有个人信息或敏感词，导出或共享前请处理",
+        "This project's own text holds personal information or listed terms: fix it before sharing",
+    ),
     "schedule_alarm": ("计划任务未按时成功运行", "A schedule has not run successfully on time"),
     "schedule": ("任务", "Schedule"),
     "next_run": ("下次运行", "Next run"),

@@ -69,3 +69,37 @@ def test_description_is_validated(session: Session) -> None:
         session, item_id=item.id or 0, version=0, fields={"date": "1958年3月1日"}, editor=ED
     )
     assert done.date == "19580301" or done.version == 0  # unchanged value: no revision, no new version
+
+
+def test_revision_zero_is_the_text_as_delivered_not_the_engine_script(db_url: str) -> None:
+    """The engine wrote traditional characters, OpenCC stored simplified: restoring the
+    machine output (revision 0) brings back the simplified text."""
+    from sqlmodel import Session, select
+
+    from catalog.db import get_engine
+    from catalog.editing import Editor, edit_segment, restore_revision
+    from catalog.models import Asset, Collection, Item, Revision, Segment, Transcript
+
+    with Session(get_engine(db_url)) as s:
+        coll = Collection(code="R0", name="r0")
+        s.add(coll)
+        s.flush()
+        item = Item(collection_id=coll.id or 0, reference_code="J001-LY·2020·Y-090", kind="recording")
+        s.add(item)
+        s.flush()
+        master = Asset(item_id=item.id or 0, role="master", key="masters/r0", sha256="r" * 64)
+        s.add(master)
+        s.flush()
+        tr = Transcript(item_id=item.id or 0, asset_id=master.id or 0)
+        s.add(tr)
+        s.flush()
+        seg = Segment(transcript_id=tr.id or 0, seq=0, start=0, end=2, text="这个水库", raw_text="這個水庫")
+        s.add(seg)
+        s.flush()
+        editor = Editor("ed", "editor")
+        edit_segment(s, segment_id=seg.id or 0, version=0, editor=editor, text="这座水库")
+        zero = s.exec(select(Revision).where(Revision.target_id == seg.id, Revision.number == 0)).one()
+        assert zero.after["text"] == "这个水库" and zero.after["engine_text"] == "這個水庫"
+        restore_revision(s, revision_id=zero.id or 0, editor=editor)
+        s.refresh(seg)
+        assert seg.text == "这个水库"

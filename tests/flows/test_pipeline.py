@@ -209,3 +209,19 @@ def test_manifest_groups_files_into_items(home: Path, tmp_path: Path) -> None:
         assert [p.page_no for p in pages] == [1, 2, 3]
         hits = search(session, "quick brown", include_restricted=True, limit=50)
         assert {h.location["page"] for h in hits if h.item_id == record.id} == {1, 2, 3}
+        # a multi-file item exports whole: one searchable PDF and one hOCR with every file's pages
+        import io
+        import re
+
+        import pypdfium2 as pdfium
+
+        from flows.export import export_item
+
+        pdf, hocr = io.BytesIO(), io.BytesIO()
+        export_item(session, str(record.id), "pdf", pdf)
+        export_item(session, str(record.id), "hocr", hocr)
+        assert len(pdfium.PdfDocument(pdf.getvalue())) == 3
+        doc = hocr.getvalue().decode()
+        assert doc.count("class='ocr_page'") + doc.count('class="ocr_page"') == 3
+        ids = re.findall(r"""id=['"]([^'"]+)""", doc)
+        assert len(ids) == len(set(ids)) and {i.split("_")[0] for i in ids} == {"f1", "f2", "f3"}

@@ -140,8 +140,9 @@ def planted(request: pytest.FixtureRequest, home: Path, monkeypatch: pytest.Monk
         for n, item in enumerate((controlled, proposed, opened)):
             seg = s.exec(select(Segment).join(Transcript).where(Transcript.item_id == item.id)).one()
             canary = {controlled.id: CONTROLLED, proposed.id: UNREVIEWED, opened.id: OPEN}[item.id]
+            note = f"注 {canary.name} 电话 {canary.phone}"
             s.add(Excerpt(project_id=project.id or 0, item_id=item.id or 0, position=n, segment_from=seg.id,
-                          segment_to=seg.id, heading=f"摘录 {canary.name}", notes=f"注 {canary.name}",
+                          segment_to=seg.id, heading=f"摘录 {canary.name}", notes=note,
                           quoted=seg.text))  # fmt: skip
         s.add(CopyRequest(item_id=opened.id or 0, name=OPEN.name, contact=OPEN.phone, purpose=OPEN.id_number))
         s.commit()
@@ -229,3 +230,15 @@ def test_collectors_see_no_controlled_excerpt(planted: Planted) -> None:
     # an editor sees everything, as recorded
     ed = Browser(create_app()).login("ed")
     assert CONTROLLED.id_number in ed.get(f"/projects/{planted.project_id}").text
+
+
+def test_project_text_is_screened_for_editors(planted: Planted) -> None:
+    """A project's own text (headings, notes) is screened: editors see a warning with the
+    masked preview, never the number itself in the warning; collectors get no warning
+    (nor the notes of hidden excerpts)."""
+    ed = Browser(create_app()).login("ed")
+    page = ed.get(f"/projects/{planted.project_id}").text
+    assert 'id="project-screening"' in page
+    assert "excerpt" in page and "*" in page  # masked previews
+    col = Browser(create_app()).login("col")
+    assert 'id="project-screening"' not in col.get(f"/projects/{planted.project_id}").text

@@ -26,6 +26,7 @@ from catalog.projects import (
     projects,
     remove_excerpt,
 )
+from catalog.screening import project_hits
 from web.deps import DbSession, EditorUser, Staff, render
 from web.routes.review import visible_item
 
@@ -51,7 +52,14 @@ def new_project(
 @router.get("/projects/{project_id}", response_class=HTMLResponse)
 def project_page(request: Request, db: DbSession, viewer: Staff, project_id: int) -> Response:
     project = get_project(db, project_id)
-    return render(request, "project.html", project=project, views=excerpts(db, project_id, role=viewer.role))
+    warnings = project_hits(db, project_id) if viewer.can_edit else []
+    return render(
+        request,
+        "project.html",
+        project=project,
+        views=excerpts(db, project_id, role=viewer.role),
+        warnings=warnings,
+    )
 
 
 def _excerpt_of(db: Session, project_id: int, excerpt_id: int) -> Excerpt:
