@@ -225,3 +225,46 @@ def test_manifest_groups_files_into_items(home: Path, tmp_path: Path) -> None:
         assert doc.count("class='ocr_page'") + doc.count('class="ocr_page"') == 3
         ids = re.findall(r"""id=['"]([^'"]+)""", doc)
         assert len(ids) == len(set(ids)) and {i.split("_")[0] for i in ids} == {"f1", "f2", "f3"}
+
+
+def test_re_enriching_an_open_item_never_publishes_a_new_number(home: Path, tmp_path: Path) -> None:
+    """An open page whose earlier OCR missed an ID number is re-enriched (--force) and now
+    reads it: screening runs in the same transaction that stores the new text, so the
+    number is flagged and masked before anything public is built from it."""
+    from PIL import Image, ImageDraw, ImageFont
+    from sqlmodel import col
+
+    from catalog.models import Access, Flag, Page
+    from catalog.openreview import decide_access
+    from catalog.search import Filters, reindex_item
+
+    number = "11010519491231002X"  # a valid resident ID number
+    folder = tmp_path / "证明"
+    folder.mkdir()
+    img = Image.new("L", (1400, 200), 255)
+    ImageDraw.Draw(img).text((40, 60), f"ID {number}", fill=0, font=ImageFont.load_default(size=64))
+    img.save(folder / "card.png")
+    ingest_flow(str(folder), "RE", None, None)
+    enrich_flow("RE")
+    settings = get_settings()
+    with session_scope(settings) as s:
+        item = s.exec(select(Item).where(Item.source_name == "card.png")).one()
+        page = s.exec(select(Page).where(Page.item_id == item.id)).one()
+        assert number in page.text.replace(" ", ""), page.text  # Tesseract reads it
+        # as if an earlier engine had missed the number: no text, no flag; then opened
+        page.lines = [{**ln, "text": "ID", "words": []} for ln in page.lines]
+        page.text = "ID"
+        s.add(page)
+        for f in s.exec(select(Flag).where(Flag.item_id == item.id)).all():
+            s.delete(f)
+        s.flush()
+        reindex_item(s, item)
+        decide_access(s, item_id=item.id or 0, access=Access.open, reason="reviewed", reviewer="ed", rounds=1)
+        item_id = item.id or 0
+    enrich_flow("RE", item_id, True)  # re-enrichment reads the number again
+    with session_scope(settings) as s:
+        flags = s.exec(select(Flag).where(Flag.item_id == item_id, col(Flag.status) == "open")).all()
+        assert any(f.category == "id_number" for f in flags)
+        public = Filters(audience="public")
+        assert search(s, number, filters=public) == [] and search(s, number[-8:], filters=public) == []
+        assert search(s, number, include_restricted=True)  # staff still find it
