@@ -710,10 +710,3 @@ def restore_revision(session: Session, *, revision_id: int, editor: Editor) -> R
         .order_by(col(Revision.number).desc())
     ).first()
     return latest or rev
-
-
-def can_see_restricted(role: str | None) -> bool:
-    """Staff who may see items that are not open (开放标识 ≠ 开放): ``catalog.access``."""
-    from catalog.access import sees_restricted
-
-    return sees_restricted(role)

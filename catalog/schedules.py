@@ -170,6 +170,7 @@ def server_error(session: Session, *, message: str, source: str, now: datetime |
 
 def _state(row: Schedule, now: datetime, lease: timedelta) -> dict[str, Any]:
     """One schedule's report with its alarm, if any."""
+    zone = _zone(row.timezone)
     registered = _aware(row.registered_at) or now
     success = _aware(row.last_success_at)
     started = _aware(row.last_started_at)
@@ -188,15 +189,12 @@ def _state(row: Schedule, now: datetime, lease: timedelta) -> dict[str, Any]:
     worker_alive = not row.served_by or (heartbeat_at is not None and now - heartbeat_at < HEARTBEAT_STALE)
     if row.active and row.cron:
         if due_by is not None and now > due_by and not (running and worker_alive):
-            since = f"since {_iso_in(_zone(row.timezone), success)}" if success else "ever"
+            since = f"since {_iso_in(zone, success)}" if success else "ever"
             alarms.append(f"no successful run {since} (due every {_human(period)})")
         if row.problem and problem_at is not None and now - problem_at < PROBLEM_FRESH:
             alarms.append(row.problem)
         if row.served_by and not worker_alive:
-            alarms.append(
-                f"worker {row.served_by} has not reported since {_iso_in(_zone(row.timezone), heartbeat_at)}"
-            )
-    zone = _zone(row.timezone)
+            alarms.append(f"worker {row.served_by} has not reported since {_iso_in(zone, heartbeat_at)}")
     return {
         "name": row.name,
         "flow": row.flow,

@@ -124,6 +124,26 @@ def _page_hits(page: Page, lists: list[screen.TermList]) -> list[Flag]:
     return flags
 
 
+def _named_hits(
+    item_id: int, texts: list[tuple[str, str]], lists: list[screen.TermList], segment_id: int | None = None
+) -> list[Flag]:
+    """Flags for hits in texts known by a name rather than a place on a page or in time: a
+    description field, a file name, a segment's speaker."""
+    return [
+        Flag(
+            item_id=item_id,
+            kind=hit.kind,
+            category=hit.category,
+            segment_id=segment_id,
+            preview=hit.preview,
+            detail={"value": hit.value, "field": name, **hit.detail},
+        )
+        for name, text in texts
+        if text
+        for hit in screen.screen_text(text, lists)
+    ]
+
+
 def _transcript_hits(item_id: int, segs: list[Segment], lists: list[screen.TermList]) -> list[Flag]:
     """Hits in consecutive segments screened as one text (a number an editor's split left
     in two segments is still found), each kept as a flag on every segment it touches with
@@ -162,40 +182,8 @@ def _transcript_hits(item_id: int, segs: list[Segment], lists: list[screen.TermL
                 )
             )
     for seg in segs:
-        for hit in screen.screen_text(seg.speaker, lists) if seg.speaker else []:
-            flags.append(
-                Flag(
-                    item_id=item_id,
-                    kind=hit.kind,
-                    category=hit.category,
-                    segment_id=seg.id,
-                    preview=hit.preview,
-                    detail={"value": hit.value, "field": "speaker", **hit.detail},
-                )
-            )
+        flags += _named_hits(item_id, [("speaker", seg.speaker)], lists, segment_id=seg.id)
     return flags
-
-
-def _field_hits(item: Item, names: list[str], lists: list[screen.TermList]) -> list[Flag]:
-    """Hits in the description fields and the stored files' names."""
-    assert item.id is not None
-    flags = []
-    for name, text in names_and_texts(item, names):
-        for hit in screen.screen_text(text, lists):
-            flags.append(
-                Flag(
-                    item_id=item.id,
-                    kind=hit.kind,
-                    category=hit.category,
-                    preview=hit.preview,
-                    detail={"value": hit.value, "field": name, **hit.detail},
-                )
-            )
-    return flags
-
-
-def names_and_texts(item: Item, names: list[str]) -> list[tuple[str, str]]:
-    return [(n, str(getattr(item, n) or "")) for n in SCREENED_FIELDS if n in names and getattr(item, n)]
 
 
 def _screen_segments(
@@ -271,18 +259,9 @@ def screen_item(
             a.original_name
             for a in session.exec(select(Asset).where(Asset.item_id == item.id, Asset.role == "master")).all()
         ]
-        found += _field_hits(item, list(SCREENED_FIELDS), lists)
-        for name in sorted(set(file_names) - {item.source_name}):
-            for hit in screen.screen_text(name, lists):
-                found.append(
-                    Flag(
-                        item_id=item.id,
-                        kind=hit.kind,
-                        category=hit.category,
-                        preview=hit.preview,
-                        detail={"value": hit.value, "field": "file_name", **hit.detail},
-                    )
-                )
+        fields = [(name, str(getattr(item, name) or "")) for name in SCREENED_FIELDS]
+        others = [("file_name", name) for name in sorted(set(file_names) - {item.source_name})]
+        found += _named_hits(item.id, fields + others, lists)
     if part.pages:
         pages = select(Page).where(Page.item_id == item.id)
         if part.page_no is not None:
@@ -296,15 +275,15 @@ def screen_item(
         select(Flag).where(Flag.item_id == item.id, col(Flag.kind).in_(SCREENING_KINDS))
     ).all()
     old = {_key(f): f for f in existing if _in_part(f, part)}
-    everywhere = {_key(f) for f in existing}
+    known = {_key(f) for f in existing}
     kept: set[tuple[Any, ...]] = set()
     new = 0
     for f in found:
         k = _key(f)
-        if k in old or k in everywhere:  # the same hit as before: keep the reviewer's decision
-            kept.add(k)
+        kept.add(k)
+        if k in known:  # the same hit as before: keep the reviewer's decision
             continue
-        everywhere.add(k)
+        known.add(k)
         session.add(f)
         new += 1
     removed = 0

@@ -21,12 +21,13 @@ from sqlmodel import Session, col, delete, select
 from catalog import crud
 from catalog.db import session_scope
 from catalog.models import Access, Asset, Collection, Flag, Item, ItemStatus, Kind, Page, Segment, Transcript
+from catalog.screening import term_lists
 from configs import Settings, get_settings
 from configs.errors import BadInputError, ConfigError
 from flows.progress import report
 from flows.redact import redact_item
 from flows.retry import BACKOFF, is_transient
-from flows.screen import screen_item, term_lists
+from flows.screen import screen_item
 from storage import ObjectStore, StorageError, download, open_store
 from storage.keys import derivative_key
 from tasks import asr, media, models, ocr, tools

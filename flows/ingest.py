@@ -605,17 +605,17 @@ def ingest_flow(
             report_.batches.append(
                 {"collection": b.collection, "batch": b.name, "state": "failed", "reason": reason}
             )
-            _problem(settings, b, reason)
+            record_problem(settings, collection=b.collection, batch=b.name, reason=reason)
             log.error("batch %s/%s failed: %s", b.collection, b.name, reason)
     report("ingest", done=total, total=total, name="")
     return report_.as_dict()
 
 
-def _problem(settings: Settings, b: Batch, reason: str, outcome: str = "failure") -> None:
+def record_problem(settings: Settings, *, collection: str, batch: str, reason: str) -> None:
     """An event for operators (`lantai status`, the dashboard) about a batch."""
     with session_scope(settings) as session:
-        crud.add_event(session, type="ingestion problem", outcome=outcome, collection=b.collection,
-                       batch=b.name, reason=reason[:2000])  # fmt: skip
+        crud.add_event(session, type="ingestion problem", outcome="failure", collection=collection,
+                       batch=batch, reason=reason[:2000])  # fmt: skip
 
 
 def _ingest_batch(
@@ -664,7 +664,9 @@ def _ingest_batch(
         except Exception as e:  # after the retries: this file waits in the inbox, the others go on
             failed += 1
             result = ObjectResult(key, relative, "failed", reason=f"{type(e).__name__}: {e}")
-            _problem(settings, b, f"{relative}: {result.reason}")
+            record_problem(
+                settings, collection=b.collection, batch=b.name, reason=f"{relative}: {result.reason}"
+            )
         report_.results.append(result)
         log.info("%s %s %s", result.outcome, relative, result.reason)
     if failed:
@@ -693,7 +695,7 @@ def _reject_manifest(store: ObjectStore, settings: Settings, b: Batch, e: Manife
         store.put_file(b.prefix + REJECTED, marker, content_type="text/plain")
     for key in b.manifests:
         store.delete(key)
-    _problem(settings, b, f"manifest refused: {e.reason}")
+    record_problem(settings, collection=b.collection, batch=b.name, reason=f"manifest refused: {e.reason}")
 
 
 def _archive_manifests(store: ObjectStore, settings: Settings, b: Batch) -> None:

@@ -12,13 +12,11 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.schedules import Cron
 
-from catalog import crud
-from catalog.db import session_scope
 from configs import Settings, get_settings
 from flows import run_records
 from flows.audit import audit_flow
 from flows.enrich import enrich_flow
-from flows.ingest import ingest_flow
+from flows.ingest import ingest_flow, record_problem
 from flows.replicate import replicate_flow
 from storage import open_store
 from storage.keys import INBOX
@@ -46,9 +44,7 @@ def inbox_sweep_flow() -> dict[str, Any]:
         except Exception as e:
             reason = f"{type(e).__name__}: {e}"
             logger.error("inbox sweep: batch %s/%s failed: %s", collection, batch, reason)
-            with session_scope(settings) as session:
-                crud.add_event(session, type="ingestion problem", outcome="failure", collection=collection,
-                               batch=batch, reason=reason[:2000])  # fmt: skip
+            record_problem(settings, collection=collection, batch=batch, reason=reason)
             ingested.append({"collection": collection, "batch": batch, "items": 0, "error": reason})
             continue
         ingested.append({"collection": collection, "batch": batch, "items": len(report.get("results", []))})

@@ -14,13 +14,9 @@ from catalog import screening
 from catalog.db import session_scope
 from catalog.models import Access, Collection, Item
 from catalog.search import reindex_item
-from configs import Settings, get_settings
+from configs import get_settings
 from flows.redact import redact_item
 from tasks import screen
-
-
-def term_lists(settings: Settings, coll: Collection | None) -> list[screen.TermList]:
-    return screening.term_lists(settings, coll)
 
 
 def screen_item(session: Session, item: Item, lists: list[screen.TermList]) -> dict[str, Any]:
@@ -48,7 +44,7 @@ def screen_flow(collection: str | None = None, item_id: int | None = None) -> li
             query = query.where(Item.id == item_id)
         items = session.exec(query.order_by(col(Item.id))).all()
         for item in items:
-            lists = term_lists(settings, session.get(Collection, item.collection_id))
+            lists = screening.term_lists(settings, session.get(Collection, item.collection_id))
             summary = screen_item(session, item, lists)
             results.append({"item_id": item.id, "reference_code": item.reference_code, **summary})
             session.commit()

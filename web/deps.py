@@ -14,8 +14,9 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 from sqlmodel import Session
 
+from catalog.access import sees_restricted
 from catalog.db import get_engine
-from catalog.editing import Editor, can_see_restricted
+from catalog.editing import Editor
 from catalog.models import Role
 from configs import Settings
 from web.i18n import label
@@ -63,7 +64,7 @@ class Viewer:
 
     @property
     def sees_restricted(self) -> bool:
-        return can_see_restricted(self.role)
+        return sees_restricted(self.role)
 
 
 def settings_of(request: Request) -> Settings:

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 from catalog.db import get_engine, include_object
+
+
+def _migrate(engine: Any, revision: str, *, down: bool = False) -> None:
+    """Up (or down) to ``revision`` in one transaction, as ``catalog.db.upgrade`` does."""
+    from alembic import command
+
+    from catalog.db import alembic_config
+
+    cfg = alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(cfg, revision)
 
 
 def test_migrations_match_models(db_url: str) -> None:
@@ -30,20 +44,15 @@ def test_postgresql_search_partitions_keep_entries(pg_url: str) -> None:
     tsvector; the entries of an existing catalog stay searchable, and the way back keeps
     them too."""
     import sqlalchemy as sa
-    from alembic import command
     from sqlmodel import Session
 
-    from catalog.db import alembic_config
     from catalog.models import Access, Collection, Item
     from catalog.search import Filters, reindex_item, search
 
     engine = sa.create_engine(pg_url)
 
     def migrate(revision: str, *, down: bool = False) -> None:
-        cfg = alembic_config(engine)
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            (command.downgrade if down else command.upgrade)(cfg, revision)
+        _migrate(engine, revision, down=down)
 
     def count(sql: str) -> int:
         with engine.connect() as conn:
@@ -99,22 +108,14 @@ def test_items_opened_by_a_manifest_go_back_to_review(db_url: str) -> None:
     before 0008) is unreviewed afterwards, with the proposal kept and its public entries
     gone; an item opened by a decision stays open."""
     import sqlalchemy as sa
-    from alembic import command
     from sqlmodel import Session, select
 
-    from catalog.db import alembic_config
     from catalog.models import Access, AccessDecision, Collection, Event, Item, SearchEntry
     from catalog.search import reindex_item
 
     engine = sa.create_engine(db_url)
 
-    def migrate(revision: str) -> None:
-        cfg = alembic_config(engine)
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
-
-    migrate("0007")
+    _migrate(engine, "0007")
     with Session(engine) as s:
         coll = Collection(code="M8", name="test")
         s.add(coll)
@@ -130,7 +131,7 @@ def test_items_opened_by_a_manifest_go_back_to_review(db_url: str) -> None:
             reindex_item(s, i)
         s.commit()
         ids = (imported.id, reviewed.id)
-    migrate("head")
+    _migrate(engine, "head")
     with Session(engine) as s:
         first, second = (s.get(Item, i) for i in ids)
         assert first is not None and second is not None
@@ -146,19 +147,15 @@ def test_processing_counters_start_from_the_recorded_runs(db_url: str) -> None:
     """Migration 0010 fills the /metrics histogram counters from the events recorded before
     it; runs recorded afterwards add to them."""
     import sqlalchemy as sa
-    from alembic import command
     from sqlmodel import Session
 
     from catalog.crud import add_event
-    from catalog.db import alembic_config
     from catalog.models import ProcessingStat
     from catalog.operations import processing_histogram
 
     engine = sa.create_engine(db_url)
-    cfg = alembic_config(engine)
+    _migrate(engine, "0009")
     with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0009")
         insert = "INSERT INTO event (type, agent, outcome, detail, at) VALUES (:t, 'x', 'success', :d, :at)"
         for seconds in (3.0, 100.0, 4000.0):
             detail = f'{{"engine": "tesseract", "seconds": {seconds}}}'
@@ -166,9 +163,7 @@ def test_processing_counters_start_from_the_recorded_runs(db_url: str) -> None:
                 sa.text(insert),
                 {"t": "optical character recognition", "d": detail, "at": "2026-11-30 00:00:00"},
             )
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    _migrate(engine, "head")
     with Session(engine) as s:
         assert s.get(ProcessingStat, "tesseract").count == 3  # type: ignore[union-attr]
         add_event(s, type="optical character recognition", engine="tesseract", seconds=10.0, pages=2)

@@ -7,13 +7,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from fastapi.routing import APIRoute
 from sqlmodel import Session, select
 
 from catalog.db import get_engine
 from catalog.models import Event, Flag, Item, Revision, Segment
 from configs import get_settings
 from tests.web.conftest import Browser, Seeded
+from tests.web.test_access import _routes
 from web.app import create_app
 
 STAFF = frozenset({"collector", "editor", "operator", "admin"})
@@ -76,16 +76,6 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
 }
 NOT_RUN = {("POST", "/logout")}  # it would end the session the rest of the matrix uses
 USERS = {"collector": "col", "editor": "ed", "operator": "op", "admin": "boss"}
-
-
-def _routes(routes: list) -> list[APIRoute]:  # type: ignore[type-arg]
-    out: list[APIRoute] = []
-    for r in routes:
-        if isinstance(r, APIRoute):
-            out.append(r)
-        elif hasattr(r, "original_router"):
-            out += _routes(r.original_router.routes)
-    return out
 
 
 def _url(path: str, seeded: Seeded) -> str:

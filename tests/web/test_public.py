@@ -16,8 +16,9 @@ from sqlmodel import Session, select
 
 from catalog.db import get_engine
 from catalog.models import Access, Flag, Item
+from catalog.screening import term_lists
 from configs import get_settings
-from flows.screen import screen_item, term_lists
+from flows.screen import screen_item
 from tests.web.conftest import ID_NUMBER, Browser, Seeded
 from web.app import create_app
 

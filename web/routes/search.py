@@ -1,5 +1,5 @@
 """The staff search page and its JSON API. Items that are not open are searched only for
-roles that may see them (see ``catalog.editing.can_see_restricted``)."""
+roles that may see them (see ``catalog.access``)."""
 
 from __future__ import annotations
 
