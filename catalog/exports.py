@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from catalog import crud
 from catalog.models import Item
+from catalog.parts import Part, recording_parts, segments_of
 
 
 def _clock(seconds: float, sep: str) -> str:
@@ -20,9 +21,9 @@ def _clock(seconds: float, sep: str) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
 
 
-def _segments(session: Session, item: Item) -> list[Any]:
-    text = crud.item_text(session, item_id=item.id or 0)
-    return [seg for t in text["transcripts"] for seg in text["segments"][t.id]]
+def _timed(session: Session, item: Item) -> list[tuple[Part, Any]]:
+    """(part, segment) of every part in file order."""
+    return [(p, seg) for p in recording_parts(session, item.id or 0) for seg in segments_of(session, p)]
 
 
 def to_txt(session: Session, item: Item) -> str:
@@ -31,7 +32,15 @@ def to_txt(session: Session, item: Item) -> str:
     out = [f"{item.reference_code}  {item.title}", ""]
     for page in text["pages"]:
         out += [f"--- 第 {page.page_no} 页 / page {page.page_no} ---", page.text, ""]
-    for seg in _segments(session, item):
+    timed = _timed(session, item)
+    several = len({p.number for p, _ in timed}) > 1
+    shown = 0
+    for part, seg in timed:
+        if several and part.number != shown:  # times are within each part's own file
+            out += ([""] if shown else []) + [
+                f"--- 第 {part.number} 部分 / part {part.number}: {part.name} ---"
+            ]
+            shown = part.number
         speaker = f"{seg.speaker}: " if seg.speaker else ""
         out.append(f"[{_clock(seg.start, '.')[:-4]}] {speaker}{seg.text}")
     return "\n".join(out).rstrip() + "\n"
@@ -45,12 +54,15 @@ def vtt_escape(text: str) -> str:
 
 
 def to_vtt(session: Session, item: Item) -> str:
+    """WebVTT on one time line: the cues of part 2 start where part 1 ends (its duration
+    added), so the cues of a multi-part recording never overlap."""
     out = ["WEBVTT", ""]
-    for n, seg in enumerate(_segments(session, item), 1):
+    for n, (part, seg) in enumerate(_timed(session, item), 1):
         voice = f"<v {vtt_escape(seg.speaker)}>" if seg.speaker else ""
+        start, end = part.offset + seg.start, part.offset + seg.end
         out += [
             str(n),
-            f"{_clock(seg.start, '.')} --> {_clock(seg.end, '.')}",
+            f"{_clock(start, '.')} --> {_clock(end, '.')}",
             voice + vtt_escape(seg.text),
             "",
         ]
@@ -59,8 +71,9 @@ def to_vtt(session: Session, item: Item) -> str:
 
 def to_srt(session: Session, item: Item) -> str:
     out = []
-    for n, seg in enumerate(_segments(session, item), 1):
-        out += [str(n), f"{_clock(seg.start, ',')} --> {_clock(seg.end, ',')}", seg.text, ""]
+    for n, (part, seg) in enumerate(_timed(session, item), 1):  # one time line, as WebVTT
+        start, end = part.offset + seg.start, part.offset + seg.end
+        out += [str(n), f"{_clock(start, ',')} --> {_clock(end, ',')}", seg.text, ""]
     return "\n".join(out)
 
 
@@ -294,18 +307,18 @@ def to_ohms(session: Session, item: Item) -> str:
     add(rec, "rights", f"开放标识: {item.access}")
     add(rec, "usage", item.consent)
     add(rec, "location", item.collected_place or item.place)
-    segs = _segments(session, item)
-    duration = max((seg.end for seg in segs), default=0.0)
+    timed = _timed(session, item)  # one time line across parts, as WebVTT
+    duration = max((p.offset + seg.end for p, seg in timed), default=0.0)
     add(rec, "duration", _clock(duration, ".")[:8])
     lines = []
-    for seg in segs:
+    for part, seg in timed:
         speaker = f"{seg.speaker}: " if seg.speaker else ""
-        lines.append(f"[{_clock(seg.start, '.')[:8]}] {speaker}{seg.text}")
+        lines.append(f"[{_clock(part.offset + seg.start, '.')[:8]}] {speaker}{seg.text}")
     add(rec, "transcript", "\n".join(lines))
     index = ET.SubElement(rec, "index")
-    for seg in segs:
+    for part, seg in timed:
         point = ET.SubElement(index, "point")
-        add(point, "time", str(int(seg.start)))
+        add(point, "time", str(int(part.offset + seg.start)))
         add(point, "title", seg.text[:40])
         add(point, "partial_transcript", seg.text)
         add(point, "synopsis", "")

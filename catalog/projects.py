@@ -169,7 +169,7 @@ def citation(session: Session, ex: Excerpt, item: Item) -> Citation:
 def _link(session: Session, ex: Excerpt) -> str:
     if ex.segment_from is not None:
         seg = session.get(Segment, ex.segment_from)
-        return f"/items/{ex.item_id}/recording?t={seg.start if seg else 0}"
+        return f"/items/{ex.item_id}/recording?segment={ex.segment_from}&t={seg.start if seg else 0}"
     return f"/items/{ex.item_id}/pages/{ex.page_from}"
 
 

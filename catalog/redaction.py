@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from catalog.models import Asset, Flag, Page, Transcript
+from catalog.models import Asset, Flag, Page, Segment, Transcript
 
 MASK = "█"
 PUBLIC_PAGE = "public_page"  # asset roles of the redacted derivatives (made by flows.redact)
@@ -31,8 +31,13 @@ class Masks:
     count: int
     values: tuple[str, ...] = ()  # every value to hide, wherever it is: for fields, speakers, titles
 
-    def segment_times(self) -> list[tuple[float, float]]:
-        return sorted(t for spans in self.spans.values() for t in spans)
+    def segment_times(self, segment_ids: Iterable[int] | None = None) -> list[tuple[float, float]]:
+        """Seconds to silence (of the given segments: one part's, whose times are within
+        its own file)."""
+        wanted = None if segment_ids is None else set(segment_ids)
+        return sorted(
+            t for sid, spans in self.spans.items() if wanted is None or sid in wanted for t in spans
+        )
 
 
 def masks_for(session: Session, item_id: int) -> Masks:
@@ -108,17 +113,13 @@ def public_page_asset(session: Session, page: Page, masks: Masks) -> tuple[str, 
     return (asset.key, True) if asset and asset.tech.get("masks") == fingerprint(boxes) else ("", False)
 
 
-def public_media_asset(session: Session, item_id: int, masks: Masks) -> tuple[Asset | None, bool]:
-    """(the access copy the public may hear, whether it is ready)."""
-    tr = session.exec(
-        select(Transcript).where(Transcript.item_id == item_id).order_by(col(Transcript.id).desc())
-    ).first()
-    if tr is None:
-        return None, False
-    spans = masks.segment_times()
+def public_media_asset(session: Session, transcript: Transcript, masks: Masks) -> tuple[Asset | None, bool]:
+    """(the access copy of this part the public may hear, whether it is ready)."""
+    ids = session.exec(select(Segment.id).where(Segment.transcript_id == transcript.id)).all()
+    spans = masks.segment_times(i for i in ids if i is not None)
     role = PUBLIC_ACCESS if spans else "access"
     asset = session.exec(
-        select(Asset).where(Asset.source_asset_id == tr.asset_id, Asset.role == role)
+        select(Asset).where(Asset.source_asset_id == transcript.asset_id, Asset.role == role)
     ).first()
     if asset is None or (spans and asset.tech.get("masks") != fingerprint(spans)):
         return None, False

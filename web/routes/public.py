@@ -14,7 +14,8 @@ from catalog.access import PUBLIC, may_see, public_description
 from catalog.access import public_text as masked
 from catalog.crud import add_event
 from catalog.editing import NotFound
-from catalog.models import CopyRequest, Item, Page, Segment, Transcript
+from catalog.models import CopyRequest, Item, Page
+from catalog.parts import recording_parts, segments_of
 from catalog.redaction import mask_lines, mask_text, masks_for, public_media_asset, public_page_asset
 from catalog.search import MAX_QUERY, Filters, facets, search
 from configs.errors import BadInputError
@@ -60,11 +61,13 @@ def public_search(
     filters = Filters(kind=kind or None, year_from=y, year_to=y, audience="public")
     hits: list[dict[str, Any]] = []
     counts: dict[str, dict[str, int]] = {}
+    capped = False
     error = ""
     if q.strip():
         try:
             hits = [h.as_json() for h in search(db, q, filters=filters, limit=50)]
-            counts = {k: v for k, v in facets(db, q, filters=filters).items() if k in PUBLIC_FACETS}
+            found = facets(db, q, filters=filters)  # capped: bounded work for anonymous visitors
+            counts, capped = {k: v for k, v in found.items() if k in PUBLIC_FACETS}, found.capped
         except BadInputError as e:
             error = str(e)
     for h in hits:
@@ -75,7 +78,15 @@ def public_search(
             + (f"#page-{loc['page']}" if "page" in loc else "")
         )
     return render(
-        request, "public_search.html", q=q, hits=hits, facets=counts, error=error, kind=kind, year=year
+        request,
+        "public_search.html",
+        q=q,
+        hits=hits,
+        facets=counts,
+        facets_capped=capped,
+        error=error,
+        kind=kind,
+        year=year,
     )
 
 
@@ -95,23 +106,28 @@ def public_item(request: Request, db: DbSession, viewer: AnyViewer, item_id: int
                 "preparing": not ready and bool(page.image_key),
             }
         )
-    segments = []
-    tr = db.exec(
-        select(Transcript).where(Transcript.item_id == item_id).order_by(col(Transcript.id).desc())
-    ).first()
-    media, media_ready = public_media_asset(db, item_id, masks)
-    if tr is not None:
-        for seg in db.exec(
-            select(Segment).where(Segment.transcript_id == tr.id).order_by(col(Segment.seq))
-        ).all():
-            segments.append(
-                {
-                    "start": seg.start,
-                    "end": seg.end,
-                    "speaker": masked(seg.speaker, masks),
-                    "text": mask_text(seg.text, masks.by_segment.get(seg.id or 0, [])),
-                }
-            )
+    recordings = []
+    for part in recording_parts(db, item_id):  # every part of a multi-part recording
+        media, media_ready = public_media_asset(db, part.transcript, masks)
+        recordings.append(
+            {
+                "number": part.number,
+                "media_url": store.presigned_get(media.key, expires_seconds=3600)
+                if media and media_ready
+                else "",
+                "is_video": bool(media and media.media_type.startswith("video")),
+                "preparing": not media_ready,
+                "segments": [
+                    {
+                        "start": seg.start,
+                        "end": seg.end,
+                        "speaker": masked(seg.speaker, masks),
+                        "text": mask_text(seg.text, masks.by_segment.get(seg.id or 0, [])),
+                    }
+                    for seg in segments_of(db, part)
+                ],
+            }
+        )
     _ensure_token(viewer)
     response = render(
         request,
@@ -119,10 +135,7 @@ def public_item(request: Request, db: DbSession, viewer: AnyViewer, item_id: int
         item=item,
         description=public_description(item, masks),
         pages=pages,
-        segments=segments,
-        media_url=store.presigned_get(media.key, expires_seconds=3600) if media and media_ready else "",
-        is_video=bool(media and media.media_type.startswith("video")),
-        preparing=tr is not None and not media_ready,
+        recordings=recordings,
         sent=bool(sent),
     )
     return _with_csrf(request, viewer, response)
@@ -137,13 +150,11 @@ def public_text(db: DbSession, item_id: int) -> Response:
     out = [f"{shown['reference_code']}  {shown['title']}", ""]
     for page in db.exec(select(Page).where(Page.item_id == item_id).order_by(col(Page.page_no))).all():
         out += [f"— {page.page_no} —", *mask_lines(page.lines, masks.by_page.get(page.page_no, [])), ""]
-    tr = db.exec(
-        select(Transcript).where(Transcript.item_id == item_id).order_by(col(Transcript.id).desc())
-    ).first()
-    if tr is not None:
-        for seg in db.exec(
-            select(Segment).where(Segment.transcript_id == tr.id).order_by(col(Segment.seq))
-        ).all():
+    parts = recording_parts(db, item_id)
+    for part in parts:
+        if len(parts) > 1:
+            out.append(f"— 第 {part.number} 部分 / part {part.number} —")
+        for seg in segments_of(db, part):
             out.append(f"[{seg.start:.1f}] {mask_text(seg.text, masks.by_segment.get(seg.id or 0, []))}")
     return PlainTextResponse("\n".join(out) + "\n")
 

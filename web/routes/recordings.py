@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from catalog.editing import NotFound, edit_segment, merge_with_next, rename_speaker, split_segment
 from catalog.models import Asset, Flag, Segment, Transcript
+from catalog.parts import part_of, recording_parts, segments_of
 from catalog.projects import projects
 from storage import open_store
 from web.deps import DbSession, EditorUser, Staff, render, settings_of
@@ -54,18 +55,27 @@ def segment_json(seg: Segment, low: float) -> dict[str, Any]:
     }
 
 
-def _transcript(db: Session, item_id: int) -> Transcript | None:
-    return db.exec(
-        select(Transcript).where(Transcript.item_id == item_id).order_by(col(Transcript.id).desc())
-    ).first()
-
-
 @router.get("/items/{item_id}/recording", response_class=HTMLResponse)
-def recording(request: Request, db: DbSession, viewer: Staff, item_id: int, t: float = 0.0) -> Response:
+def recording(
+    request: Request,
+    db: DbSession,
+    viewer: Staff,
+    item_id: int,
+    t: float = 0.0,
+    part: int | None = None,
+    segment: int | None = None,
+) -> Response:
+    """One part of a recording (``part``, or the part holding ``segment``; the first
+    otherwise) with its player and transcript, and links to the item's other parts."""
     item = visible_item(db, item_id, viewer)
-    tr = _transcript(db, item_id)
-    if tr is None:
-        raise NotFound(f"item {item.reference_code} has no transcript yet")
+    parts = recording_parts(db, item_id)
+    seg = db.get(Segment, segment) if segment is not None else None
+    current = part_of(parts, number=part, segment=seg)
+    if current is None:
+        raise NotFound(
+            f"item {item.reference_code} has no transcript yet" if not parts else f"no part {part}"
+        )
+    tr = current.transcript
     settings = settings_of(request)
     access = db.exec(
         select(Asset).where(Asset.source_asset_id == tr.asset_id, Asset.role == "access")
@@ -73,17 +83,22 @@ def recording(request: Request, db: DbSession, viewer: Staff, item_id: int, t: f
     store = open_store(settings)
     media_url = store.presigned_get(access.key, expires_seconds=6 * 3600) if access else ""
     peaks = db.exec(select(Asset).where(Asset.source_asset_id == tr.asset_id, Asset.role == "peaks")).first()
-    segments = db.exec(select(Segment).where(Segment.transcript_id == tr.id).order_by(col(Segment.seq))).all()
-    flags = db.exec(select(Flag).where(Flag.item_id == item_id, Flag.segment_id != None)).all()  # noqa: E711
+    segments = segments_of(db, current)
+    ids = [s.id for s in segments]
+    flags = db.exec(select(Flag).where(Flag.item_id == item_id, col(Flag.segment_id).in_(ids))).all()
     flagged: dict[int, list[str]] = {}
     for f in flags:
         flagged.setdefault(f.segment_id or 0, []).append(f"{f.kind}: {f.category}")
     low = settings.asr.low_confidence
+    if seg is not None and seg.transcript_id == tr.id and not t:
+        t = seg.start
     return render(
         request,
         "recording.html",
         item=item,
         transcript=tr,
+        part=current,
+        parts=parts,
         segments=[
             {
                 "id": s.id,
@@ -194,10 +209,15 @@ def api_rename_speaker(
 
 
 @router.get("/api/items/{item_id}/segments")
-def api_segments(request: Request, db: DbSession, viewer: Staff, item_id: int) -> list[dict[str, Any]]:
+def api_segments(
+    request: Request, db: DbSession, viewer: Staff, item_id: int, part: int | None = None
+) -> list[dict[str, Any]]:
+    """The segments of every part (or of one ``part``), each with its part number; times
+    are within the part's own file."""
     visible_item(db, item_id, viewer)
-    tr = _transcript(db, item_id)
-    if tr is None:
-        return []
-    segs = db.exec(select(Segment).where(Segment.transcript_id == tr.id).order_by(col(Segment.seq))).all()
-    return [segment_json(s, _low(request)) for s in segs]
+    parts = recording_parts(db, item_id)
+    if part is not None:
+        parts = [p for p in parts if p.number == part]
+        if not parts:
+            raise NotFound(f"no part {part}")
+    return [segment_json(s, _low(request)) | {"part": p.number} for p in parts for s in segments_of(db, p)]

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from catalog.crud import collection_codes
-from catalog.search import MAX_QUERY, Filters, facets, search
+from catalog.search import MAX_QUERY, FacetCounts, Filters, facets, search
 from configs.errors import BadInputError
 from web.deps import DbSession, Staff, Viewer, render
 
@@ -44,7 +44,8 @@ def deep_link(hit: dict[str, Any]) -> str:
         box = ",".join(str(v) for v in loc["bbox"]) if loc.get("bbox") else ""
         return f"/items/{hit['item_id']}/pages/{loc['page']}" + (f"?box={box}" if box else "")
     if "start" in loc:
-        return f"/items/{hit['item_id']}/recording?t={loc['start']}"
+        part = f"segment={hit['segment_id']}&" if hit.get("segment_id") else ""  # names the part
+        return f"/items/{hit['item_id']}/recording?{part}t={loc['start']}"
     return f"/items/{hit['item_id']}"
 
 
@@ -58,7 +59,7 @@ def search_page(
 ) -> Response:
     filters = params.filters(viewer)
     hits: list[dict[str, Any]] = []
-    counts: dict[str, dict[str, int]] = {}
+    counts: dict[str, dict[str, int]] = FacetCounts()
     error = ""
     if q.strip():
         try:
@@ -75,6 +76,7 @@ def search_page(
         q=q,
         hits=hits,
         facets={name: _facet_links(q, chosen, name, values) for name, values in counts.items()},
+        facets_capped=getattr(counts, "capped", False),
         error=error,
         collections=collection_codes(db),
         chosen=chosen,
@@ -109,4 +111,5 @@ def api_search(
     hits = [h.as_json() | {"link": ""} for h in search(db, q, filters=filters, limit=limit)]
     for h in hits:
         h["link"] = deep_link(h)
-    return {"hits": hits, "facets": facets(db, q, filters=filters)}
+    counts = facets(db, q, filters=filters)
+    return {"hits": hits, "facets": counts, "facets_capped": counts.capped}
