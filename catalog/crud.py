@@ -144,6 +144,24 @@ def claim_item(session: Session, *, item_id: int, worker: str, lease_hours: floa
     return item
 
 
+def renew_claim(session: Session, *, item_id: int, worker: str) -> bool:
+    """Push the lease of ``worker``'s claim on an item forward (the enrichment heartbeat);
+    False when the claim is no longer this worker's."""
+    from sqlalchemy import update
+
+    result = session.execute(
+        update(Item)
+        .where(
+            col(Item.id) == item_id,
+            col(Item.claimed_by) == worker,
+            col(Item.status) == ItemStatus.processing,
+        )
+        .values(claimed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 def status_report(session: Session) -> dict[str, Any]:
     """Counts per collection and stage, and every failed or quarantined item with its reason."""
     stages = [s.value for s in ItemStatus]

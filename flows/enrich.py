@@ -9,18 +9,34 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, col, delete, func, select
 
 from catalog import crud
 from catalog.db import session_scope
-from catalog.models import Access, Asset, Collection, Flag, Item, ItemStatus, Kind, Page, Segment, Transcript
+from catalog.editing import MACHINE
+from catalog.models import (
+    Access,
+    Asset,
+    Collection,
+    Excerpt,
+    Flag,
+    Item,
+    ItemStatus,
+    Kind,
+    Page,
+    Revision,
+    Segment,
+    Transcript,
+)
 from catalog.screening import term_lists
 from configs import Settings, get_settings
 from configs.errors import BadInputError, ConfigError
@@ -66,25 +82,35 @@ def result_key(**parts: Any) -> str:
 
 
 def _store_derivative(
-    session: Session, store: ObjectStore, *, source: Asset, role: str, path: Path, name: str, media_type: str
-) -> Asset:
-    """Upload a derivative and record it, replacing an earlier one of the same role."""
+    settings: Settings,
+    store: ObjectStore,
+    *,
+    source: Asset,
+    role: str,
+    path: Path,
+    name: str,
+    media_type: str,
+) -> None:
+    """Upload a derivative (no transaction open), then record it in one short write,
+    replacing an earlier one of the same role."""
     key = derivative_key(source.sha256, name)
     info = store.put_file(key, path, content_type=media_type)
-    old = crud.derivative(session, source_asset_id=source.id or 0, role=role)
-    if old is not None and old.key != key:
-        store.delete(old.key)
-        session.delete(old)
-        session.flush()
-    asset = (
-        old
-        if old is not None and old.key == key
-        else Asset(item_id=source.item_id, role=role, key=key, sha256="", source_asset_id=source.id)
-    )
-    asset.sha256, asset.size, asset.media_type = info.sha256 or "", info.size, media_type
-    session.add(asset)
-    session.flush()
-    return asset
+    stale = ""
+    with session_scope(settings) as session:
+        old = crud.derivative(session, source_asset_id=source.id or 0, role=role)
+        if old is not None and old.key != key:
+            stale = old.key
+            session.delete(old)
+            session.flush()
+        asset = (
+            old
+            if old is not None and old.key == key
+            else Asset(item_id=source.item_id, role=role, key=key, sha256="", source_asset_id=source.id)
+        )
+        asset.sha256, asset.size, asset.media_type = info.sha256 or "", info.size, media_type
+        session.add(asset)
+    if stale:
+        store.delete(stale)
 
 
 _published: dict[int, float] = {}
@@ -109,23 +135,142 @@ def publish_progress(store: ObjectStore, item_id: int, state: dict[str, Any], *,
         Path(fh.name).unlink(missing_ok=True)
 
 
-def _keep_corrections(session: Session, item: Item, asset: Asset, outcome: ItemOutcome, what: str) -> None:
+def _keep_corrections(settings: Settings, item: Item, asset: Asset, outcome: ItemOutcome, what: str) -> None:
     """Editors have corrected this master's text: a re-run must not replace their work."""
     reason = f"{what} not re-run: editors have corrected this text (see its history)"
-    crud.add_event(
-        session, type="enrichment", item_id=item.id, asset_id=asset.id, outcome="warning", reason=reason
-    )
+    with session_scope(settings) as session:
+        crud.add_event(
+            session, type="enrichment", item_id=item.id, asset_id=asset.id, outcome="warning", reason=reason
+        )
     outcome.skipped = True
     outcome.reason += f"{reason}; "
 
 
+class Heartbeat:
+    """Renews an item's claim while a worker works on it (each renewal one short write), so
+    a long transcription with a large model is never taken over by another worker; a dead
+    worker stops renewing and its items are taken over once the lease runs out."""
+
+    def __init__(self, settings: Settings, item_id: int) -> None:
+        self.settings, self.item_id = settings, item_id
+        lease = settings.worker.lease_hours * 3600
+        self.every = max(0.5, min(lease / 4, 300.0))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"claim-{item_id}", daemon=True)
+        self.renewals = 0
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                with session_scope(self.settings) as session:
+                    if crud.renew_claim(
+                        session, item_id=self.item_id, worker=self.settings.worker.worker_name
+                    ):
+                        self.renewals += 1
+            except Exception:  # a busy or unreachable database: try again at the next beat
+                continue
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+
 # ---------------------------------------------------------------- OCR
+
+OCR_DONE = "ocr_result_key"  # asset.tech: the result key whose pages are complete ("" while running)
+
+
+def _page_lines(page: ocr.PageResult) -> list[dict[str, Any]]:
+    return [
+        {
+            "text": ln.text,
+            "bbox": list(ln.bbox),
+            "conf": ln.conf,
+            "words": [{"text": w.text, "bbox": list(w.bbox), "conf": w.conf} for w in ln.words],
+        }
+        for ln in page.lines
+    ]
+
+
+def _machine_revision(session: Session, row: Page, lines: list[dict[str, Any]], engine: str) -> None:
+    """A corrected page keeps the editors' lines; the machine's new reading is stored as a
+    revision by the machine for editors to compare (and restore), once per distinct text."""
+    texts = [{"text": ln["text"]} for ln in lines]
+    last = session.exec(
+        select(Revision)
+        .where(Revision.target == "page", Revision.target_id == row.id)
+        .order_by(col(Revision.number).desc())
+    ).all()
+    machine = next((r for r in last if r.author == MACHINE and "lines" in r.after), None)
+    if machine is not None and machine.after.get("lines") == texts:
+        return
+    session.add(
+        Revision(
+            item_id=row.item_id,
+            target="page",
+            target_id=row.id or 0,
+            number=(last[0].number + 1) if last else 0,
+            author=MACHINE,
+            before={},
+            after={"lines": texts, "engine": engine},
+        )
+    )
+
+
+def _write_page(
+    settings: Settings,
+    *,
+    item_id: int,
+    asset: Asset,
+    page: ocr.PageResult,
+    key: str,
+    engine: str,
+    image: tuple[str, str, int] | None,
+) -> Page:
+    """One short write per page. A page keeps its row and its number across re-runs: it is
+    found by (master, page within the master); a new page takes the next number of the
+    item (file order, then page order, as the masters are processed in order)."""
+    lines = _page_lines(page)
+    with session_scope(settings) as session:
+        if image is not None:
+            image_key, sha256, size = image
+            img = session.exec(select(Asset).where(Asset.key == image_key)).first() or Asset(
+                item_id=item_id, role="page_image", key=image_key, sha256="", source_asset_id=asset.id
+            )
+            img.sha256, img.size, img.media_type, img.sequence = sha256, size, "image/jpeg", page.page_no
+            session.add(img)
+        row = session.exec(
+            select(Page).where(Page.asset_id == asset.id, Page.source_page == page.page_no)
+        ).first()
+        if row is None:
+            last = session.exec(select(func.max(Page.page_no)).where(Page.item_id == item_id)).one()
+            row = Page(
+                item_id=item_id, asset_id=asset.id or 0, page_no=(last or 0) + 1, source_page=page.page_no
+            )
+        corrected = row.version > 0
+        if corrected:
+            session.flush()
+            _machine_revision(session, row, lines, engine)
+        else:
+            row.text, row.lines = page.text, lines
+            row.width, row.height, row.mean_conf = page.width, page.height, page.mean_conf
+            row.rotation, row.skew = page.rotation, page.skew
+        row.status, row.error, row.engine, row.method = page.status, page.error, engine, page.method
+        if image is not None:
+            row.image_key = image[0]
+        row.result_key = key
+        session.add(row)
+        session.flush()
+        return row
 
 
 def _ocr_asset(
-    session: Session,
-    store: ObjectStore,
     settings: Settings,
+    store: ObjectStore,
     item: Item,
     coll: Collection,
     asset: Asset,
@@ -134,32 +279,32 @@ def _ocr_asset(
     force: bool,
     outcome: ItemOutcome,
 ) -> None:
-    """OCR one master page by page: each page's rows and image are written as it finishes,
-    so a long PDF streams through in bounded memory."""
+    """OCR one master page by page, outside any transaction: each page's row and image are
+    written in a short transaction as it finishes, so a long PDF streams through in bounded
+    memory and editors keep saving meanwhile. Pages are updated in place: their numbers,
+    the editors' corrections and what refers to them stay."""
     began = time.monotonic()
     languages = item.ocr_languages or coll.ocr_languages or settings.ocr.languages
     options = ocr.options(languages, settings.ocr.dpi)
     key = result_key(sha256=asset.sha256, engine="tesseract", version=ocr.tesseract_version(), **options)
-    done = session.exec(select(Page).where(Page.asset_id == asset.id, Page.result_key == key)).first()
-    if done is not None and not force:
-        outcome.skipped = True
-        return
-    corrected = session.exec(select(Page.id).where(Page.asset_id == asset.id, Page.version > 0)).first()
-    if corrected is not None:
-        _keep_corrections(session, item, asset, outcome, "OCR")
-        return
-    session.exec(delete(Page).where(col(Page.asset_id) == asset.id))
-    earlier = (
-        session.exec(
-            select(Page.page_no).where(Page.item_id == item.id).order_by(col(Page.page_no).desc())
-        ).first()
-        or 0
-    )
+    with session_scope(settings) as session:
+        current = session.get(Asset, asset.id)
+        assert current is not None
+        marker = current.tech.get(OCR_DONE)
+        keys = set(session.exec(select(Page.result_key).where(Page.asset_id == asset.id)).all())
+        # a catalog from before the marker wrote each master's pages in one transaction
+        done = marker == key or (marker is None and keys == {key})
+        if done and not force:
+            outcome.skipped = True
+            return
+        current.tech = {**current.tech, OCR_DONE: ""}  # running: a killed run is not "done"
+        session.add(current)
     workdir = work.parent / "ocr"
     workdir.mkdir(parents=True, exist_ok=True)
     parts: list[Path] = []
     failed: list[dict[str, Any]] = []
     count = 0
+    engine_label = f"tesseract {ocr.tesseract_version()}"
     with ocr.HocrWriter(workdir / "item.hocr") as hocr:
         for page in ocr.ocr_pages(
             work,
@@ -171,40 +316,21 @@ def _ocr_asset(
             workers=settings.ocr.workers or os.cpu_count() or 1,
         ):
             count += 1
-            image_key = ""
+            image = None
             if page.image is not None and page.image.exists():
-                image_key = _store_page_image(session, store, asset, page.page_no, page.image)
+                image_key = derivative_key(asset.sha256, f"pages/{page.page_no:05d}.jpg")
+                info = store.put_file(image_key, page.image, content_type="image/jpeg")
+                image = (image_key, info.sha256 or "", info.size)
                 page.image.unlink()
-            row = Page(
+            _write_page(
+                settings,
                 item_id=item.id or 0,
-                asset_id=asset.id or 0,
-                page_no=earlier + page.page_no,
-                source_page=page.page_no,
-                text=page.text,
-                width=page.width,
-                height=page.height,
-                lines=[
-                    {
-                        "text": ln.text,
-                        "bbox": list(ln.bbox),
-                        "conf": ln.conf,
-                        "words": [{"text": w.text, "bbox": list(w.bbox), "conf": w.conf} for w in ln.words],
-                    }
-                    for ln in page.lines
-                ],
-                mean_conf=page.mean_conf,
-                status=page.status,
-                error=page.error,
-                engine=f"tesseract {ocr.tesseract_version()}" if page.method == "ocr" else "pdf text layer",
-                method=page.method,
-                rotation=page.rotation,
-                skew=page.skew,
-                image_key=image_key,
-                result_key=key,
+                asset=asset,
+                page=page,
+                key=key,
+                engine=engine_label if page.method == "ocr" else "pdf text layer",
+                image=image,
             )
-            session.add(row)
-            session.flush()
-            session.expunge(row)  # keep the session small on long documents
             hocr.add(page)
             if page.hocr is not None:
                 page.hocr.unlink(missing_ok=True)
@@ -218,7 +344,7 @@ def _ocr_asset(
             publish_progress(store, item.id or 0, {"stage": "ocr", "pages_done": page.page_no})
     if hocr.count:
         _store_derivative(
-            session,
+            settings,
             store,
             source=asset,
             role="hocr",
@@ -229,7 +355,7 @@ def _ocr_asset(
     if parts:
         pdf = ocr.merge_pdfs(parts, workdir / "searchable.pdf")
         _store_derivative(
-            session,
+            settings,
             store,
             source=asset,
             role="pdf",
@@ -237,39 +363,33 @@ def _ocr_asset(
             name="searchable.pdf",
             media_type="application/pdf",
         )
-    crud.add_event(
-        session,
-        type="optical character recognition",
-        item_id=item.id,
-        asset_id=asset.id,
-        outcome="warning" if failed else "success",
-        engine="tesseract",
-        version=ocr.tesseract_version(),
-        options=options,
-        pages=count,
-        failed_pages=failed,
-        seconds=round(time.monotonic() - began, 2),
-    )
+    with session_scope(settings) as session:
+        # pages this master no longer has (none for the same file, kept if corrected)
+        session.exec(
+            delete(Page).where(
+                col(Page.asset_id) == asset.id, col(Page.source_page) > count, col(Page.version) == 0
+            )
+        )
+        current = session.get(Asset, asset.id)
+        assert current is not None
+        current.tech = {**current.tech, OCR_DONE: key}
+        session.add(current)
+        crud.add_event(
+            session,
+            type="optical character recognition",
+            item_id=item.id,
+            asset_id=asset.id,
+            outcome="warning" if failed else "success",
+            engine="tesseract",
+            version=ocr.tesseract_version(),
+            options=options,
+            pages=count,
+            failed_pages=failed,
+            seconds=round(time.monotonic() - began, 2),
+        )
     outcome.pages += count
     if failed:
         outcome.reason += f"{len(failed)} of {count} pages failed; "
-
-
-def _store_page_image(session: Session, store: ObjectStore, source: Asset, page_no: int, path: Path) -> str:
-    """Upload one page image (the picture OCR boxes refer to) and record it as an asset."""
-    key = derivative_key(source.sha256, f"pages/{page_no:05d}.jpg")
-    info = store.put_file(key, path, content_type="image/jpeg")
-    asset = session.exec(select(Asset).where(Asset.key == key)).first() or Asset(
-        item_id=source.item_id, role="page_image", key=key, sha256="", source_asset_id=source.id
-    )
-    asset.sha256, asset.size, asset.media_type, asset.sequence = (
-        info.sha256 or "",
-        info.size,
-        "image/jpeg",
-        page_no,
-    )
-    session.add(asset)
-    return key
 
 
 # ---------------------------------------------------------------- ASR
@@ -292,10 +412,113 @@ def _asr_options(settings: Settings, item: Item, coll: Collection) -> asr.AsrOpt
     )
 
 
-def _asr_asset(
+def _remap(old: list[tuple[int, float, float]], new: list[Segment]) -> dict[int, tuple[int, int]]:
+    """Old segment id → (new id for a span starting there, new id for a span ending there),
+    by time: what pointed at an old segment points at the new ones covering its time."""
+    out: dict[int, tuple[int, int]] = {}
+    if not new:
+        return out
+    for sid, start, end in old:
+        first = next((s for s in new if s.end > start), new[-1])
+        last = next((s for s in reversed(new) if s.start < end), new[0])
+        out[sid] = (first.id or 0, last.id or 0)
+    return out
+
+
+def _write_transcript(
     session: Session,
-    store: ObjectStore,
+    *,
+    item: Item,
+    asset: Asset,
+    key: str,
+    engine: Any,
+    asr_info: Any,
+    options: asr.AsrOptions,
+    segments: list[asr.AsrSegment],
+) -> Transcript:
+    """Replace this master's transcript (one short write): the transcript row keeps its id,
+    excerpts pointing at its segments follow them by time, and only this part's machine
+    flags are replaced (another part's stay)."""
+    transcript = session.exec(
+        select(Transcript).where(Transcript.asset_id == asset.id).order_by(col(Transcript.id))
+    ).first() or Transcript(item_id=item.id or 0, asset_id=asset.id or 0)
+    for extra in session.exec(
+        select(Transcript).where(Transcript.asset_id == asset.id, Transcript.id != transcript.id)
+    ).all():  # older catalogs kept one per run
+        session.exec(delete(Segment).where(col(Segment.transcript_id) == extra.id))
+        session.delete(extra)
+    transcript.language = asr_info.language
+    transcript.language_probability = asr_info.language_probability
+    transcript.duration = asr_info.duration
+    transcript.engine, transcript.model, transcript.model_sha256 = (
+        engine.name,
+        engine.model_name,
+        engine.model_sha256,
+    )
+    transcript.options, transcript.result_key = options.as_dict(), key
+    transcript.status = "ok" if segments else "empty"
+    transcript.error = "" if segments else "no speech detected"
+    session.add(transcript)
+    session.flush()
+    old = [
+        (s.id or 0, s.start, s.end)
+        for s in session.exec(select(Segment).where(Segment.transcript_id == transcript.id)).all()
+    ]
+    old_ids = [sid for sid, _, _ in old]
+    if old_ids:
+        session.exec(delete(Flag).where(col(Flag.kind) == "hallucination", col(Flag.segment_id).in_(old_ids)))
+        session.exec(delete(Segment).where(col(Segment.transcript_id) == transcript.id))
+        session.flush()
+    rows = []
+    for seq, seg in enumerate(segments):
+        row = Segment(
+            transcript_id=transcript.id or 0,
+            seq=seq,
+            start=seg.start,
+            end=seg.end,
+            text=seg.text,
+            raw_text=seg.raw_text,
+            confidence=seg.confidence,
+            no_speech_prob=seg.no_speech_prob,
+            words=[w.__dict__ for w in seg.words],
+        )
+        session.add(row)
+        rows.append(row)
+    session.flush()
+    for seg, row in zip(segments, rows, strict=True):
+        for category in (f for f in seg.flags if f in DOUBTS):
+            session.add(
+                Flag(
+                    item_id=item.id or 0,
+                    kind="hallucination",
+                    category=category,
+                    segment_id=row.id,
+                    start=seg.start,
+                    end=seg.end,
+                    preview=seg.text[:80],
+                )
+            )
+    moved = _remap(old, rows)
+    if moved:
+        for ex in session.exec(
+            select(Excerpt).where(
+                col(Excerpt.segment_from).in_(list(moved)) | col(Excerpt.segment_to).in_(list(moved))
+            )
+        ).all():
+            if ex.segment_from in moved:
+                ex.segment_from = moved[ex.segment_from][0]
+            if ex.segment_to in moved:
+                ex.segment_to = moved[ex.segment_to][1]
+            session.add(ex)
+        for flag in session.exec(select(Flag).where(col(Flag.segment_id).in_(list(moved)))).all():
+            flag.segment_id = moved[flag.segment_id or 0][0]
+            session.add(flag)
+    return transcript
+
+
+def _asr_asset(
     settings: Settings,
+    store: ObjectStore,
     item: Item,
     coll: Collection,
     asset: Asset,
@@ -304,10 +527,10 @@ def _asr_asset(
     force: bool,
     outcome: ItemOutcome,
 ) -> None:
+    """Transcribe one master outside any transaction; the result is written in one short
+    transaction at the end (the result key makes a re-run of a finished part a no-op)."""
     began = time.monotonic()
     info = media.probe(work)
-    asset.tech = info.as_dict()
-    session.add(asset)
     outcome.duration += info.duration
     model_dir = models.resolve_for(settings.asr.engine, settings.models_path, settings.asr.model)
     engine = asr.load_engine(settings.asr.engine, model_dir, settings.asr.device, settings.asr.compute_type)
@@ -322,24 +545,24 @@ def _asr_asset(
         **options.as_dict(),
         **({"track": track} if track else {}),  # keys of single-track results stay as they were
     )
-    done = session.exec(
-        select(Transcript).where(Transcript.asset_id == asset.id, Transcript.result_key == key)
-    ).first()
+    with session_scope(settings) as session:
+        done = session.exec(
+            select(Transcript.id).where(Transcript.asset_id == asset.id, Transcript.result_key == key)
+        ).first()
+        corrected = session.exec(
+            select(Segment.id).join(Transcript).where(Transcript.asset_id == asset.id, Segment.version > 0)
+        ).first()
     if done is not None and not force:
         outcome.skipped = True
         return
-    corrected = session.exec(
-        select(Segment.id).join(Transcript).where(Transcript.asset_id == asset.id, Segment.version > 0)
-    ).first()
     if corrected is not None:
-        _keep_corrections(session, item, asset, outcome, "transcription")
+        _keep_corrections(settings, item, asset, outcome, "transcription")
         return
-    asset.tech = {**asset.tech, "asr_track": track}
     wav = media.to_asr_wav(work, work.parent / "asr.wav", info, track=track)
     access = media.access_copy(work, work.parent / "access.mp4", info, track=track)
     peaks = media.waveform_peaks(work, work.parent / "peaks.json", info, track=track)
     _store_derivative(
-        session,
+        settings,
         store,
         source=asset,
         role="peaks",
@@ -348,7 +571,7 @@ def _asr_asset(
         media_type="application/json",
     )
     _store_derivative(
-        session,
+        settings,
         store,
         source=asset,
         role="access",
@@ -366,78 +589,47 @@ def _asr_asset(
         publish_progress(
             store, item.id or 0, {"stage": "transcribe", "fraction": round(min(fraction, 1.0), 3)}
         )
-    for old in session.exec(select(Transcript).where(Transcript.asset_id == asset.id)).all():
-        session.exec(delete(Segment).where(col(Segment.transcript_id) == old.id))
-        session.delete(old)
-    session.exec(delete(Flag).where(col(Flag.item_id) == item.id, col(Flag.kind) == "hallucination"))
-    transcript = Transcript(
-        item_id=item.id or 0,
-        asset_id=asset.id or 0,
-        language=asr_info.language,
-        language_probability=asr_info.language_probability,
-        duration=asr_info.duration,
-        engine=engine.name,
-        model=engine.model_name,
-        model_sha256=engine.model_sha256,
-        options=options.as_dict(),
-        result_key=key,
-        status="ok" if segments else "empty",
-        error="" if segments else "no speech detected",
-    )
-    session.add(transcript)
-    session.flush()
-    for seq, seg in enumerate(segments):
-        row = Segment(
-            transcript_id=transcript.id or 0,
-            seq=seq,
-            start=seg.start,
-            end=seg.end,
-            text=seg.text,
-            raw_text=seg.raw_text,
-            confidence=seg.confidence,
-            no_speech_prob=seg.no_speech_prob,
-            words=[w.__dict__ for w in seg.words],
+    with session_scope(settings) as session:
+        current = session.get(Asset, asset.id)
+        assert current is not None
+        current.tech = {**info.as_dict(), "asr_track": track}
+        session.add(current)
+        _write_transcript(
+            session,
+            item=item,
+            asset=asset,
+            key=key,
+            engine=engine,
+            asr_info=asr_info,
+            options=options,
+            segments=segments,
         )
-        session.add(row)
-        session.flush()
-        for category in (f for f in seg.flags if f in DOUBTS):
-            session.add(
-                Flag(
-                    item_id=item.id or 0,
-                    kind="hallucination",
-                    category=category,
-                    segment_id=row.id,
-                    start=seg.start,
-                    end=seg.end,
-                    preview=seg.text[:80],
-                )
+        if dropped:  # pure repetition loops are not speech: out of the text, kept in the record
+            crud.add_event(
+                session,
+                type="hallucination removal",
+                item_id=item.id,
+                asset_id=asset.id,
+                outcome="warning",
+                dropped=[{"start": s.start, "end": s.end, "text": s.text} for s in dropped],
             )
-    if dropped:  # pure repetition loops are not speech: out of the text, kept in the record
         crud.add_event(
             session,
-            type="hallucination removal",
+            type="transcription",
             item_id=item.id,
             asset_id=asset.id,
-            outcome="warning",
-            dropped=[{"start": s.start, "end": s.end, "text": s.text} for s in dropped],
+            outcome="success" if segments else "warning",
+            engine=engine.name,
+            version=engine.version,
+            model=engine.model_name,
+            model_sha256=engine.model_sha256,
+            options=options.as_dict(),
+            language=asr_info.language,
+            segments=len(segments),
+            note="" if segments else "no speech detected",
+            duration=round(asr_info.duration, 2),
+            seconds=round(time.monotonic() - began, 2),
         )
-    crud.add_event(
-        session,
-        type="transcription",
-        item_id=item.id,
-        asset_id=asset.id,
-        outcome="success" if segments else "warning",
-        engine=engine.name,
-        version=engine.version,
-        model=engine.model_name,
-        model_sha256=engine.model_sha256,
-        options=options.as_dict(),
-        language=asr_info.language,
-        segments=len(segments),
-        note="" if segments else "no speech detected",
-        duration=round(asr_info.duration, 2),
-        seconds=round(time.monotonic() - began, 2),
-    )
     outcome.segments += len(segments)
     if not segments:
         outcome.reason += "no speech detected; "
@@ -450,7 +642,11 @@ def _asr_asset(
 
 @task(retries=2, retry_delay_seconds=BACKOFF, retry_condition_fn=is_transient)
 def enrich_item(item_id: int, force: bool = False) -> ItemOutcome:
-    """Enrich one item; bad input marks it failed with the reason instead of raising."""
+    """Enrich one item; bad input marks it failed with the reason instead of raising.
+
+    No transaction stays open while OCR or ASR runs: the claim, each page, each transcript,
+    each derivative and the final status are short writes of their own, and a heartbeat
+    renews the claim meanwhile."""
     settings = get_settings()
     store = open_store(settings)
     started = time.monotonic()
@@ -474,42 +670,42 @@ def enrich_item(item_id: int, force: bool = False) -> ItemOutcome:
                 f"claimed by {item.claimed_by}",
                 skipped=True,
             )
+        coll = session.get(Collection, item.collection_id)
+        assert coll is not None
+        masters = crud.masters(session, item_id=item_id)
     outcome = ItemOutcome(item_id, item.reference_code, item.kind, ItemStatus.processing)
     try:
-        with session_scope(settings) as session, tempfile.TemporaryDirectory(prefix="lantai-") as tmp:
-            item = session.get(Item, item_id)
-            assert item is not None
-            coll = session.get(Collection, item.collection_id)
-            assert coll is not None
-            for index, asset in enumerate(crud.masters(session, item_id=item_id)):
+        with Heartbeat(settings, item_id), tempfile.TemporaryDirectory(prefix="lantai-") as tmp:
+            for index, asset in enumerate(masters):
                 work = Path(tmp) / f"{index}" / "master"
                 download(store, asset.key, work, expect_sha256=asset.sha256)  # fixity on every read
                 if item.kind == Kind.scan:
-                    _ocr_asset(
-                        session, store, settings, item, coll, asset, work, force=force, outcome=outcome
-                    )
+                    _ocr_asset(settings, store, item, coll, asset, work, force=force, outcome=outcome)
                 elif item.kind == Kind.recording:
-                    _asr_asset(
-                        session, store, settings, item, coll, asset, work, force=force, outcome=outcome
-                    )
-            item.status = reviewed or ItemStatus.enriched  # a re-run does not undo review
-            item.status_reason = outcome.reason.strip("; ")
-            item.progress = 1.0
-            session.add(item)
+                    _asr_asset(settings, store, item, coll, asset, work, force=force, outcome=outcome)
+                shutil.rmtree(work.parent, ignore_errors=True)  # one master's files at a time
+        with session_scope(settings) as session:
+            current = session.get(Item, item_id)
+            assert current is not None
+            current.status = reviewed or ItemStatus.enriched  # a re-run does not undo review
+            current.status_reason = outcome.reason.strip("; ")
+            current.progress = 1.0
+            session.add(current)
             session.flush()
-            screen_item(session, item, term_lists(settings, coll))  # also brings the index up to date
+            screen_item(session, current, term_lists(settings, coll))  # also brings the index up to date
+            is_open = current.access == Access.open
     except BadInputError as e:
         with session_scope(settings) as session:
-            item = session.get(Item, item_id)
-            assert item is not None
-            item.status, item.status_reason = ItemStatus.failed, e.message
-            session.add(item)
+            current = session.get(Item, item_id)
+            assert current is not None
+            current.status, current.status_reason = ItemStatus.failed, e.message
+            session.add(current)
             crud.add_event(session, type="enrichment", item_id=item_id, outcome="failure", reason=e.message)
         outcome.status, outcome.reason = ItemStatus.failed, e.message
     else:
         outcome.status = ItemStatus.enriched
         outcome.reason = outcome.reason.strip("; ")
-        if item.access == Access.open:
+        if is_open:
             redact_item(item_id)  # an item opened by its manifest still shows only redacted copies
     outcome.seconds = round(time.monotonic() - started, 2)
     return outcome

@@ -20,6 +20,7 @@ from flows.enrich import enrich_flow
 from flows.ingest import ingest_flow
 from storage import open_store
 from tests.conftest import SAMPLES, S3Server, point_at_s3
+from tests.flows.conftest import case_files
 
 MANIFEST = (
     "文件名,题名,日期,语言,口述者,开放标识\n"
@@ -113,7 +114,7 @@ def test_rerun_with_force_skips_finished_work(home: Path, tmp_path: Path) -> Non
 
 def test_forced_rerun_keeps_editors_corrections_and_review_status(home: Path, tmp_path: Path) -> None:
     from catalog.editing import Editor, edit_page_line, set_status
-    from catalog.models import Page
+    from catalog.models import Page, Revision
 
     folder = tmp_path / "one"
     folder.mkdir()
@@ -128,12 +129,20 @@ def test_forced_rerun_keeps_editors_corrections_and_review_status(home: Path, tm
             session, page_id=page.id or 0, line=0, base=base, version=0, text="Corrected by ed", editor=editor
         )
         set_status(session, item_id=item_id, action="approve", editor=editor)
+        page_id = page.id
     forced = enrich_flow(None, item_id, True)
-    assert forced[0]["skipped"] and "editors have corrected" in forced[0]["reason"]
+    assert not forced[0]["skipped"]  # re-read in place: the page keeps its row and the correction
     with session_scope(get_settings()) as session:
         page = session.exec(select(Page).where(Page.item_id == item_id)).one()
+        assert page.id == page_id and page.page_no == 1
         assert page.lines[0]["text"] == "Corrected by ed"
         assert session.get(Item, item_id).status == "approved"  # type: ignore[union-attr]
+        history = session.exec(
+            select(Revision).where(Revision.target == "page", Revision.target_id == page_id)
+        ).all()
+        # the machine read the page as before: revision 0 already holds that reading
+        assert [r.author for r in sorted(history, key=lambda r: r.number)] == ["machine", "ed"]
+        assert min(history, key=lambda r: r.number).after["lines"][0]["text"] == base
 
 
 def test_ingest_from_s3_inbox(
@@ -176,19 +185,7 @@ def test_ingest_from_s3_inbox(
 
 
 def test_manifest_groups_files_into_items(home: Path, tmp_path: Path) -> None:
-    folder = tmp_path / "案卷"
-    folder.mkdir()
-    page = (SAMPLES / "phototest.tif").read_bytes()
-    for n in (1, 2, 3):
-        (folder / f"p{n}.tif").write_bytes(page + bytes([n]))  # distinct content, same image
-    shutil.copy(SAMPLES / "寄语.wav", folder / "part1.wav")
-    shutil.copy(SAMPLES / "房地产中介协会.wav", folder / "part2.wav")
-    (folder / "manifest.csv").write_text(
-        "文件名,件号,档号,题名\n"
-        "p1.tif,A1,,会议记录\np2.tif,A1,,\np3.tif,A1,,\n"
-        "part1.wav,,J019-LY·2019·Y-007,访谈\npart2.wav,,J019-LY·2019·Y-007,\n",
-        encoding="utf-8",
-    )
+    folder = case_files(tmp_path / "案卷")
     report = ingest_flow(str(folder), "G", None, None)
     assert report["counts"] == {"ingested": 2, "attached": 3, "duplicate": 0, "quarantined": 0, "failed": 0}
     settings = get_settings()

@@ -97,6 +97,81 @@ def test_recording_view_follows_the_player_and_saves_edits(browser, live_server:
     assert not page.errors  # type: ignore[attr-defined]
 
 
+def _add_second_part(recording: int) -> list[int]:
+    """A second recording file under the same 档号: its master, access copy and transcript."""
+    from sqlmodel import Session
+
+    from catalog.db import get_engine
+    from catalog.models import Asset, Item, Segment, Transcript
+    from catalog.search import reindex_item
+    from configs import get_settings
+    from storage import open_store
+    from tests.conftest import SAMPLES
+
+    open_store(get_settings()).put_file(
+        "derivatives/cc/access.wav", SAMPLES / "房地产中介协会.wav", content_type="audio/wav"
+    )
+    with Session(get_engine(get_settings().db_url)) as s:
+        master = Asset(
+            item_id=recording, role="master", key="masters/cc/rec/part2.wav", sha256="c" * 64, sequence=1
+        )
+        s.add(master)
+        s.flush()
+        s.add(
+            Asset(
+                item_id=recording,
+                role="access",
+                key="derivatives/cc/access.wav",
+                sha256="d" * 64,
+                media_type="audio/wav",
+                source_asset_id=master.id,
+            )
+        )
+        tr = Transcript(item_id=recording, asset_id=master.id or 0, language="zh", duration=4.28, engine="x")
+        s.add(tr)
+        s.flush()
+        segs = [
+            Segment(transcript_id=tr.id or 0, seq=0, start=0.0, end=2.0, text="房地产中介协会第二部分"),
+            Segment(transcript_id=tr.id or 0, seq=1, start=2.0, end=4.2, text="第二部分的结尾"),
+        ]
+        s.add_all(segs)
+        s.flush()
+        item = s.get(Item, recording)
+        assert item is not None
+        reindex_item(s, item)
+        s.commit()
+        return [x.id or 0 for x in segs]
+
+
+def test_two_part_interview_both_parts_visible_and_editable(
+    browser, live_server: str, seeded: Seeded
+) -> None:  # type: ignore[no-untyped-def]
+    part2 = _add_second_part(seeded.recording)
+    page = _page(browser, live_server, "ed")
+    # the search deep link into part 1 opens part 1 (its own audio) at the segment
+    page.goto("/search?q=谢谢大家")
+    page.locator(f"li.hit[data-item='{seeded.recording}'] a.hit-link").first.click()
+    page.wait_for_selector("#recording[data-part='1']")
+    page.wait_for_function("document.getElementById('player').readyState >= 1")
+    assert abs(page.evaluate("document.getElementById('player').duration") - 3.48) < 0.1
+    assert page.locator(f"#seg-{seeded.segments[2]}").count() == 1
+    # the parts are listed; part 2 has its own audio and transcript, and saves
+    page.click("nav.parts a.part")
+    page.wait_for_selector("#recording[data-part='2']")
+    page.wait_for_function("document.getElementById('player').readyState >= 1")
+    assert abs(page.evaluate("document.getElementById('player').duration") - 4.28) < 0.1
+    assert page.locator(f"#seg-{seeded.segments[0]}").count() == 0
+    page.dblclick(f"#seg-{part2[1]} .text")
+    area = page.locator(f"#seg-{part2[1]} textarea.raw")
+    area.fill("第二部分的结尾（已校对）")
+    area.press("Control+Enter")
+    page.wait_for_selector(f"#seg-{part2[1]}.saved")
+    _shot(page, "recording-part-2")
+    page.reload()
+    assert page.locator(f"#seg-{part2[1]} .text").inner_text() == "第二部分的结尾（已校对）"
+    assert not page.errors  # type: ignore[attr-defined]
+
+
 def test_two_editors_get_a_conflict_not_an_overwrite(browser, live_server: str, seeded: Seeded) -> None:  # type: ignore[no-untyped-def]
     ed, eve = _page(browser, live_server, "ed"), _page(browser, live_server, "eve")
     seg = seeded.segments[2]
@@ -269,6 +344,9 @@ def test_open_review_in_the_browser(browser, live_server: str, seeded: Seeded) -
     eve.fill("#access-form textarea[name=reason]", "复审同意")
     eve.click("#access-form button[type=submit]")
     eve.wait_for_selector("#access:text('开放')")
+    from flows.jobs import run_jobs
+
+    assert [d["kind"] for d in run_jobs()] == ["redact"]  # the worker makes the redacted copies
 
     visitor = browser.new_context(base_url=live_server, viewport={"width": 1366, "height": 900}).new_page()
     visitor.on("dialog", lambda d: pytest.fail(f"a script ran: {d.message!r}"))
