@@ -461,3 +461,20 @@ class ProcessingStat(SQLModel, table=True):
     le_300: int = 0
     le_900: int = 0
     le_3600: int = 0
+
+
+class Job(SQLModel, table=True):
+    """Work the web app asks for and a worker does: the web server never runs OCR, ASR or
+    redaction itself. ``enrich`` re-runs a failed item; ``redact`` remakes an open item's
+    public copies after a screening decision. The worker's ``jobs`` deployment (and every
+    inbox sweep) takes queued jobs one at a time."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # enrich | redact
+    item_id: int = Field(foreign_key="item.id", index=True)
+    state: str = Field(default="queued", max_length=12, index=True)  # queued | running | done | failed
+    requested_by: str = Field(default="", max_length=64)
+    worker: str = Field(default="", max_length=128)
+    error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()

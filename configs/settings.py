@@ -92,11 +92,12 @@ class ScheduleSettings(BaseModel):
     """Cron schedules of the deployments ``lantai worker`` serves; empty disables one."""
 
     inbox_sweep: str = "*/10 * * * *"
+    jobs: str = "* * * * *"
     fixity_audit: str = "0 2 * * *"
     replication: str = "0 3 * * 0"
     timezone: str = "Asia/Shanghai"
 
-    @field_validator("inbox_sweep", "fixity_audit", "replication")
+    @field_validator("inbox_sweep", "jobs", "fixity_audit", "replication")
     @classmethod
     def _cron(cls, value: str) -> str:
         from datetime import UTC, datetime

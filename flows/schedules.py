@@ -1,6 +1,7 @@
 """Deployments and schedules: what ``lantai worker`` serves (Prefect ``serve``). The
-schedules come from ``configs/`` (``[schedules]``): the inbox sweep, the nightly fixity
-audit and the weekly replication; ``enrich`` is also served for runs started on demand
+schedules come from ``configs/`` (``[schedules]``): the inbox sweep, the job queue (what
+the web app asked for: retries, redaction), the nightly fixity audit and the weekly
+replication; ``enrich`` is also served for runs started on demand
 (the dashboard, ``prefect deployment run 'enrich/enrich'``). Several workers on several
 machines may serve the same deployments against one Prefect server: item claims in the
 catalog keep them from processing the same item."""
@@ -17,6 +18,7 @@ from flows import run_records
 from flows.audit import audit_flow
 from flows.enrich import enrich_flow
 from flows.ingest import ingest_flow, record_problem
+from flows.jobs import jobs_flow, run_jobs
 from flows.replicate import replicate_flow
 from storage import open_store
 from storage.keys import INBOX
@@ -49,8 +51,9 @@ def inbox_sweep_flow() -> dict[str, Any]:
             continue
         ingested.append({"collection": collection, "batch": batch, "items": len(report.get("results", []))})
     outcomes = enrich_flow()
+    done = run_jobs()  # what the web app queued meanwhile (also served every minute as "jobs")
     logger.info("inbox sweep: %d batches ingested, %d items enriched", len(ingested), len(outcomes))
-    return {"batches": ingested, "enriched": len(outcomes)}
+    return {"batches": ingested, "enriched": len(outcomes), "jobs": len(done)}
 
 
 def scheduled(settings: Settings) -> list[tuple[str, str, str, str]]:
@@ -59,6 +62,7 @@ def scheduled(settings: Settings) -> list[tuple[str, str, str, str]]:
     s = settings.schedules
     return [
         ("inbox-sweep", inbox_sweep_flow.name, s.inbox_sweep, s.timezone),
+        ("jobs", jobs_flow.name, s.jobs, s.timezone),
         ("nightly-fixity-audit", audit_flow.name, s.fixity_audit, s.timezone),
         ("weekly-replication", replicate_flow.name, s.replication, s.timezone),
     ]
@@ -66,7 +70,7 @@ def scheduled(settings: Settings) -> list[tuple[str, str, str, str]]:
 
 def deployments(settings: Settings) -> list[Any]:
     """The deployments a worker serves, with their schedules."""
-    flows = {fl.name: fl for fl in (inbox_sweep_flow, audit_flow, replicate_flow)}
+    flows = {fl.name: fl for fl in (inbox_sweep_flow, jobs_flow, audit_flow, replicate_flow)}
     made = [enrich_flow.to_deployment(name="enrich", description="enrich pending items (on demand)")]
     for name, flow_name, cron, timezone in scheduled(settings):
         fl = flows[flow_name]

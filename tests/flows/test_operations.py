@@ -102,3 +102,38 @@ def test_inbox_sweep_ingests_dropped_batches_and_enriches(home: Path, tmp_path: 
         [item] = s.exec(select(Item)).all()
         assert item.status == ItemStatus.enriched and item.claimed_by
     assert inbox_batches(get_settings()) == []
+
+
+def test_dashboard_retry_is_queued_for_a_worker_never_run_by_the_web_server(
+    home: Path, tmp_path: Path
+) -> None:
+    """The retry button queues a job; the web server runs no OCR. The worker's ``jobs``
+    deployment (here called directly) takes it and enriches the item."""
+    from catalog.models import Job
+    from flows.jobs import jobs_flow
+    from tests.web.conftest import PASSWORD, Browser
+    from web.app import create_app
+    from web.security import add_user
+
+    _ingest_scans(tmp_path, 1)
+    with session_scope(get_settings()) as s:
+        [item] = s.exec(select(Item)).all()
+        item.status, item.status_reason = ItemStatus.failed, "tesseract was killed"
+        s.add(item)
+        add_user(s, name="op", role="operator", password=PASSWORD)
+    with Browser(create_app()) as op:
+        op.login("op")
+        r = op.post("/dashboard/retry", data={"item_id": item.id, "csrf_token": op.csrf})
+        assert r.status_code == 200 and "等待工作进程" in r.text  # the dashboard lists the job
+        op.post("/dashboard/retry", data={"item_id": item.id, "csrf_token": op.csrf})  # twice: one job
+    with session_scope(get_settings()) as s:
+        assert s.get(Item, item.id).status == ItemStatus.pending  # type: ignore[union-attr]
+        assert [(j.kind, j.state, j.requested_by) for j in s.exec(select(Job)).all()] == [
+            ("enrich", "queued", "op")
+        ]
+        assert not s.exec(select(Event).where(Event.type == "optical character recognition")).all()
+    done = jobs_flow()
+    assert [(d["kind"], d["item_id"], d["error"]) for d in done] == [("enrich", item.id, "")]
+    with session_scope(get_settings()) as s:
+        assert s.get(Item, item.id).status == ItemStatus.enriched  # type: ignore[union-attr]
+        assert [j.state for j in s.exec(select(Job)).all()] == ["done"]

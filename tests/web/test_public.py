@@ -15,9 +15,10 @@ from PIL import Image
 from sqlmodel import Session, select
 
 from catalog.db import get_engine
-from catalog.models import Access, Flag, Item
+from catalog.models import Access, Flag, Item, Job
 from catalog.screening import term_lists
 from configs import get_settings
+from flows.jobs import run_jobs
 from flows.screen import screen_item
 from tests.web.conftest import ID_NUMBER, Browser, Seeded
 from web.app import create_app
@@ -62,6 +63,13 @@ def _open(clients: dict[str, Browser], item_id: int) -> None:
     assert eve.post(f"/items/{item_id}/access", data=form | {"csrf_token": eve.csrf}).status_code == 200
     with _db() as s:
         assert s.get(Item, item_id).access == Access.open  # type: ignore[union-attr]
+        # the web app only queued the redacted copies: a worker makes them
+        queued = s.exec(select(Job).where(Job.item_id == item_id, Job.kind == "redact")).all()
+        assert [j.state for j in queued] == ["queued"]
+    html = Browser(create_app()).get(f"/public/items/{item_id}").text
+    assert "公开版本正在生成" in html  # nothing unredacted meanwhile
+    done = run_jobs()
+    assert {(d["kind"], d["item_id"], d["error"]) for d in done} == {("redact", item_id, "")}
 
 
 def test_screening_finds_the_planted_information(clients: dict[str, Browser], screened: Seeded) -> None:

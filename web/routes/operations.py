@@ -4,7 +4,6 @@ retry, quarantine, the last fixity audit, recent runs) and Prometheus metrics.""
 from __future__ import annotations
 
 import json
-import threading
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -14,7 +13,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from sqlmodel import col, select
 
-from catalog import crud, operations
+from catalog import crud, jobs, operations
 from catalog import schedules as catalog_schedules
 from catalog.db import get_engine
 from catalog.models import Event, Item, ItemStatus
@@ -24,7 +23,6 @@ from web.deps import AnyViewer, DbSession, Forbidden, LoginRequired, Operator, r
 from web.security import tokens_match
 
 router = APIRouter()
-_retrying: set[int] = set()
 
 
 def _progress(request: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -66,20 +64,12 @@ def dashboard(request: Request, db: DbSession, viewer: Operator) -> Response:
         queue=operations.queue_depth(db),
         runs=runs,
         prefect_ui=settings_of(request).prefect_ui_url,
-        retrying=sorted(_retrying),
+        jobs=[
+            {"id": j.id, "kind": j.kind, "item_id": j.item_id, "state": j.state, "by": j.requested_by}
+            for j in jobs.live(db)
+        ],
         schedules=catalog_schedules.report(db, lease=lease),
     )
-
-
-def _retry(settings: Settings, item_ids: list[int]) -> None:
-    """Re-run failed items in the background through the enrich flow (as `lantai enrich --item`)."""
-    from flows.enrich import enrich_flow
-
-    try:
-        for item_id in item_ids:
-            enrich_flow(None, item_id, False)
-    finally:
-        _retrying.difference_update(item_ids)
 
 
 @router.post("/dashboard/retry")
@@ -94,17 +84,13 @@ def retry(
         ids = [i for i in db.exec(select(Item.id).where(Item.status == ItemStatus.failed)).all() if i]
     else:
         ids = [item_id] if item_id else []
-    ids = [i for i in ids if i not in _retrying]
-    if ids:
-        for i in ids:
-            item = db.get(Item, i)
-            if item is not None and item.status == ItemStatus.failed:
-                item.status, item.status_reason = ItemStatus.pending, f"retry requested by {viewer.name}"
-                db.add(item)
-                crud.add_event(db, type="retry", item_id=i, agent=viewer.name)
-        db.commit()
-        _retrying.update(ids)
-        threading.Thread(target=_retry, args=(settings_of(request), ids), daemon=True).start()
+    for i in ids:  # queued for a worker: the web server never runs OCR or ASR itself
+        item = db.get(Item, i)
+        if item is not None and item.status == ItemStatus.failed:
+            item.status, item.status_reason = ItemStatus.pending, f"retry requested by {viewer.name}"
+            db.add(item)
+            crud.add_event(db, type="retry", item_id=i, agent=viewer.name)
+            jobs.queue(db, kind="enrich", item_id=i, by=viewer.name)
     return RedirectResponse("/dashboard", status_code=303)
 
 

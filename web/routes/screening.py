@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import col, select
 
+from catalog import jobs
 from catalog.access import may_read_copy_requests
 from catalog.crud import collection_codes
 from catalog.models import Access, Collection, CopyRequest, Flag, Item
@@ -18,13 +19,6 @@ from web.deps import DbSession, EditorUser, Forbidden, Staff, render, settings_o
 from web.routes.review import visible_item
 
 router = APIRouter()
-
-
-def make_public_copies(item_id: int) -> None:
-    """After an item opens: its redacted derivatives (runs after the response is sent)."""
-    from flows.redact import redact_item
-
-    redact_item(item_id)
 
 
 @router.get("/screening", response_class=HTMLResponse)
@@ -72,6 +66,9 @@ def flag_decision(
     if flag is not None:
         visible_item(db, flag.item_id, viewer)
     flag = decide_flag(db, flag_id=flag_id, decision=decision, reason=reason, reviewer=viewer.name)
+    item = db.get(Item, flag.item_id)
+    if item is not None and item.access == Access.open:  # its masks changed: new public copies
+        jobs.queue(db, kind="redact", item_id=flag.item_id, by=viewer.name)
     return RedirectResponse(f"/items/{flag.item_id}/screening#flag-{flag_id}", status_code=303)
 
 
@@ -80,7 +77,6 @@ def access_decision(
     request: Request,
     db: DbSession,
     viewer: EditorUser,
-    background: BackgroundTasks,
     item_id: int,
     access: Annotated[str, Form(max_length=8)],
     reason: Annotated[str, Form(max_length=2000)] = "",
@@ -94,9 +90,8 @@ def access_decision(
         reviewer=viewer.name,
         rounds=settings_of(request).screening.rounds,
     )
-    if decision.effective and access == Access.open:
-        db.commit()  # the background job reads the decision from the catalog
-        background.add_task(make_public_copies, item_id)
+    if decision.effective and access == Access.open:  # its redacted copies, made by a worker
+        jobs.queue(db, kind="redact", item_id=item_id, by=viewer.name)
     return RedirectResponse(f"/items/{item_id}/screening", status_code=303)
 
 
