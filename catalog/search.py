@@ -46,6 +46,7 @@ class Hit:
     location: dict[str, Any] = field(default_factory=dict)
     field: str = ""
     score: float = 0.0
+    segment_id: int | None = None  # a transcript hit's segment: it names the part of the recording
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -384,6 +385,7 @@ def _hit(entry: SearchEntry, item: Item, parts: list[QueryPart], score: float, l
         location=location,
         field=entry.field,
         score=round(-score, 4),
+        segment_id=entry.segment_id if entry.field == "segment" else None,
     )
 
 
@@ -462,19 +464,36 @@ FACETS = {
 }
 
 
-def facets(session: Session, query: str, *, filters: Filters | None = None) -> dict[str, dict[str, int]]:
+FACET_CAP = CANDIDATES  # matching entries facet counts look at (as many as the ranking does)
+
+
+class FacetCounts(dict[str, dict[str, int]]):
+    """Per facet, how many matching items have each value. ``capped``: more than
+    ``FACET_CAP`` entries matched, so the counts are lower bounds (shown as "n+")."""
+
+    capped: bool = False
+
+
+def facets(session: Session, query: str, *, filters: Filters | None = None) -> FacetCounts:
     """For each facet, how many matching items have each value (restricted items counted
-    only when the filters include them)."""
+    only when the filters include them). Counted over the first ``FACET_CAP`` matching
+    entries, in one query, so a frequent term on a large catalog costs what its ranking
+    costs; beyond the cap the counts are marked as lower bounds."""
     filters = filters or Filters()
-    matching, params = _matching(session, _parts(query), filters)
-    out: dict[str, dict[str, int]] = {}
-    for name, column in FACETS.items():
-        rows = session.execute(
-            text(f"""SELECT {column} AS value, count(DISTINCT i.id) AS n
-                     FROM ({matching}) m JOIN item i ON i.id = m.item_id
-                     JOIN collection c ON c.id = i.collection_id
-                     GROUP BY {column} ORDER BY n DESC"""),
-            params,
-        ).all()
-        out[name] = {str(value or ""): int(n) for value, n in rows if value}
+    matching, params = _matching(session, _parts(query), filters, cap=FACET_CAP + 1)
+    columns = ", ".join(f"{column} AS f{n}" for n, column in enumerate(FACETS.values()))
+    rows = session.execute(
+        text(f"""SELECT d.entries, {columns}
+                 FROM (SELECT item_id, count(*) AS entries FROM ({matching}) m GROUP BY item_id) d
+                 JOIN item i ON i.id = d.item_id JOIN collection c ON c.id = i.collection_id"""),
+        params,
+    ).all()
+    out = FacetCounts({name: {} for name in FACETS})
+    out.capped = sum(int(row[0]) for row in rows) > FACET_CAP
+    for row in rows:
+        for name, value in zip(FACETS, row[1:], strict=True):
+            if value:
+                out[name][str(value)] = out[name].get(str(value), 0) + 1
+    for name in FACETS:
+        out[name] = dict(sorted(out[name].items(), key=lambda kv: (-kv[1], kv[0])))
     return out

@@ -223,7 +223,7 @@ def search(
         counts = facets(session, query, filters=filters) if show_facets else None
     if as_json:
         _print_json(
-            {"hits": [h.as_json() for h in hits], "facets": counts}
+            {"hits": [h.as_json() for h in hits], "facets": counts, "facets_capped": counts.capped}
             if counts is not None
             else [h.as_json() for h in hits]
         )
@@ -236,7 +236,8 @@ def search(
         out.print(f"    {_unescape(snippet)}")
     for name, values in (counts or {}).items():
         if values:
-            out.print(f"[dim]{name}:[/] " + ", ".join(f"{_escape(v)} ({n})" for v, n in values.items()))
+            more = "+" if counts is not None and counts.capped else ""
+            out.print(f"[dim]{name}:[/] " + ", ".join(f"{_escape(v)} ({n}{more})" for v, n in values.items()))
 
 
 @app.command()

@@ -113,6 +113,22 @@ def test_facet_counts_respect_access(session: Session) -> None:
     assert public["year"] == {"1958": 1, "2020": 1}
     staff = facets(session, "水库", filters=Filters(include_restricted=True))
     assert staff["access"] == {"开放": 2, "控制": 1} and staff["collection"] == {"C1": 3}
+    assert not staff.capped  # every match was counted: exact
+
+
+def test_facet_counts_are_capped_lower_bounds(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Facets look at as many matching entries as the ranking does; past that the counts
+    are marked as lower bounds (shown "n+"), never more than the truth."""
+    from catalog import search as search_module
+    from catalog.search import Filters, facets
+
+    exact = facets(session, "水库", filters=Filters(include_restricted=True))
+    monkeypatch.setattr(search_module, "FACET_CAP", 1)
+    capped = facets(session, "水库", filters=Filters(include_restricted=True))
+    assert capped.capped and not exact.capped
+    assert 1 <= sum(capped["kind"].values()) < sum(exact["kind"].values())
+    for name, values in capped.items():
+        assert all(n <= exact[name][value] for value, n in values.items()), name
 
 
 def test_reindex_all_rebuilds_every_entry(session: Session) -> None:
