@@ -238,7 +238,7 @@ def queries(pool: list[str], rnd: random.Random) -> tuple[list[str], list[str]]:
 
 def measure(url: str, short: list[str], phrases: list[str]) -> dict[str, Any]:
     from catalog.db import get_engine
-    from catalog.search import Filters, facets, search
+    from catalog.search import Filters, search, search_with_facets
 
     engine = get_engine(url)
     plain = Filters(include_restricted=True)
@@ -257,8 +257,7 @@ def measure(url: str, short: list[str], phrases: list[str]) -> dict[str, Any]:
         """What the search page waits for: the hits and the (capped) facet counts."""
         with Session(engine) as s:
             t = time.perf_counter()
-            search(s, q, filters=f, limit=20)
-            facets(s, q, filters=f)
+            search_with_facets(s, q, filters=f, limit=20)
             return (time.perf_counter() - t) * 1000
 
     def like(q: str, f: Filters) -> float:

@@ -273,28 +273,39 @@ def _parts(query: str) -> list[QueryPart]:
 # Ranking considers at most this many matching entries (after the filters). A word found in
 # millions of entries (档案 in an archive's catalog) would otherwise be scored in full on
 # every query (6.8 s for 3.5 million entries on SQLite); beyond this many, the first ones in
-# index order are ranked. Facet counts stay exact. See docs/benchmarks.md.
+# index order are ranked. Facet counts look at the same candidates. See docs/benchmarks.md.
 CANDIDATES = 5_000
 
 
+FACET_VALUES = ("collection_id", "kind", "date", "language", "status", "access")
+
+
 def _matching(
-    session: Session, parts: list[QueryPart], filters: Filters, *, cap: int | None = None
+    session: Session,
+    parts: list[QueryPart],
+    filters: Filters,
+    *,
+    cap: int | None = None,
+    facet_values: bool = False,
 ) -> tuple[str, dict[str, Any]]:
     """SQL selecting (entry id, score) of every matching entry (or the first ``cap``), and
-    its parameters."""
+    its parameters; with ``facet_values`` also the item fields facets count (from the
+    entry's copies on PostgreSQL, from the item on SQLite)."""
     weight = " ".join(f"WHEN '{k}' THEN {v}" for k, v in FIELD_WEIGHT.items())
     if session.get_bind().dialect.name == "sqlite":
         where, params = filters.sql()
-        join = " JOIN item i ON i.id = e.item_id" if " i." in where else ""
+        join = " JOIN item i ON i.id = e.item_id" if " i." in where or facet_values else ""
+        values = "".join(f", i.{v} AS v_{v}" for v in FACET_VALUES) if facet_values else ""
         params["q"] = _fts5_query(parts)
-        sql = f"""SELECT e.id AS id, e.item_id AS item_id,
+        sql = f"""SELECT e.id AS id, e.item_id AS item_id{values},
                          bm25(search_fts) * (CASE e.field {weight} ELSE 1 END) AS score
                   FROM search_fts JOIN search_entry e ON e.id = search_fts.rowid{join}
                   WHERE search_fts MATCH :q{where}"""
     else:
         where, params = filters.sql(copies=True)
+        values = "".join(f", e.item_{v} AS v_{v}" for v in FACET_VALUES) if facet_values else ""
         params["q"] = _tsquery(parts)
-        sql = f"""SELECT e.id AS id, e.item_id AS item_id,
+        sql = f"""SELECT e.id AS id, e.item_id AS item_id{values},
                          -ts_rank(e.tsv, q)
                          * (CASE e.field {weight} ELSE 1 END) AS score
                   FROM search_entry e, to_tsquery('simple', :q) q
@@ -317,12 +328,84 @@ def search(
 ) -> list[Hit]:
     """Hits for ``query``, best first. Without ``include_restricted`` only open (开放) items
     count. ``collection``, ``kind`` and ``include_restricted`` are shorthands for ``filters``."""
-    parts = _parts(query)
     filters = filters or Filters(collection=collection, kind=kind, include_restricted=include_restricted)
-    matching, params = _matching(session, parts, filters, cap=CANDIDATES)
-    sql = f"SELECT id, score FROM ({matching}) m ORDER BY score LIMIT :limit"
-    params["limit"] = limit
-    rows = session.execute(text(sql), params).all()
+    return search_with_facets(session, query, filters=filters, limit=limit, with_facets=False)[0]
+
+
+FACET_VALUES_SQL = {  # each facet's value, from the candidates' columns
+    "collection": "c.code",
+    "kind": "f.v_kind",
+    "year": "substr(f.v_date, 1, 4)",
+    "language": "f.v_language",
+    "status": "f.v_status",
+    "access": "f.v_access",
+}
+
+
+def search_with_facets(
+    session: Session, query: str, *, filters: Filters, limit: int = 20, with_facets: bool = True
+) -> tuple[list[Hit], FacetCounts]:
+    """The hits, best first, and the facet counts over the same candidates, in one
+    statement: the matching entries are found once (the expensive step), then ranked and
+    counted in the database, so only the best rows and the counts come back."""
+    parts = _parts(query)
+    if not with_facets:
+        matching, params = _matching(session, parts, filters, cap=CANDIDATES)
+        sql = f"SELECT id, score FROM ({matching}) m ORDER BY score LIMIT :limit"
+        rows = [(r[0], r[1]) for r in session.execute(text(sql), params | {"limit": limit}).all()]
+        return _hits(session, rows, parts, filters), FacetCounts()
+    rows, counts = _ranked_and_counted(session, parts, filters, limit)
+    return _hits(session, rows, parts, filters), counts
+
+
+def _materialized(session: Session) -> str:
+    """``MATERIALIZED`` where the database knows it (PostgreSQL 12, SQLite 3.35 and later):
+    the matching entries are found once for the ranking and every facet."""
+    import sqlite3
+
+    if session.get_bind().dialect.name == "sqlite" and sqlite3.sqlite_version_info < (3, 35):
+        return ""
+    return "MATERIALIZED "
+
+
+def _ranked_and_counted(
+    session: Session, parts: list[QueryPart], filters: Filters, limit: int
+) -> tuple[list[tuple[int, float]], FacetCounts]:
+    cap = max(CANDIDATES, FACET_CAP)
+    matching, params = _matching(session, parts, filters, cap=cap + 1, facet_values=True)
+    counted = " UNION ALL ".join(
+        f"""SELECT '{name}' AS facet, {expr} AS value, count(DISTINCT f.item_id) AS n,
+                   CAST(NULL AS BIGINT) AS id, CAST(NULL AS FLOAT) AS score
+            FROM (SELECT * FROM m LIMIT :fcap) f JOIN collection c ON c.id = f.v_collection_id
+            GROUP BY {expr}"""
+        for name, expr in FACET_VALUES_SQL.items()
+    )
+    sql = f"""WITH m AS {_materialized(session)}({matching})
+              SELECT * FROM (SELECT '' AS facet, CAST(NULL AS TEXT) AS value, CAST(NULL AS BIGINT) AS n,
+                                    id, score
+                             FROM (SELECT * FROM m LIMIT :rcap) r ORDER BY score LIMIT :limit) top
+              UNION ALL SELECT '_total', CAST(NULL AS TEXT), count(*), CAST(NULL AS BIGINT),
+                               CAST(NULL AS FLOAT) FROM m
+              UNION ALL {counted}"""
+    params |= {"limit": limit, "rcap": CANDIDATES, "fcap": FACET_CAP}
+    rows: list[tuple[int, float]] = []
+    out = FacetCounts({name: {} for name in FACETS})
+    for facet, value, n, entry_id, score in session.execute(text(sql), params).all():
+        if facet == "":
+            rows.append((int(entry_id), float(score)))
+        elif facet == "_total":
+            out.capped = int(n) > FACET_CAP
+        elif value:
+            out[facet][str(value)] = int(n)
+    for name in FACETS:
+        out[name] = dict(sorted(out[name].items(), key=lambda kv: (-kv[1], kv[0])))
+    rows.sort(key=lambda r: (r[1], r[0]))
+    return rows, out
+
+
+def _hits(
+    session: Session, rows: list[tuple[int, float]], parts: list[QueryPart], filters: Filters
+) -> list[Hit]:
     if not rows:
         return []
     ids = [entry_id for entry_id, _ in rows]
@@ -477,23 +560,6 @@ class FacetCounts(dict[str, dict[str, int]]):
 def facets(session: Session, query: str, *, filters: Filters | None = None) -> FacetCounts:
     """For each facet, how many matching items have each value (restricted items counted
     only when the filters include them). Counted over the first ``FACET_CAP`` matching
-    entries, in one query, so a frequent term on a large catalog costs what its ranking
-    costs; beyond the cap the counts are marked as lower bounds."""
-    filters = filters or Filters()
-    matching, params = _matching(session, _parts(query), filters, cap=FACET_CAP + 1)
-    columns = ", ".join(f"{column} AS f{n}" for n, column in enumerate(FACETS.values()))
-    rows = session.execute(
-        text(f"""SELECT d.entries, {columns}
-                 FROM (SELECT item_id, count(*) AS entries FROM ({matching}) m GROUP BY item_id) d
-                 JOIN item i ON i.id = d.item_id JOIN collection c ON c.id = i.collection_id"""),
-        params,
-    ).all()
-    out = FacetCounts({name: {} for name in FACETS})
-    out.capped = sum(int(row[0]) for row in rows) > FACET_CAP
-    for row in rows:
-        for name, value in zip(FACETS, row[1:], strict=True):
-            if value:
-                out[name][str(value)] = out[name].get(str(value), 0) + 1
-    for name in FACETS:
-        out[name] = dict(sorted(out[name].items(), key=lambda kv: (-kv[1], kv[0])))
-    return out
+    entries, so a frequent term on a large catalog costs what its ranking costs; beyond
+    the cap the counts are marked as lower bounds."""
+    return _ranked_and_counted(session, _parts(query), filters or Filters(), 0)[1]

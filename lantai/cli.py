@@ -203,8 +203,7 @@ def search(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Search titles, descriptions, page text and transcripts."""
-    from catalog.search import Filters, facets
-    from catalog.search import search as run_search
+    from catalog.search import Filters, search_with_facets
 
     if kind not in (None, "scan", "recording"):
         raise BadInputError(f"--kind must be scan or recording, not {kind!r}")
@@ -219,8 +218,10 @@ def search(
         include_restricted=True,  # the command line is staff's
     )
     with _session() as session:
-        hits = run_search(session, query, filters=filters, limit=limit)
-        counts = facets(session, query, filters=filters) if show_facets else None
+        hits, found = search_with_facets(
+            session, query, filters=filters, limit=limit, with_facets=show_facets
+        )
+        counts = found if show_facets else None
     if as_json:
         _print_json(
             {"hits": [h.as_json() for h in hits], "facets": counts, "facets_capped": counts.capped}

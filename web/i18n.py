@@ -53,6 +53,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "restore": ("恢复此版本", "Restore this version"),
     "transcript": ("转写文本", "Transcript"),
     "parts": ("分段文件", "Parts"),
+    "files": ("文件", "Files"),
     "pages": ("页面", "Pages"),
     "page": ("页", "Page"),
     "open_recording": ("打开录音", "Open recording"),

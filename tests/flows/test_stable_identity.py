@@ -87,6 +87,12 @@ def test_re_enrichment_keeps_pages_corrections_excerpts_and_locations(home: Path
     assert before["line0"] == "Corrected by ed" and [p[1] for p in before["pages"]] == [1, 2, 3]  # type: ignore[union-attr]
     assert {loc[0] for loc in before["locations"]} == {1, 2, 3}  # type: ignore[union-attr]
 
+    with Browser(create_app()) as browser:  # the page view names the files of the item
+        with session_scope(settings) as session:
+            add_user(session, name="ed", role="editor", password=PASSWORD)
+        browser.login("ed")
+        html = browser.get(f"/items/{record}/pages/2").text
+        assert "p2.tif" in html and f'href="/items/{record}/pages/3">p3.tif' in html
     forced = enrich_flow(None, record, True)
     assert not forced[0]["skipped"] and forced[0]["pages"] == 3
     assert _state(record) == before  # same rows, numbers, correction and search locations

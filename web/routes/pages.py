@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 
 from catalog.editing import NotFound, edit_page_line
-from catalog.models import Page
+from catalog.models import Asset, Page
 from catalog.projects import projects
 from storage import open_store
 from web.deps import DbSession, EditorUser, Staff, render, settings_of
@@ -64,9 +64,19 @@ def page_view(
         raise NotFound(f"item {item.reference_code} has no page {page_no}")
     count = len(db.exec(select(Page.id).where(Page.item_id == item_id)).all())
     image_url = open_store(settings_of(request)).presigned_get(page.image_key) if page.image_key else ""
+    # the files of a multi-file item, each with its first page: the page view names them
+    firsts = db.exec(
+        select(Asset.id, Asset.original_name, func.min(Page.page_no))
+        .join(Page, col(Page.asset_id) == Asset.id)
+        .where(Page.item_id == item_id)
+        .group_by(col(Asset.id), col(Asset.original_name))
+        .order_by(func.min(Page.page_no))
+    ).all()
     return render(
         request,
         "page.html",
+        files=[{"name": n, "first": first, "current": aid == page.asset_id} for aid, n, first in firsts],
+        source_page=page.source_page,
         item=item,
         page=page_json(page),
         page_count=count,

@@ -17,7 +17,7 @@ from catalog.editing import NotFound
 from catalog.models import CopyRequest, Item, Page
 from catalog.parts import recording_parts, segments_of
 from catalog.redaction import mask_lines, mask_text, masks_for, public_media_asset, public_page_asset
-from catalog.search import MAX_QUERY, Filters, facets, search
+from catalog.search import MAX_QUERY, Filters, search_with_facets
 from configs.errors import BadInputError
 from storage import open_store
 from web.deps import AnyViewer, DbSession, render, secure_cookies, settings_of
@@ -65,9 +65,10 @@ def public_search(
     error = ""
     if q.strip():
         try:
-            hits = [h.as_json() for h in search(db, q, filters=filters, limit=50)]
-            found = facets(db, q, filters=filters)  # capped: bounded work for anonymous visitors
-            counts, capped = {k: v for k, v in found.items() if k in PUBLIC_FACETS}, found.capped
+            found, all_counts = search_with_facets(db, q, filters=filters, limit=50)  # capped
+            hits = [h.as_json() for h in found]
+            counts = {k: v for k, v in all_counts.items() if k in PUBLIC_FACETS}
+            capped = all_counts.capped
         except BadInputError as e:
             error = str(e)
     for h in hits:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from catalog.crud import collection_codes
-from catalog.search import MAX_QUERY, FacetCounts, Filters, facets, search
+from catalog.search import MAX_QUERY, FacetCounts, Filters, search_with_facets
 from configs.errors import BadInputError
 from web.deps import DbSession, Staff, Viewer, render
 
@@ -63,8 +63,8 @@ def search_page(
     error = ""
     if q.strip():
         try:
-            hits = [h.as_json() for h in search(db, q, filters=filters, limit=50)]
-            counts = facets(db, q, filters=filters)
+            found, counts = search_with_facets(db, q, filters=filters, limit=50)
+            hits = [h.as_json() for h in found]
         except BadInputError as e:
             error = str(e)
     for h in hits:
@@ -108,8 +108,8 @@ def api_search(
 ) -> dict[str, Any]:
     """``{"hits": [...], "facets": {...}}``; each hit has the ``search --json`` shape."""
     filters = params.filters(viewer)
-    hits = [h.as_json() | {"link": ""} for h in search(db, q, filters=filters, limit=limit)]
+    found, counts = search_with_facets(db, q, filters=filters, limit=limit)
+    hits = [h.as_json() | {"link": ""} for h in found]
     for h in hits:
         h["link"] = deep_link(h)
-    counts = facets(db, q, filters=filters)
     return {"hits": hits, "facets": counts, "facets_capped": counts.capped}
