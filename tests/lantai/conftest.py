@@ -17,11 +17,12 @@ def worker_env(
     db_url: str = "",
     api: str = "",
     schedules: tuple[str, str, str] = ("", "", ""),
+    jobs: str = "",
 ) -> dict[str, str]:
     """The environment of a Lantai process as on its own machine: its own home, the shared
     S3 bucket, a catalog (PostgreSQL, or SQLite in the home when ``db_url`` is empty), the
     Prefect server in ``api`` (none: `lantai worker` starts a local one) and the cron of
-    the inbox sweep, fixity audit and replication ("" disables one)."""
+    the inbox sweep, fixity audit and replication, and of the job queue ("" disables one)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LANTAI_", "PREFECT_"))}
     env.update(
         {
@@ -36,6 +37,7 @@ def worker_env(
             "LANTAI_SCHEDULES__INBOX_SWEEP": schedules[0],
             "LANTAI_SCHEDULES__FIXITY_AUDIT": schedules[1],
             "LANTAI_SCHEDULES__REPLICATION": schedules[2],
+            "LANTAI_SCHEDULES__JOBS": jobs,
             "PREFECT_RUNNER_POLL_FREQUENCY": "2",
             "PREFECT_WORKER_QUERY_SECONDS": "2",
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",

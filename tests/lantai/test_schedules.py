@@ -49,7 +49,9 @@ def _wait(check: Callable[[], bool], timeout: float, logs: Callable[[], str]) ->
     raise AssertionError(f"not done within {timeout:.0f} s\n{logs()}")
 
 
-def _swept_and_audited(db_url: str) -> Callable[[], bool]:
+def _swept_and_audited(
+    db_url: str, names: frozenset[str] = frozenset({"inbox-sweep", "nightly-fixity-audit"})
+) -> Callable[[], bool]:
     """True once the scheduled sweep enriched an item and both schedules ran successfully."""
 
     def check() -> bool:
@@ -69,7 +71,7 @@ def _swept_and_audited(db_url: str) -> Callable[[], bool]:
                 }
         finally:
             engine.dispose()
-        return enriched == 1 and {"inbox-sweep", "nightly-fixity-audit"} <= ok
+        return enriched == 1 and names <= ok
 
     return check
 
@@ -96,7 +98,14 @@ def test_lantai_worker_schedules_fire_on_its_local_prefect_server(
     tmp_path: Path, s3_server: S3Server, bucket_name: str
 ) -> None:
     home = tmp_path / "home"
-    env = worker_env(home, s3_server, bucket_name, name="sched-1", schedules=(EVERY_MINUTE, EVERY_MINUTE, ""))
+    env = worker_env(
+        home,
+        s3_server,
+        bucket_name,
+        name="sched-1",
+        schedules=(EVERY_MINUTE, EVERY_MINUTE, ""),
+        jobs=EVERY_MINUTE,
+    )
     env |= {"LANTAI_WORKER__WATCH_SECONDS": "5", "LANTAI_WORKER__RUNS": "2"}
     _upload_to_inbox(s3_server, bucket_name, "inbox/T21/batch-1/page.png")
     log_path = tmp_path / "worker.log"
@@ -107,7 +116,8 @@ def test_lantai_worker_schedules_fire_on_its_local_prefect_server(
         )  # fmt: skip
     db_url = f"sqlite:///{home / 'catalog.db'}"
     try:
-        _wait(_swept_and_audited(db_url), 300, lambda: log_path.read_text(errors="replace")[-4000:])
+        every = frozenset({"inbox-sweep", "jobs", "nightly-fixity-audit"})
+        _wait(_swept_and_audited(db_url, every), 300, lambda: log_path.read_text(errors="replace")[-4000:])
 
         def next_run_known() -> bool:
             code, report = _status(env)
@@ -118,8 +128,8 @@ def test_lantai_worker_schedules_fire_on_its_local_prefect_server(
         code, report = _status(env)
         assert code == 0 and report["alarm"] is False, report
         by_name = {s["name"]: s for s in report["schedules"]}
-        assert set(by_name) == {"inbox-sweep", "nightly-fixity-audit"}  # replication disabled
-        for name in ("inbox-sweep", "nightly-fixity-audit"):
+        assert set(by_name) == {"inbox-sweep", "jobs", "nightly-fixity-audit"}  # replication disabled
+        for name in ("inbox-sweep", "jobs", "nightly-fixity-audit"):
             s = by_name[name]
             assert s["served_by"] == "sched-1" and s["cron"] == EVERY_MINUTE and s["active"]
             assert s["last_run"]["outcome"] in ("success", "running") and s["last_success"]

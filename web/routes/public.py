@@ -14,7 +14,7 @@ from catalog.access import PUBLIC, may_see, public_description
 from catalog.access import public_text as masked
 from catalog.crud import add_event
 from catalog.editing import NotFound
-from catalog.models import CopyRequest, Item, Page
+from catalog.models import CopyRequest, Item, Page, Segment
 from catalog.parts import recording_parts, segments_of
 from catalog.redaction import mask_lines, mask_text, masks_for, public_media_asset, public_page_asset
 from catalog.search import MAX_QUERY, Filters, search_with_facets
@@ -71,13 +71,18 @@ def public_search(
             capped = all_counts.capped
         except BadInputError as e:
             error = str(e)
+    parts: dict[int, dict[int, int]] = {}  # item → transcript id → part number
     for h in hits:
         loc = h["location"]
-        h["link"] = (
-            f"/public/items/{h['item_id']}"
-            + (f"#t={loc['start']}" if "start" in loc else "")
-            + (f"#page-{loc['page']}" if "page" in loc else "")
-        )
+        anchor = f"#page-{loc['page']}" if "page" in loc else ""
+        if h.get("segment_id"):  # the part of the recording that holds the hit
+            if h["item_id"] not in parts:
+                parts[h["item_id"]] = {
+                    p.transcript.id or 0: p.number for p in recording_parts(db, h["item_id"])
+                }
+            seg = db.get(Segment, h["segment_id"])
+            anchor = f"#part-{parts[h['item_id']].get(seg.transcript_id, 1) if seg else 1}"
+        h["link"] = f"/public/items/{h['item_id']}{anchor}"
     return render(
         request,
         "public_search.html",
