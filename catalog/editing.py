@@ -131,6 +131,32 @@ def _add_revision(
     return rev
 
 
+def add_machine_reading(session: Session, page: Page, lines: list[dict[str, Any]], *, engine: str) -> None:
+    """A re-read of a page editors have corrected: their lines stay, and the machine's new
+    reading becomes a revision by the machine, to compare and restore like revision 0 —
+    once per distinct reading."""
+    after = {"lines": [_line_state(x) for x in lines], "engine": engine}
+    history = session.exec(
+        select(Revision)
+        .where(Revision.target == "page", Revision.target_id == page.id)
+        .order_by(col(Revision.number).desc())
+    ).all()
+    machine = next((r for r in history if r.author == MACHINE and "lines" in r.after), None)
+    if machine is not None and machine.after["lines"] == after["lines"]:
+        return
+    number = history[0].number + 1 if history else 0
+    session.add(
+        Revision(
+            item_id=page.item_id,
+            target="page",
+            target_id=page.id or 0,
+            number=number,
+            author=MACHINE,
+            after=after,
+        )
+    )
+
+
 def revisions(session: Session, *, item_id: int) -> list[Revision]:
     """An item's revisions, newest first."""
     return list(

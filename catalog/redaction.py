@@ -113,10 +113,15 @@ def public_page_asset(session: Session, page: Page, masks: Masks) -> tuple[str, 
     return (asset.key, True) if asset and asset.tech.get("masks") == fingerprint(boxes) else ("", False)
 
 
+def part_spans(session: Session, transcript: Transcript, masks: Masks) -> list[tuple[float, float]]:
+    """The seconds to silence in one part (times within its own file)."""
+    ids = session.exec(select(Segment.id).where(Segment.transcript_id == transcript.id)).all()
+    return masks.segment_times(i for i in ids if i is not None)
+
+
 def public_media_asset(session: Session, transcript: Transcript, masks: Masks) -> tuple[Asset | None, bool]:
     """(the access copy of this part the public may hear, whether it is ready)."""
-    ids = session.exec(select(Segment.id).where(Segment.transcript_id == transcript.id)).all()
-    spans = masks.segment_times(i for i in ids if i is not None)
+    spans = part_spans(session, transcript, masks)
     role = PUBLIC_ACCESS if spans else "access"
     asset = session.exec(
         select(Asset).where(Asset.source_asset_id == transcript.asset_id, Asset.role == role)

@@ -8,6 +8,7 @@ carries its deep location: page + box for scans, start/end seconds for recording
 from __future__ import annotations
 
 import html
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy import and_, or_, text, true
 from sqlmodel import Session, col, delete, select
 
+from catalog.db import ITEM_COPIES
 from catalog.models import Access, Item, Page, SearchEntry, Segment, Transcript
 from catalog.redaction import Masks, mask_lines, mask_text, masks_for
 from catalog.textindex import QueryPart, index_terms, normalize, query_parts
@@ -277,7 +279,22 @@ def _parts(query: str) -> list[QueryPart]:
 CANDIDATES = 5_000
 
 
-FACET_VALUES = ("collection_id", "kind", "date", "language", "status", "access")
+FACET_CAP = CANDIDATES  # matching entries facet counts look at (as many as the ranking does)
+FACETS = {  # each facet's value, from a candidate's item fields (f.v_*) or its collection (c)
+    "collection": "c.code",
+    "kind": "f.v_kind",
+    "year": "substr(f.v_date, 1, 4)",
+    "language": "f.v_language",
+    "status": "f.v_status",
+    "access": "f.v_access",
+}
+
+
+class FacetCounts(dict[str, dict[str, int]]):
+    """Per facet, how many matching items have each value. ``capped``: more than
+    ``FACET_CAP`` entries matched, so the counts are lower bounds (shown as "n+")."""
+
+    capped: bool = False
 
 
 def _matching(
@@ -295,7 +312,7 @@ def _matching(
     if session.get_bind().dialect.name == "sqlite":
         where, params = filters.sql()
         join = " JOIN item i ON i.id = e.item_id" if " i." in where or facet_values else ""
-        values = "".join(f", i.{v} AS v_{v}" for v in FACET_VALUES) if facet_values else ""
+        values = "".join(f", i.{v} AS v_{v}" for v in ITEM_COPIES) if facet_values else ""
         params["q"] = _fts5_query(parts)
         sql = f"""SELECT e.id AS id, e.item_id AS item_id{values},
                          bm25(search_fts) * (CASE e.field {weight} ELSE 1 END) AS score
@@ -303,7 +320,7 @@ def _matching(
                   WHERE search_fts MATCH :q{where}"""
     else:
         where, params = filters.sql(copies=True)
-        values = "".join(f", e.item_{v} AS v_{v}" for v in FACET_VALUES) if facet_values else ""
+        values = "".join(f", e.item_{v} AS v_{v}" for v in ITEM_COPIES) if facet_values else ""
         params["q"] = _tsquery(parts)
         sql = f"""SELECT e.id AS id, e.item_id AS item_id{values},
                          -ts_rank(e.tsv, q)
@@ -332,16 +349,6 @@ def search(
     return search_with_facets(session, query, filters=filters, limit=limit, with_facets=False)[0]
 
 
-FACET_VALUES_SQL = {  # each facet's value, from the candidates' columns
-    "collection": "c.code",
-    "kind": "f.v_kind",
-    "year": "substr(f.v_date, 1, 4)",
-    "language": "f.v_language",
-    "status": "f.v_status",
-    "access": "f.v_access",
-}
-
-
 def search_with_facets(
     session: Session, query: str, *, filters: Filters, limit: int = 20, with_facets: bool = True
 ) -> tuple[list[Hit], FacetCounts]:
@@ -361,8 +368,6 @@ def search_with_facets(
 def _materialized(session: Session) -> str:
     """``MATERIALIZED`` where the database knows it (PostgreSQL 12, SQLite 3.35 and later):
     the matching entries are found once for the ranking and every facet."""
-    import sqlite3
-
     if session.get_bind().dialect.name == "sqlite" and sqlite3.sqlite_version_info < (3, 35):
         return ""
     return "MATERIALIZED "
@@ -378,7 +383,7 @@ def _ranked_and_counted(
                    CAST(NULL AS BIGINT) AS id, CAST(NULL AS FLOAT) AS score
             FROM (SELECT * FROM m LIMIT :fcap) f JOIN collection c ON c.id = f.v_collection_id
             GROUP BY {expr}"""
-        for name, expr in FACET_VALUES_SQL.items()
+        for name, expr in FACETS.items()
     )
     sql = f"""WITH m AS {_materialized(session)}({matching})
               SELECT * FROM (SELECT '' AS facet, CAST(NULL AS TEXT) AS value, CAST(NULL AS BIGINT) AS n,
@@ -535,26 +540,6 @@ def _match_bbox(
         max(b[2] for b in boxes),
         max(b[3] for b in boxes),
     ]
-
-
-FACETS = {
-    "collection": "c.code",
-    "kind": "i.kind",
-    "year": "substr(i.date, 1, 4)",
-    "language": "i.language",
-    "status": "i.status",
-    "access": "i.access",
-}
-
-
-FACET_CAP = CANDIDATES  # matching entries facet counts look at (as many as the ranking does)
-
-
-class FacetCounts(dict[str, dict[str, int]]):
-    """Per facet, how many matching items have each value. ``capped``: more than
-    ``FACET_CAP`` entries matched, so the counts are lower bounds (shown as "n+")."""
-
-    capped: bool = False
 
 
 def facets(session: Session, query: str, *, filters: Filters | None = None) -> FacetCounts:

@@ -22,7 +22,7 @@ from sqlmodel import Session, col, delete, func, select
 
 from catalog import crud
 from catalog.db import session_scope
-from catalog.editing import MACHINE
+from catalog.editing import add_machine_reading
 from catalog.models import (
     Access,
     Asset,
@@ -33,7 +33,6 @@ from catalog.models import (
     ItemStatus,
     Kind,
     Page,
-    Revision,
     Segment,
     Transcript,
 )
@@ -196,31 +195,6 @@ def _page_lines(page: ocr.PageResult) -> list[dict[str, Any]]:
     ]
 
 
-def _machine_revision(session: Session, row: Page, lines: list[dict[str, Any]], engine: str) -> None:
-    """A corrected page keeps the editors' lines; the machine's new reading is stored as a
-    revision by the machine for editors to compare (and restore), once per distinct text."""
-    texts = [{"text": ln["text"]} for ln in lines]
-    last = session.exec(
-        select(Revision)
-        .where(Revision.target == "page", Revision.target_id == row.id)
-        .order_by(col(Revision.number).desc())
-    ).all()
-    machine = next((r for r in last if r.author == MACHINE and "lines" in r.after), None)
-    if machine is not None and machine.after.get("lines") == texts:
-        return
-    session.add(
-        Revision(
-            item_id=row.item_id,
-            target="page",
-            target_id=row.id or 0,
-            number=(last[0].number + 1) if last else 0,
-            author=MACHINE,
-            before={},
-            after={"lines": texts, "engine": engine},
-        )
-    )
-
-
 def _write_page(
     settings: Settings,
     *,
@@ -254,7 +228,7 @@ def _write_page(
         corrected = row.version > 0
         if corrected:
             session.flush()
-            _machine_revision(session, row, lines, engine)
+            add_machine_reading(session, row, lines, engine=engine)
         else:
             row.text, row.lines = page.text, lines
             row.width, row.height, row.mean_conf = page.width, page.height, page.mean_conf

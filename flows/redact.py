@@ -14,12 +14,13 @@ from sqlmodel import select
 from catalog import crud
 from catalog.db import session_scope
 from catalog.models import Asset, Item, Page
-from catalog.parts import recording_parts, segments_of
+from catalog.parts import recording_parts
 from catalog.redaction import (
     PUBLIC_ACCESS,
     PUBLIC_PAGE,
     fingerprint,
     masks_for,
+    part_spans,
     public_media_asset,
     public_page_asset,
 )
@@ -80,8 +81,7 @@ def _plan(settings: Settings, item_id: int) -> _Plan | None:
             assert source is not None
             plan.pages.append((page.page_no, page.image_key, source, boxes))
         for part in recording_parts(session, item_id):  # every part of a multi-part recording
-            ids = [s.id or 0 for s in segments_of(session, part)]
-            spans = masks.segment_times(ids)
+            spans = part_spans(session, part.transcript, masks)
             if not spans or public_media_asset(session, part.transcript, masks)[1]:
                 continue
             access = session.exec(
