@@ -76,11 +76,32 @@ def parse(code: str) -> RefCode:
     return RefCode(m[1], m[2], m[3], m[4], int(m[5]))
 
 
-def next_code(session: Session, *, fonds: str, category: str, year: str, retention: str) -> str:
-    """The next free code in the sequence for this fonds, category, year and retention."""
-    prefix = f"{fonds}-{category}{_DOT}{year}{_DOT}{retention}-"
+class CodeSequence:
+    """Hands out the next free codes of each sequence for one ingest run: each sequence's
+    highest number is read once, then counted on in memory (ingesting 100,000 files reads
+    the codes once, not once per file). ``reset`` after a conflict with another writer."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, int] = {}
+
+    def next(self, session: Session, *, fonds: str, category: str, year: str, retention: str) -> str:
+        prefix = f"{fonds}-{category}{_DOT}{year}{_DOT}{retention}-"
+        if prefix not in self._last:
+            self._last[prefix] = _highest(session, prefix)
+        self._last[prefix] += 1
+        return str(RefCode(fonds, category, year, retention, self._last[prefix]))
+
+    def reset(self) -> None:
+        self._last.clear()
+
+
+def _highest(session: Session, prefix: str) -> int:
     existing = session.exec(
         select(Item.reference_code).where(col(Item.reference_code).startswith(prefix))
     ).all()
-    numbers = [int(c[len(prefix) :]) for c in existing if c[len(prefix) :].isdigit()]
-    return str(RefCode(fonds, category, year, retention, max(numbers, default=0) + 1))
+    return max((int(c[len(prefix) :]) for c in existing if c[len(prefix) :].isdigit()), default=0)
+
+
+def next_code(session: Session, *, fonds: str, category: str, year: str, retention: str) -> str:
+    """The next free code in the sequence for this fonds, category, year and retention."""
+    return CodeSequence().next(session, fonds=fonds, category=category, year=year, retention=retention)

@@ -33,6 +33,13 @@ class StorageSettings(BaseModel):
     create_bucket: bool = True
 
 
+class IngestSettings(BaseModel):
+    # files hashed, checked and uploaded at once (I/O bound: more than the cores is right);
+    # catalog rows are written in one short transaction per `commit_every` files
+    workers: int = Field(8, ge=1, le=64)
+    commit_every: int = Field(200, ge=1, le=10_000)
+
+
 class OcrSettings(BaseModel):
     languages: str = "chi_sim+eng"
     dpi: int = Field(300, ge=70, le=1200)
@@ -152,6 +159,7 @@ class Settings(BaseSettings):
     # when empty, a random key is generated once and kept in <home>/.secret_key.
     secret_key: str = ""
     storage: StorageSettings = StorageSettings()
+    ingest: IngestSettings = IngestSettings()
     ocr: OcrSettings = OcrSettings()
     asr: AsrSettings = AsrSettings()
     collection: CollectionDefaults = CollectionDefaults()

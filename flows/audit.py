@@ -8,14 +8,14 @@ import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import flow
 from sqlmodel import col, select
 
 from catalog import crud
 from catalog.db import session_scope
 from catalog.models import Asset, Collection, Item
 from configs import get_settings
-from flows import run_records
+from flows import run_records, runner
 from flows.progress import report
 from storage import ObjectNotFound, open_store
 from storage.base import CHUNK
@@ -40,7 +40,7 @@ class AuditReport:
 @flow(name="fixity-audit", log_prints=False, **run_records.HOOKS)
 def audit_flow(collection: str | None = None) -> dict[str, Any]:
     """Check every master (of one collection, or all)."""
-    logger = get_run_logger()
+    logger = runner.logger()
     settings = get_settings()
     store = open_store(settings)
     result = AuditReport()

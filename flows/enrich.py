@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, task
 from sqlmodel import Session, col, delete, func, select
 
 from catalog import crud
@@ -39,6 +39,7 @@ from catalog.models import (
 from catalog.screening import term_lists
 from configs import Settings, get_settings
 from configs.errors import BadInputError, ConfigError
+from flows import runner
 from flows.progress import report
 from flows.redact import redact_item
 from flows.retry import BACKOFF, is_transient
@@ -725,7 +726,7 @@ def enrich_flow(
     collection: str | None = None, item_id: int | None = None, force: bool = False
 ) -> list[dict[str, Any]]:
     """Enrich every item with pending work (or one item, or everything with ``force``)."""
-    log = get_run_logger()
+    log = runner.logger()
     settings = get_settings()
     with session_scope(settings) as session:
         ids = crud.items_to_enrich(
@@ -735,14 +736,12 @@ def enrich_flow(
     outcomes = []
     for index, iid in enumerate(ids):
         report("enrich", done=index, total=len(ids), item_id=iid)
-        state = enrich_item(iid, force, return_state=True)
-        if state.is_failed():
-            exc = state.result(raise_on_failure=False)
-            if isinstance(exc, ConfigError):
-                raise exc  # the installation is incomplete: every item would fail the same way
+        try:
+            outcome = runner.run_task(enrich_item, iid, force)
+        except ConfigError:
+            raise  # the installation is incomplete: every item would fail the same way
+        except Exception as exc:  # after the retries: this item is marked failed, the rest go on
             outcome = _record_crash(settings, iid, exc)
-        else:
-            outcome = state.result()
         log.info("item %s %s %s", outcome.reference_code, outcome.status, outcome.reason)
         outcomes.append(outcome.__dict__)
     report("enrich", done=len(ids), total=len(ids), item_id=None)

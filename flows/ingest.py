@@ -1,9 +1,16 @@
-"""The ingest flow: inbox objects become immutable masters and catalog items.
+"""The ingest flow: files become immutable masters and catalog items.
 
-Per object: stream it once to a work file computing SHA-256, identify the format from its
-content, store the master under its content address (write-once), create the Item and
-Asset rows with their events, then remove the object from the inbox. Objects that cannot
-be used go to ``quarantine/`` with the reason. Re-running creates nothing new.
+Local files go straight to their content address, with no round trip through the inbox:
+each is opened once without following links, hashed, identified from its bytes, checked
+for structure (cheaply: headers and layout, not every pixel), and uploaded write-once to
+``masters/<sha>/…`` through the same descriptor. An ``s3://`` inbox object is read once
+(hashed into a private work file), checked, and copied server-side. A bounded number of
+files are in flight at once; their catalog rows (item, asset, PREMIS events, search
+entries) are written in short transactions of a few hundred files, and an inbox object is
+deleted only after its rows are committed. Killed at any point, a re-run creates nothing
+twice: masters are write-once by content and the catalog is keyed by checksum. Objects
+that cannot be used go to ``quarantine/`` with the reason. A batch whose manifest is
+refused waits in the inbox for a corrected one. Each batch is one Prefect task.
 """
 
 from __future__ import annotations
@@ -13,12 +20,18 @@ import os
 import posixpath
 import stat
 import tempfile
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from catalog import crud, manifest, refcode
@@ -26,10 +39,12 @@ from catalog.db import session_scope
 from catalog.models import Access, Asset, Collection, Item, ItemStatus, Kind
 from catalog.search import reindex_item
 from configs import Settings, get_settings
-from configs.errors import BadInputError
+from configs.errors import BadInputError, ConfigError
+from flows import runner
 from flows.progress import report
-from flows.retry import BACKOFF, is_transient
+from flows.retry import BACKOFF
 from storage import InvalidKeyError, ObjectStore, download, open_store, sha256_file
+from storage.base import CHUNK, WriteOnceError
 from storage.keys import EXPORTS, INBOX, inbox_key, master_key, printable_name, quarantine_key
 from storage.local import LocalStore
 from tasks.formats import Format, UnsupportedFormat, check_readable, identify
@@ -49,24 +64,36 @@ class ObjectResult:
     reason: str = ""
 
 
+OUTCOMES = ("ingested", "attached", "duplicate", "quarantined", "failed")
+RESULTS_LISTED = 10_000  # new items listed one by one in a report; every problem is listed
+
+
 @dataclass
 class IngestReport:
     collection: str
     prefix: str
-    uploaded: int = 0
     results: list[ObjectResult] = field(default_factory=list)
     manifest_errors: list[str] = field(default_factory=list)
     # per batch: collection, batch, state (ingested | waiting | failed) and the reason
     batches: list[dict[str, str]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
+    results_omitted: int = 0  # ingested/attached files past RESULTS_LISTED, counted only
+    total: int = 0  # files to ingest
+    done: int = 0
+
+    def add(self, result: ObjectResult) -> None:
+        self.counts[result.outcome] += 1
+        if result.outcome in ("ingested", "attached") and len(self.results) >= RESULTS_LISTED:
+            self.results_omitted += 1  # memory stays flat for an inbox of 100,000 files
+        else:
+            self.results.append(result)
 
     def count(self, outcome: str) -> int:
-        return sum(1 for r in self.results if r.outcome == outcome)
+        return self.counts[outcome]
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        out["counts"] = {
-            o: self.count(o) for o in ("ingested", "attached", "duplicate", "quarantined", "failed")
-        }
+        del out["total"], out["done"]
         return out
 
 
@@ -133,64 +160,87 @@ def _local_files(source: Path) -> tuple[list[tuple[Path, str]], list[tuple[str, 
     return files, refused
 
 
-def upload_local(
-    store: ObjectStore,
-    sources: list[Path],
-    *,
-    collection: str,
-    batch: str,
-    extra_manifest: Path | None = None,
-) -> tuple[int, list[ObjectResult]]:
-    """Upload local files into ``inbox/<collection>/<batch>/``. Files whose names storage
-    cannot hold are quarantined under their checksum with the reason. Returns the number
-    uploaded and the quarantined ones."""
-    files, refused = local_files(sources)
-    if extra_manifest is not None:
-        files.append((extra_manifest, "manifest" + extra_manifest.suffix.lower()))
-    quarantined: list[ObjectResult] = []
-    for relative, reason in refused:  # listed with the reason; nothing behind them is read
+def record_refused(
+    settings: Settings, refused: list[tuple[str, str]], *, collection: str, batch: str
+) -> list[ObjectResult]:
+    """Catalog what was refused without being read (links, FIFOs, devices), with the reason."""
+    results = []
+    for relative, reason in refused:
         shown = printable_name(relative)
-        quarantined.append(
-            record_quarantine(
-                get_settings(),
-                collection=collection,
-                key="",
-                name=shown,
-                size=0,
-                reason=reason,
-                batch=batch,
-                sha256=hashlib.sha256(f"refused:{collection}/{batch}/{shown}".encode()).hexdigest(),
-            )
-        )
+        sha = hashlib.sha256(f"refused:{collection}/{batch}/{shown}".encode()).hexdigest()
+        results.append(record_quarantine(settings, collection=collection, key="", name=shown, size=0,
+                                         reason=reason, batch=batch, sha256=sha))  # fmt: skip
+    return results
+
+
+def upload_to_inbox(store: ObjectStore, files: list[tuple[Path, str]], *, collection: str, batch: str) -> int:
+    """Upload local files into ``inbox/<collection>/<batch>/`` to wait there (a batch whose
+    manifest was refused waits for a corrected one). Names storage cannot hold are left
+    out: they are quarantined when the batch goes in. Returns the number uploaded."""
     uploaded = 0
     for index, (path, relative) in enumerate(files, 1):
         report("upload", done=index - 1, total=len(files), name=relative)
         try:
             key = inbox_key(collection, batch, relative)
-        except InvalidKeyError as e:
-            sha = sha256_file(path)
-            qkey = quarantine_key(f"{collection}/{batch}/{sha}")
-            store.put_file(qkey, path, sha256=sha)
-            quarantined.append(
-                record_quarantine(
-                    get_settings(),
-                    collection=collection,
-                    key=qkey,
-                    name=printable_name(relative),
-                    sha256=sha,
-                    size=path.stat().st_size,
-                    reason=f"unusable file name: {e.message}",
-                    batch=batch,
-                )
-            )
+        except InvalidKeyError:
             continue
-        sha = sha256_file(path)
-        if store.exists(key) and store.stat(key).sha256 == sha:
-            continue
-        store.put_file(key, path, sha256=sha)
+        with _Pinned(path) as pinned:
+            sha = pinned.sha256()
+            if store.exists(key) and store.stat(key).sha256 == sha:
+                continue
+            store.put_file(key, pinned.path, sha256=sha)
         uploaded += 1
     report("upload", done=len(files), total=len(files), name="")
-    return uploaded, quarantined
+    return uploaded
+
+
+class FileChanged(Exception):
+    """A local file was replaced or modified while it was being ingested."""
+
+
+class _Pinned:
+    """A local file opened once, without following links: every later read (hashing, format
+    checks, ffprobe, the upload) goes through this descriptor (``/proc/<pid>/fd/N``), so a
+    path swapped for a link meanwhile cannot make Lantai read something else, and a file
+    modified in place is noticed (its size or modification time changes)."""
+
+    def __init__(self, path: Path) -> None:
+        self.original = path
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        try:
+            self.fd = os.open(path, flags)
+        except OSError as e:  # e.g. swapped for a link since the folder was listed
+            raise FileChanged(f"{path.name} cannot be opened as a regular file: {e.strerror}") from e
+        st = os.fstat(self.fd)
+        if not stat.S_ISREG(st.st_mode):
+            os.close(self.fd)
+            raise FileChanged(f"{path.name} is no longer a regular file")
+        self._signature = (st.st_size, st.st_mtime_ns, st.st_ino)
+        self.size = st.st_size
+        proc = Path(f"/proc/{os.getpid()}/fd/{self.fd}")
+        self.path = proc if proc.exists() else path
+
+    def sha256(self) -> str:
+        digest = hashlib.sha256()
+        os.lseek(self.fd, 0, os.SEEK_SET)
+        while chunk := os.read(self.fd, CHUNK):
+            digest.update(chunk)
+        return digest.hexdigest()
+
+    def check_unchanged(self) -> None:
+        st = os.fstat(self.fd)
+        if (st.st_size, st.st_mtime_ns, st.st_ino) != self._signature:
+            raise FileChanged(f"{self.original.name} changed while it was being ingested: try again")
+        if self.path == self.original:  # no /proc: the path must still name the same file
+            now = self.original.lstat()
+            if (now.st_size, now.st_mtime_ns, now.st_ino) != self._signature:
+                raise FileChanged(f"{self.original.name} was replaced while it was being ingested")
+
+    def __enter__(self) -> _Pinned:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)
 
 
 # ---------------------------------------------------------------- one object
@@ -264,15 +314,17 @@ def _read_manifests(store: ObjectStore, batch: Batch) -> dict[str, manifest.Mani
             )
         with store.open(key) as fh:
             data = fh.read(manifest.MAX_BYTES + 1)
-        try:
-            parsed = manifest.parse(data, name=posixpath.basename(key))
-        except BadInputError as e:
-            raise ManifestRejected(key, e.message) from e
-        except (RecursionError, MemoryError, ValueError) as e:  # whatever else a hostile file does
-            raise ManifestRejected(key, f"the manifest cannot be read: {type(e).__name__}") from e
-        folder = posixpath.dirname(key[len(batch.prefix) :])
-        out[folder] = parsed
+        out[posixpath.dirname(key[len(batch.prefix) :])] = _parse_manifest(data, key)
     return out
+
+
+def _parse_manifest(data: bytes, key: str) -> manifest.Manifest:
+    try:
+        return manifest.parse(data, name=posixpath.basename(key))
+    except BadInputError as e:
+        raise ManifestRejected(key, e.message) from e
+    except (RecursionError, MemoryError, ValueError) as e:  # whatever else a hostile file does
+        raise ManifestRejected(key, f"the manifest cannot be read: {type(e).__name__}") from e
 
 
 def _row_for(manifests: dict[str, manifest.Manifest], relative: str) -> manifest.ManifestRow | None:
@@ -309,12 +361,12 @@ def _group_item(
 
 def _new_item(
     session: Session,
+    run: _Run,
     coll: Collection,
     fmt: Format,
     row: manifest.ManifestRow | None,
     *,
     name: str,
-    batch: str,
 ) -> Item:
     fields = dict(row.fields) if row else {}
     group = fields.pop("item", None)
@@ -323,7 +375,7 @@ def _new_item(
     code = fields.get("reference_code")
     if not code:
         year = (fields.get("date") or str(datetime.now(UTC).year))[:4]
-        code = refcode.next_code(
+        code = run.codes.next(
             session, fonds=coll.fonds, category=CATEGORY[fmt.kind], year=year, retention=retention
         )
     fields.setdefault("title", posixpath.splitext(posixpath.basename(name))[0])
@@ -340,7 +392,7 @@ def _new_item(
             "collection_id": coll.id or 0,
             "kind": kind,
             "source_name": posixpath.basename(name),
-            "batch": batch,
+            "batch": run.batch,
             "reference_code": code,
             "retention": retention,
         }
@@ -425,99 +477,246 @@ def record_quarantine(
         return ObjectResult(key, name, "quarantined", item.id, code, reason)
 
 
-@task(retries=3, retry_delay_seconds=BACKOFF, retry_condition_fn=is_transient)
-def ingest_object(key: str, collection: str, batch: str, row: dict[str, Any] | None) -> ObjectResult:
-    """Ingest one inbox object. Bad content is quarantined, not raised."""
-    settings = get_settings()
-    store = open_store(settings)
-    name = key.split("/", 3)[-1] if key.count("/") >= 3 else posixpath.basename(key)
-    manifest_row = manifest.ManifestRow(**row) if row else None
-    with session_scope(settings) as session:
-        coll = crud.get_or_create_collection(session, code=collection)
-    with tempfile.TemporaryDirectory(prefix="lantai-ingest-") as tmp:
-        work = Path(tmp) / "object"
-        inbox_info = store.stat(key)
-        sha = download(store, key, work)
+@dataclass
+class Entry:
+    """One file of a batch: a local file (``path``) or an inbox object (``key``)."""
+
+    name: str  # its path relative to the batch
+    key: str = ""
+    path: Path | None = None
+    row: manifest.ManifestRow | None = None
+
+
+@dataclass
+class Prepared:
+    """An entry after the work that needs no transaction: hashed, checked, stored."""
+
+    entry: Entry
+    outcome: str  # master | duplicate | quarantine | failed
+    sha: str = ""
+    size: int = 0
+    fmt: Format | None = None
+    master_key: str = ""
+    quarantine_key: str = ""
+    reason: str = ""
+
+
+@dataclass
+class _Run:
+    """What the files of one batch share while they are ingested."""
+
+    settings: Settings
+    store: ObjectStore
+    collection: str
+    batch: str
+    work: Path  # a private folder for inbox objects being read
+    codes: refcode.CodeSequence = field(default_factory=refcode.CodeSequence)
+
+
+def _prepare(run: _Run, entry: Entry) -> Prepared:
+    """Hash, identify, check and store one file (in a worker thread, no transaction open).
+    Transient storage errors are retried; whatever else goes wrong is this file's alone."""
+    for attempt in range(len(BACKOFF) + 1):
+        try:
+            return _prepare_local(run, entry) if entry.path is not None else _prepare_inbox(run, entry)
+        except (BadInputError, ConfigError, FileChanged, WriteOnceError) as e:
+            return Prepared(entry, "failed", reason=getattr(e, "message", None) or str(e))
+        except Exception as e:  # storage or I/O: retried, then this file waits
+            if attempt == len(BACKOFF):
+                return Prepared(entry, "failed", reason=f"{type(e).__name__}: {e}")
+            time.sleep(BACKOFF[attempt])
+    raise AssertionError("unreachable")
+
+
+def _known_master(run: _Run, sha: str) -> bool:
+    with session_scope(run.settings) as session:
+        return crud.master_by_sha(session, sha256=sha) is not None
+
+
+def _prepare_local(run: _Run, entry: Entry) -> Prepared:
+    assert entry.path is not None
+    try:
+        ikey = inbox_key(run.collection, run.batch, entry.name)  # the name storage can hold
+    except InvalidKeyError as e:
+        with _Pinned(entry.path) as pinned:
+            sha = pinned.sha256()
+            qkey = quarantine_key(f"{run.collection}/{run.batch}/{sha}")
+            run.store.put_file(qkey, pinned.path, sha256=sha)
+            return Prepared(entry, "quarantine", sha, pinned.size, quarantine_key=qkey,
+                            reason=f"unusable file name: {e.message}")  # fmt: skip
+    with _Pinned(entry.path) as pinned:
+        sha = pinned.sha256()
+        try:
+            fmt = identify(pinned.path)
+            check_readable(pinned.path, fmt)
+        except UnsupportedFormat as e:
+            qkey = quarantine_key(ikey)
+            run.store.put_file(qkey, pinned.path, sha256=sha)
+            return Prepared(entry, "quarantine", sha, pinned.size, quarantine_key=qkey, reason=e.message)
+        if _known_master(run, sha):
+            return Prepared(entry, "duplicate", sha, pinned.size, fmt)
+        mkey = master_key(sha, posixpath.basename(entry.name))
+        existed = run.store.exists(mkey)
+        run.store.put_file(mkey, pinned.path, content_type=fmt.mime, sha256=sha, write_once=True)
+        try:
+            pinned.check_unchanged()
+        except FileChanged:
+            if not existed:  # what was uploaded may not be what was hashed
+                run.store.delete(mkey)
+            raise
+        return Prepared(entry, "master", sha, pinned.size, fmt, master_key=mkey)
+
+
+def _prepare_inbox(run: _Run, entry: Entry) -> Prepared:
+    store = run.store
+    work = run.work / hashlib.sha256(entry.key.encode()).hexdigest()
+    try:
+        inbox_info = store.stat(entry.key)
+        sha = download(store, entry.key, work)  # the one read: hashed on the way
         size = work.stat().st_size
         try:
             fmt = identify(work)
             check_readable(work, fmt)
         except UnsupportedFormat as e:
-            qkey = quarantine_key(key)
+            qkey = quarantine_key(entry.key)
             store.put_file(qkey, work, sha256=sha)
-            result = record_quarantine(
-                settings,
-                collection=collection,
-                key=qkey,
-                name=name,
-                sha256=sha,
-                size=size,
-                reason=e.message,
-                batch=batch,
-            )
-            store.delete(key)
-            return result
-        with session_scope(settings) as session:
-            existing = crud.master_by_sha(session, sha256=sha)
-            if existing is not None:
-                item = session.get(Item, existing.item_id)
-                crud.add_event(
-                    session,
-                    type="duplicate detection",
-                    item_id=existing.item_id,
-                    asset_id=existing.id,
-                    outcome="warning",
-                    key=key,
-                    sha256=sha,
-                    note="identical content is already a master; nothing new created",
-                )
-                result = ObjectResult(
-                    key,
-                    name,
-                    "duplicate",
-                    existing.item_id,
-                    item.reference_code if item else "",
-                    f"same content as {existing.original_name}",
-                )
-            else:
-                mkey = master_key(sha, posixpath.basename(name))
-                if inbox_info.sha256 == sha and size < SERVER_COPY_LIMIT:
-                    store.copy(key, mkey, write_once=True)  # server-side: no second upload
-                else:
-                    store.put_file(mkey, work, content_type=fmt.mime, sha256=sha, write_once=True)
-                item = _group_item(session, coll, manifest_row, batch)
-                outcome = "attached" if item else "ingested"
-                if item is None:
-                    item = _new_item(session, coll, fmt, manifest_row, name=name, batch=batch)
-                sequence = len(crud.masters(session, item_id=item.id or 0))
-                asset = Asset(
-                    item_id=item.id or 0,
-                    role="master",
-                    key=mkey,
-                    sha256=sha,
-                    size=size,
-                    media_type=fmt.mime,
-                    format_name=fmt.name,
-                    sequence=sequence,
-                    original_name=posixpath.basename(name),
-                )
-                session.add(asset)
-                session.flush()
-                for etype, detail in (
-                    ("ingestion", {"source_key": key, "master_key": mkey, "batch": batch}),
-                    ("message digest calculation", {"algorithm": "SHA-256", "value": sha, "size": size}),
-                    (
-                        "format identification",
-                        {"format": fmt.name, "mime": fmt.mime, "method": "magic bytes"},
-                    ),
-                ):
-                    crud.add_event(session, type=etype, item_id=item.id, asset_id=asset.id, **detail)
-                if item.status not in (ItemStatus.pending, ItemStatus.quarantined):
-                    item.status = ItemStatus.pending  # a new file means new work
-                reindex_item(session, item)
-                result = ObjectResult(key, name, outcome, item.id, item.reference_code)
-    store.delete(key)  # only after the master and the catalog rows are safe
-    return result
+            return Prepared(entry, "quarantine", sha, size, quarantine_key=qkey, reason=e.message)
+        if _known_master(run, sha):
+            return Prepared(entry, "duplicate", sha, size, fmt)
+        mkey = master_key(sha, posixpath.basename(entry.name))
+        if inbox_info.sha256 == sha and size < SERVER_COPY_LIMIT:
+            store.copy(entry.key, mkey, write_once=True)  # server-side: no second upload
+        else:
+            store.put_file(mkey, work, content_type=fmt.mime, sha256=sha, write_once=True)
+        return Prepared(entry, "master", sha, size, fmt, master_key=mkey)
+    finally:
+        work.unlink(missing_ok=True)
+
+
+def _catalog(
+    session: Session, run: _Run, coll: Collection, p: Prepared, touched: dict[int, Item]
+) -> ObjectResult:
+    """The catalog rows of one stored master (or the event of a duplicate)."""
+    entry = p.entry
+    source = entry.key or entry.name
+    existing = crud.master_by_sha(session, sha256=p.sha)
+    if existing is not None:
+        item = session.get(Item, existing.item_id)
+        crud.add_event(session, type="duplicate detection", item_id=existing.item_id, asset_id=existing.id,
+                       outcome="warning", key=source, sha256=p.sha,
+                       note="identical content is already a master; nothing new created")  # fmt: skip
+        code = item.reference_code if item else ""
+        why = f"same content as {existing.original_name}"
+        return ObjectResult(entry.key, entry.name, "duplicate", existing.item_id, code, why)
+    assert p.fmt is not None
+    item = _group_item(session, coll, entry.row, run.batch)
+    outcome = "attached" if item else "ingested"
+    if item is None:
+        item = _new_item(session, run, coll, p.fmt, entry.row, name=entry.name)
+    asset = Asset(
+        item_id=item.id or 0,
+        role="master",
+        key=p.master_key,
+        sha256=p.sha,
+        size=p.size,
+        media_type=p.fmt.mime,
+        format_name=p.fmt.name,
+        sequence=len(crud.masters(session, item_id=item.id or 0)),
+        original_name=posixpath.basename(entry.name),
+    )
+    session.add(asset)
+    session.flush()
+    detail = {"source_key": source, "master_key": p.master_key, "batch": run.batch}
+    for etype, info in (
+        ("ingestion", detail),
+        ("message digest calculation", {"algorithm": "SHA-256", "value": p.sha, "size": p.size}),
+        ("format identification", {"format": p.fmt.name, "mime": p.fmt.mime, "method": "magic bytes"}),
+    ):
+        crud.add_event(session, type=etype, item_id=item.id, asset_id=asset.id, **info)
+    if item.status not in (ItemStatus.pending, ItemStatus.quarantined):
+        item.status = ItemStatus.pending  # a new file means new work
+        session.add(item)
+    touched[item.id or 0] = item
+    return ObjectResult(entry.key, entry.name, outcome, item.id, item.reference_code)
+
+
+def _commit(run: _Run, chunk: list[Prepared]) -> list[ObjectResult]:
+    """Write the catalog rows of a chunk of stored files in one short transaction. A code
+    taken meanwhile by another writer (a concurrent ingest) is retried with fresh codes."""
+    for attempt in range(3):
+        try:
+            with session_scope(run.settings) as session:
+                coll = crud.get_or_create_collection(session, code=run.collection)
+                touched: dict[int, Item] = {}
+                results = [_catalog(session, run, coll, p, touched) for p in chunk]
+                for item in touched.values():
+                    reindex_item(session, item)  # once per item, however many files it got
+            return results
+        except IntegrityError:
+            if attempt == 2:
+                raise
+            run.codes.reset()
+    raise AssertionError("unreachable")
+
+
+def _ingest_entries(run: _Run, entries: Iterator[Entry], report_: IngestReport) -> int:
+    """Ingest entries with a bounded number in flight, settled in order; returns how many
+    failed (they wait: in the inbox, or in their folder for the next run)."""
+    settings, store = run.settings, run.store
+    log = runner.logger()
+    workers = settings.ingest.workers
+    failed = 0
+    chunk: list[Prepared] = []
+    chunk_started = time.monotonic()
+
+    def flush() -> None:
+        nonlocal chunk
+        if not chunk:
+            return
+        for result in _commit(run, chunk):
+            report_.add(result)
+        remove = [p.entry.key for p in chunk if p.entry.key]  # only once the rows are committed
+        chunk = []
+        list(pool.map(store.delete, remove))
+
+    def settle(p: Prepared) -> None:
+        nonlocal failed, chunk_started
+        entry = p.entry
+        if p.outcome in ("master", "duplicate"):
+            if not chunk:
+                chunk_started = time.monotonic()
+            chunk.append(p)
+            if len(chunk) >= settings.ingest.commit_every or time.monotonic() - chunk_started > 2:
+                flush()
+            return
+        if p.outcome == "quarantine":
+            result = record_quarantine(settings, collection=run.collection, key=p.quarantine_key,
+                                       name=printable_name(entry.name), sha256=p.sha, size=p.size, reason=p.reason,
+                                       batch=run.batch)  # fmt: skip
+            if entry.key:
+                store.delete(entry.key)
+        else:  # this file waits (in the inbox, or in its folder); the others go on
+            failed += 1
+            result = ObjectResult(entry.key, printable_name(entry.name), "failed", reason=p.reason)
+            record_problem(settings, collection=run.collection, batch=run.batch,
+                           reason=f"{printable_name(entry.name)}: {p.reason}")  # fmt: skip
+        log.info("%s %s %s", result.outcome, printable_name(entry.name), result.reason)
+        report_.add(result)
+
+    in_flight: deque[Future[Prepared]] = deque()
+    with ThreadPoolExecutor(workers, thread_name_prefix="lantai-ingest") as pool:
+        for entry in entries:
+            in_flight.append(pool.submit(_prepare, run, entry))
+            while len(in_flight) >= 2 * workers:
+                settle(in_flight.popleft().result())
+                report_.done += 1
+                report("ingest", done=report_.done, total=report_.total, name=posixpath.basename(entry.name))
+        while in_flight:
+            settle(in_flight.popleft().result())
+            report_.done += 1
+            report("ingest", done=report_.done, total=report_.total, name="")
+        flush()
+    return failed
 
 
 # ---------------------------------------------------------------- the flow
@@ -538,12 +737,11 @@ def ingest_flow(
     manifest_path: str | None = None,
     batch: str | None = None,
 ) -> dict[str, Any]:
-    """Ingest local files and folders (uploaded to the inbox first) or one ``s3://`` inbox prefix."""
-    log = get_run_logger()
+    """Ingest local files and folders (straight to their masters) or one ``s3://`` inbox prefix."""
     settings = get_settings()
     store = open_store(settings)
     if isinstance(store, LocalStore) and (swept := store.sweep_partial_uploads()):
-        log.info("removed %d partial uploads left by an interrupted run", swept)
+        runner.logger().info("removed %d partial uploads left by an interrupted run", swept)
     code = collection or settings.collection.code
     with session_scope(settings) as session:
         crud.get_or_create_collection(
@@ -571,44 +769,46 @@ def ingest_flow(
             if first.is_dir() and len(paths) == 1
             else (first.stem if len(paths) == 1 else first.resolve().parent.name)
         )
-        batch = batch or default_batch or "batch"
-        report_.uploaded, report_.results = upload_local(
-            store,
-            paths,
-            collection=code,
-            batch=batch,
-            extra_manifest=Path(manifest_path) if manifest_path else None,
+        name = batch or default_batch or "batch"
+        report_.prefix = inbox_key(code, name, "x")[:-1]
+        local = LocalBatch(code, name, paths, Path(manifest_path) if manifest_path else None)
+        _guarded(settings, code, name, report_, lambda: runner.run_task(ingest_local_batch, local, report_))
+        report("ingest", done=report_.total, total=report_.total, name="")
+        return report_.as_dict()
+    if bucket != settings.storage.bucket:
+        raise BadInputError(
+            f"bucket {bucket!r} is not Lantai's bucket {settings.storage.bucket!r}",
+            hint="upload into the configured bucket's inbox/ prefix",
         )
-        prefix = inbox_key(code, batch, "x")[:-1]
-    else:
-        if bucket != settings.storage.bucket:
-            raise BadInputError(
-                f"bucket {bucket!r} is not Lantai's bucket {settings.storage.bucket!r}",
-                hint="upload into the configured bucket's inbox/ prefix",
-            )
-        prefix = location if location.startswith(INBOX) else INBOX + location
-        batch = batch or prefix[len(INBOX) :].strip("/").split("/")[-1] or "batch"
+    prefix = location if location.startswith(INBOX) else INBOX + location
     report_.prefix = prefix
-    keys = [o.key for o in store.list(prefix)]
-    batches = split_batches(keys, collection=collection if bucket is not None else code, default=code)
-    if manifest_path and bucket is not None and len(batches) > 1:
+    batches = split_batches(list(store.keys(prefix)), collection=collection, default=code)
+    if manifest_path and len(batches) > 1:
         raise BadInputError("--manifest describes one batch: give the prefix of one batch")
-    done = 0
-    total = sum(len(b.files) for b in batches)
-    for b in batches:
-        try:
-            extra = manifest_path if bucket is not None else None
-            name = batch if bucket is None else None
-            done = _ingest_batch(store, settings, b, report_, extra, done=done, total=total, batch_name=name)
-        except Exception as e:  # one batch's failure never stops the others
-            reason = f"{type(e).__name__}: {e}"
-            report_.batches.append(
-                {"collection": b.collection, "batch": b.name, "state": "failed", "reason": reason}
-            )
-            record_problem(settings, collection=b.collection, batch=b.name, reason=reason)
-            log.error("batch %s/%s failed: %s", b.collection, b.name, reason)
-    report("ingest", done=total, total=total, name="")
+    report_.total = sum(len(b.files) for b in batches)
+    for b in batches:  # one batch's failure never stops the others
+        _guarded(settings, b.collection, b.name, report_, _inbox_work(b, manifest_path, report_))
+    report("ingest", done=report_.total, total=report_.total, name="")
     return report_.as_dict()
+
+
+def _inbox_work(b: Batch, manifest_path: str | None, report_: IngestReport) -> Callable[[], None]:
+    return lambda: runner.run_task(ingest_inbox_batch, b, manifest_path, report_)
+
+
+def _guarded(
+    settings: Settings, collection: str, batch: str, report_: IngestReport, work: Callable[[], None]
+) -> None:
+    """Run one batch; whatever it raises is recorded as that batch's problem."""
+    try:
+        work()
+    except Exception as e:
+        reason = f"{type(e).__name__}: {e}"
+        report_.batches.append(
+            {"collection": collection, "batch": batch, "state": "failed", "reason": reason}
+        )
+        record_problem(settings, collection=collection, batch=batch, reason=reason)
+        runner.logger().error("batch %s/%s failed: %s", collection, batch, reason)
 
 
 def record_problem(settings: Settings, *, collection: str, batch: str, reason: str) -> None:
@@ -618,25 +818,95 @@ def record_problem(settings: Settings, *, collection: str, batch: str, reason: s
                        batch=batch, reason=reason[:2000])  # fmt: skip
 
 
-def _ingest_batch(
-    store: ObjectStore,
-    settings: Settings,
-    b: Batch,
-    report_: IngestReport,
-    extra_manifest: str | None,
-    *,
-    done: int,
-    total: int,
-    batch_name: str | None,
-) -> int:
-    """Ingest one batch under its own error boundary per file. A batch whose manifest is
-    refused waits (its files stay in the inbox) until a corrected manifest arrives."""
-    log = get_run_logger()
+@dataclass
+class LocalBatch:
+    collection: str
+    name: str
+    sources: list[Path]
+    extra_manifest: Path | None = None
+
+
+@task(name="ingest-local-batch", cache_policy=NO_CACHE)
+def ingest_local_batch(b: LocalBatch, report_: IngestReport) -> None:
+    """Ingest local files as one batch, straight to their masters. With a manifest that is
+    refused, the files are put in the inbox to wait for a corrected one."""
+    settings = get_settings()
+    store = open_store(settings)
+    files, refused = local_files(b.sources)
+    for refused_result in record_refused(settings, refused, collection=b.collection, batch=b.name):
+        report_.add(refused_result)
+    manifests_found = [
+        (p, rel) for p, rel in files if posixpath.basename(rel).lower() in manifest.MANIFEST_NAMES
+    ]
+    data_files = [(p, rel) for p, rel in files if (p, rel) not in manifests_found]
+    report_.total += len(data_files)
+    state = {"collection": b.collection, "batch": b.name, "state": "ingested", "reason": ""}
+    manifests: dict[str, manifest.Manifest] = {}
+    for path, rel in manifests_found:
+        try:
+            with _Pinned(path) as pinned, open(pinned.path, "rb") as fh:
+                manifests[posixpath.dirname(rel)] = _parse_manifest(fh.read(manifest.MAX_BYTES + 1), rel)
+        except ManifestRejected as e:
+            # the batch waits in the inbox, where a corrected manifest can be put beside it
+            upload_to_inbox(store, files, collection=b.collection, batch=b.name)
+            waiting = Batch(b.collection, b.name, inbox_key(b.collection, b.name, "x")[:-1])
+            waiting.manifests = [inbox_key(b.collection, b.name, r) for _, r in manifests_found]
+            _reject_manifest(store, settings, waiting, ManifestRejected(waiting.prefix + rel, e.reason))
+            report_.manifest_errors.append(f"{rel}: {e.reason} (moved to quarantine/; the batch waits)")
+            report_.batches.append(state | {"state": "waiting", "reason": f"manifest refused: {e.reason}"})
+            return
+    if b.extra_manifest is not None:
+        manifests.setdefault("", manifest.Manifest()).rows.update(manifest.read(b.extra_manifest).rows)
+    _log_manifest_errors(manifests, report_)
+    with tempfile.TemporaryDirectory(prefix="lantai-ingest-") as tmp:
+        run = _Run(settings, store, b.collection, b.name, Path(tmp))
+        entries = (Entry(rel, path=path, row=_row_for(manifests, rel)) for path, rel in data_files)
+        failed = _ingest_entries(run, entries, report_)
+    if failed:
+        state |= {"state": "failed", "reason": f"{failed} files could not be ingested: run the ingest again"}
+    else:
+        for path, rel in manifests_found:  # kept with the batch's record
+            store.put_file(
+                f"{EXPORTS}manifests/{b.collection}/{b.name}/{rel}", path, content_type="text/plain"
+            )
+        if manifests_found:
+            with session_scope(settings) as session:
+                crud.add_event(session, type="manifest archived", collection=b.collection, batch=b.name,
+                               source_key="", key=f"{EXPORTS}manifests/{b.collection}/{b.name}/")  # fmt: skip
+        _clear_waiting(store, b, data_files)
+    report_.batches.append(state)
+
+
+def _clear_waiting(store: ObjectStore, b: LocalBatch, files: list[tuple[Path, str]]) -> None:
+    """After a batch went in from its folder: what an earlier, refused attempt left waiting
+    in the inbox (the marker, and the same files) is no longer waiting."""
+    prefix = inbox_key(b.collection, b.name, "x")[:-1]
+    left = set(store.keys(prefix))
+    if not left:
+        return
+    for path, rel in files:
+        try:
+            key = inbox_key(b.collection, b.name, rel)
+        except InvalidKeyError:
+            continue
+        if key in left and store.stat(key).sha256 == sha256_file(path):
+            store.delete(key)
+    for key in left:
+        if posixpath.basename(key) == REJECTED or posixpath.basename(key).lower() in manifest.MANIFEST_NAMES:
+            store.delete(key)
+
+
+@task(name="ingest-inbox-batch", cache_policy=NO_CACHE)
+def ingest_inbox_batch(b: Batch, extra_manifest: str | None, report_: IngestReport) -> None:
+    """Ingest one inbox batch. A batch whose manifest is refused waits (its files stay in
+    the inbox) until a corrected manifest arrives."""
+    settings = get_settings()
+    store = open_store(settings)
     state = {"collection": b.collection, "batch": b.name, "state": "ingested", "reason": ""}
     if b.rejected_marker and not b.manifests:
         state |= {"state": "waiting", "reason": "its manifest was refused: waiting for a corrected one"}
         report_.batches.append(state)
-        return done + len(b.files)
+        return
     try:
         manifests = _read_manifests(store, b)
     except ManifestRejected as e:
@@ -644,31 +914,19 @@ def _ingest_batch(
         state |= {"state": "waiting", "reason": f"manifest refused: {e.reason}"}
         report_.manifest_errors.append(f"{e.key}: {e.reason} (moved to quarantine/; the batch waits)")
         report_.batches.append(state)
-        return done + len(b.files)
+        return
     if b.rejected_marker:  # a corrected manifest arrived
         store.delete(b.prefix + REJECTED)
     if extra_manifest:
         manifests.setdefault("", manifest.Manifest()).rows.update(manifest.read(Path(extra_manifest)).rows)
-    for found in manifests.values():
-        report_.manifest_errors.extend(found.errors)
-        for err in found.errors:
-            log.warning("manifest: %s", err)
-    failed = 0
-    for key in b.files:
-        report("ingest", done=done, total=total, name=key.rsplit("/", 1)[-1])
-        done += 1
-        relative = key[len(b.prefix) :]
-        row = _row_for(manifests, relative)
-        try:
-            result = ingest_object(key, b.collection, batch_name or b.name, asdict(row) if row else None)
-        except Exception as e:  # after the retries: this file waits in the inbox, the others go on
-            failed += 1
-            result = ObjectResult(key, relative, "failed", reason=f"{type(e).__name__}: {e}")
-            record_problem(
-                settings, collection=b.collection, batch=b.name, reason=f"{relative}: {result.reason}"
-            )
-        report_.results.append(result)
-        log.info("%s %s %s", result.outcome, relative, result.reason)
+    _log_manifest_errors(manifests, report_)
+    with tempfile.TemporaryDirectory(prefix="lantai-ingest-") as tmp:
+        run = _Run(settings, store, b.collection, b.name, Path(tmp))
+        entries = (
+            Entry(key[len(b.prefix) :], key=key, row=_row_for(manifests, key[len(b.prefix) :]))
+            for key in b.files
+        )
+        failed = _ingest_entries(run, entries, report_)
     if failed:
         state |= {
             "state": "failed",
@@ -677,7 +935,14 @@ def _ingest_batch(
     else:
         _archive_manifests(store, settings, b)
     report_.batches.append(state)
-    return done
+
+
+def _log_manifest_errors(manifests: dict[str, manifest.Manifest], report_: IngestReport) -> None:
+    log = runner.logger()
+    for found in manifests.values():
+        report_.manifest_errors.extend(found.errors)
+        for err in found.errors:
+            log.warning("manifest: %s", err)
 
 
 def _reject_manifest(store: ObjectStore, settings: Settings, b: Batch, e: ManifestRejected) -> None:

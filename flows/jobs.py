@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import flow
 
 from catalog import jobs
 from catalog.db import session_scope
 from configs import get_settings
-from flows import run_records
+from flows import run_records, runner
 from flows.enrich import enrich_flow
 from flows.redact import redact_item
 
@@ -30,7 +30,7 @@ def run_jobs(limit: int = 100) -> list[dict[str, Any]]:
         error = ""
         try:
             if kind == "enrich":
-                outcomes = enrich_flow(None, item_id, False)
+                outcomes = runner.run_flow(enrich_flow, None, item_id, False)
                 error = "; ".join(o["reason"] for o in outcomes if o["status"] == "failed")
             else:
                 redact_item(item_id)
@@ -46,5 +46,5 @@ def run_jobs(limit: int = 100) -> list[dict[str, Any]]:
 def jobs_flow() -> list[dict[str, Any]]:
     """Run what the web app queued (retries, redaction after screening decisions)."""
     done = run_jobs()
-    get_run_logger().info("jobs: %d run", len(done))
+    runner.logger().info("jobs: %d run", len(done))
     return done

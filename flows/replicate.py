@@ -9,14 +9,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import flow
 from sqlmodel import col, select
 
 from catalog import crud, exports
 from catalog.db import session_scope
 from catalog.models import Asset, Collection
 from configs import get_settings
-from flows import run_records
+from flows import run_records, runner
 from flows.progress import report
 from storage import ObjectNotFound, ObjectStore, StorageError, download, open_store, sha256_file
 
@@ -61,7 +61,7 @@ def _copy_verified(source: ObjectStore, replica: ObjectStore, key: str, sha256: 
 def replicate_flow() -> dict[str, Any]:
     """Bring the replica up to date: every master missing there (or different) is copied and
     verified; each collection's records (JSON Lines) and DA/T 22 catalogue are refreshed."""
-    logger = get_run_logger()
+    logger = runner.logger()
     settings = get_settings()
     source = open_store(settings)
     replica = open_store(settings, settings.replica)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import flow
 from prefect.schedules import Cron
 
 from configs import Settings, get_settings
-from flows import run_records
+from flows import run_records, runner
 from flows.audit import audit_flow
 from flows.enrich import enrich_flow
 from flows.ingest import ingest_flow, record_problem
@@ -27,8 +27,8 @@ from storage.keys import INBOX
 def inbox_batches(settings: Settings) -> list[tuple[str, str]]:
     """(collection, batch) of every batch waiting under ``inbox/<collection>/<batch>/``."""
     found = set()
-    for obj in open_store(settings).list(INBOX):
-        parts = obj.key[len(INBOX) :].split("/")
+    for key in open_store(settings).keys(INBOX):
+        parts = key[len(INBOX) :].split("/")
         if len(parts) >= 3 and not parts[-1].startswith("."):
             found.add((parts[0], parts[1]))
     return sorted(found)
@@ -37,12 +37,14 @@ def inbox_batches(settings: Settings) -> list[tuple[str, str]]:
 @flow(name="inbox-sweep", log_prints=False, **run_records.HOOKS)
 def inbox_sweep_flow() -> dict[str, Any]:
     """Ingest every batch collection teams put in the inbox, then enrich what is pending."""
-    logger = get_run_logger()
+    logger = runner.logger()
     settings = get_settings()
     ingested = []
     for collection, batch in inbox_batches(settings):
         try:  # one batch's failure never stops the sweep: the next batches, then enrichment
-            report = ingest_flow(f"s3://{settings.storage.bucket}/{INBOX}{collection}/{batch}/", collection)
+            report = runner.run_flow(
+                ingest_flow, f"s3://{settings.storage.bucket}/{INBOX}{collection}/{batch}/", collection
+            )
         except Exception as e:
             reason = f"{type(e).__name__}: {e}"
             logger.error("inbox sweep: batch %s/%s failed: %s", collection, batch, reason)
@@ -50,7 +52,7 @@ def inbox_sweep_flow() -> dict[str, Any]:
             ingested.append({"collection": collection, "batch": batch, "items": 0, "error": reason})
             continue
         ingested.append({"collection": collection, "batch": batch, "items": len(report.get("results", []))})
-    outcomes = enrich_flow()
+    outcomes = runner.run_flow(enrich_flow)
     done = run_jobs()  # what the web app queued meanwhile (also served every minute as "jobs")
     logger.info("inbox sweep: %d batches ingested, %d items enriched", len(ingested), len(outcomes))
     return {"batches": ingested, "enriched": len(outcomes), "jobs": len(done)}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import flow
 from sqlmodel import Session, col, select
 
 from catalog import screening
@@ -15,6 +15,7 @@ from catalog.db import session_scope
 from catalog.models import Access, Collection, Item
 from catalog.search import reindex_item
 from configs import get_settings
+from flows import runner
 from flows.redact import redact_item
 from tasks import screen
 
@@ -29,7 +30,7 @@ def screen_item(session: Session, item: Item, lists: list[screen.TermList]) -> d
 @flow(name="screen", log_prints=False)
 def screen_flow(collection: str | None = None, item_id: int | None = None) -> list[dict[str, Any]]:
     """Screen every enriched item (of a collection, or one item)."""
-    logger = get_run_logger()
+    logger = runner.logger()
     settings = get_settings()
     results = []
     with session_scope(settings) as session:

@@ -95,6 +95,14 @@ def _session() -> AbstractContextManager[Session]:
     return session_scope(get_settings())
 
 
+def run_flow(flow_obj: Any, *args: Any) -> Any:
+    """A flow from the command line: tracked by the configured Prefect server or a running
+    worker's, in this process otherwise (no temporary server to start: see flows.runner)."""
+    from flows.runner import run_flow as run
+
+    return run(flow_obj, *args)
+
+
 def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
@@ -119,7 +127,7 @@ def ingest(
     if manifest is not None and not manifest.is_file():
         raise LantaiError(f"manifest {manifest} not found")
     with _progress(not as_json):
-        report = ingest_flow(sources, collection, str(manifest) if manifest else None, batch)
+        report = run_flow(ingest_flow, sources, collection, str(manifest) if manifest else None, batch)
     if as_json:
         _print_json(report)
         return
@@ -160,7 +168,7 @@ def enrich(
     settings = get_settings()
     preflight(settings, pending_kinds(settings, collection=collection, item_id=item, force=force))
     with _progress(not as_json):
-        outcomes = enrich_flow(collection, item, force)
+        outcomes = run_flow(enrich_flow, collection, item, force)
     if as_json:
         _print_json(outcomes)
         return
@@ -262,7 +270,7 @@ def screen(
     _runtime()
     from flows.screen import screen_flow
 
-    results = screen_flow(collection, item)
+    results = run_flow(screen_flow, collection, item)
     if as_json:
         out.print_json(json.dumps(results, ensure_ascii=False))
         return
@@ -452,7 +460,7 @@ def audit(
     from flows.audit import audit_flow
 
     with _progress():
-        result = audit_flow(collection)
+        result = run_flow(audit_flow, collection)
     if as_json:
         _print_json(result)
     else:
@@ -563,7 +571,7 @@ def replicate(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     from flows.replicate import replicate_flow
 
     with _progress():
-        result = replicate_flow()
+        result = run_flow(replicate_flow)
     if as_json:
         _print_json(result)
     else:
@@ -769,11 +777,11 @@ def demo() -> None:
         )
     started = time.monotonic()
     with _progress():
-        report = ingest_flow(str(SAMPLES), "DEMO", None, "demo")
+        report = run_flow(ingest_flow, str(SAMPLES), "DEMO", None, "demo")
     _print_ingest(report)
     preflight(settings, pending_kinds(settings, collection="DEMO", item_id=None, force=False))
     with _progress():
-        outcomes = enrich_flow("DEMO", None, False)
+        outcomes = run_flow(enrich_flow, "DEMO", None, False)
     _print_outcomes(outcomes)
     with _session() as session:
         items = crud.list_items(session, collection="DEMO")

@@ -86,6 +86,11 @@ class ObjectStore(Protocol):
         """Objects under ``prefix``, recursively, in key order."""
         ...
 
+    def keys(self, prefix: str) -> Iterator[str]:
+        """The keys under ``prefix``, recursively, in key order: a listing alone, without
+        reading each object's metadata (one request per thousand keys on S3)."""
+        ...
+
     def copy(self, src: str, dst: str, *, write_once: bool = False) -> ObjectInfo:
         """Server-side copy keeping the checksum metadata."""
         ...

@@ -174,16 +174,19 @@ class LocalStore:
         return self._path(key).is_file()
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        keys = []
+        for key in self.keys(prefix):
+            yield self.stat(key)
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        found = []
         for dirpath, _dirs, files in os.walk(self._data):
             for fname in files:
                 if fname.startswith(".upload-"):
                     continue
                 key = Path(dirpath, fname).relative_to(self._data).as_posix()
                 if key.startswith(prefix):
-                    keys.append(key)
-        for key in sorted(keys):
-            yield self.stat(key)
+                    found.append(key)
+        yield from sorted(found)
 
     def copy(self, src: str, dst: str, *, write_once: bool = False) -> ObjectInfo:
         info = self.stat(src)

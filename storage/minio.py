@@ -138,12 +138,16 @@ class MinioStore:
     ) -> ObjectInfo:
         validate_key(key)
         sha256 = sha256 or sha256_file(path)
-        if write_once and self.exists(key):
-            current = self.stat(key)
-            if current.sha256 != sha256:
-                raise WriteOnceError(f"refusing to overwrite write-once object {key}")
-            return current
-        self._call(
+        if write_once:
+            try:
+                current = self.stat(key)
+            except ObjectNotFound:
+                pass
+            else:
+                if current.sha256 != sha256:
+                    raise WriteOnceError(f"refusing to overwrite write-once object {key}")
+                return current
+        result = self._call(
             "upload",
             lambda: self.client.fput_object(
                 self.bucket,
@@ -155,7 +159,14 @@ class MinioStore:
                 num_parallel_uploads=PARALLEL_PARTS,
             ),
         )
-        return self.stat(key)
+        return ObjectInfo(  # what was sent: no second request to read it back
+            key=key,
+            size=path.stat().st_size,
+            sha256=sha256,
+            content_type=content_type,
+            modified=result.last_modified,
+            metadata={"sha256": sha256},
+        )
 
     def open(self, key: str, *, offset: int = 0, length: int | None = None) -> BinaryIO:
         validate_key(key)
@@ -186,24 +197,36 @@ class MinioStore:
         return True
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        for key in self.keys(prefix):
+            yield self.stat(key)
+
+    def keys(self, prefix: str) -> Iterator[str]:
         objects = self._call(
-            "list", lambda: list(self.client.list_objects(self.bucket, prefix=prefix, recursive=True))
+            "list",
+            lambda: [
+                o.object_name
+                for o in self.client.list_objects(self.bucket, prefix=prefix, recursive=True)
+                if o.object_name and not o.is_dir
+            ],
         )
-        for obj in sorted(objects, key=lambda o: o.object_name or ""):
-            if obj.object_name and not obj.is_dir:
-                yield self.stat(obj.object_name)
+        yield from sorted(objects)
 
     def copy(self, src: str, dst: str, *, write_once: bool = False) -> ObjectInfo:
         validate_key(dst)
         info = self.stat(src)
-        if write_once and self.exists(dst):
-            if self.stat(dst).sha256 != info.sha256:
-                raise WriteOnceError(f"refusing to overwrite write-once object {dst}")
-            return self.stat(dst)
+        if write_once:
+            try:
+                current = self.stat(dst)
+            except ObjectNotFound:
+                pass
+            else:
+                if current.sha256 != info.sha256:
+                    raise WriteOnceError(f"refusing to overwrite write-once object {dst}")
+                return current
         self._call(
             "copy", lambda: self.client.copy_object(self.bucket, dst, CopySource(self.bucket, src)), src
         )
-        return self.stat(dst)
+        return ObjectInfo(dst, info.size, info.sha256, info.content_type, info.modified, info.metadata)
 
     def delete(self, key: str) -> None:
         validate_key(key)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from configs.errors import BadInputError
 
@@ -93,19 +95,66 @@ def check_readable(path: Path, fmt: Format) -> None:
 
 
 def _check_image(path: Path) -> None:
+    """Header and layout, not every pixel: a PNG's chunks are walked to its end, a JPEG is
+    decoded at 1/8 scale (every compressed byte is still read, so a cut file fails), a
+    TIFF's strips or tiles must lie inside the file; other formats are decoded. Damage
+    inside compressed data that leaves the layout intact surfaces at enrichment instead."""
     from PIL import Image
 
     try:
         with Image.open(path) as img:
             if img.width * img.height > MAX_PIXELS:
                 raise UnsupportedFormat(f"image of {img.width} x {img.height} px is too large to process")
-            img.load()
+            if img.format == "PNG":
+                _check_png_layout(path)
+            elif img.format == "TIFF":
+                _check_tiff_layout(img, path.stat().st_size)
+            else:
+                if img.format == "JPEG":
+                    img.draft(img.mode, (max(1, img.width // 8), max(1, img.height // 8)))
+                img.load()
     except UnsupportedFormat:
         raise
     except Image.DecompressionBombError as e:
         raise UnsupportedFormat(f"image too large to decode safely: {e}") from e
-    except (OSError, SyntaxError, ValueError) as e:
+    except (OSError, SyntaxError, ValueError, struct.error) as e:
         raise UnsupportedFormat(f"corrupt or truncated image: {e}") from e
+
+
+def _check_png_layout(path: Path) -> None:
+    """Every chunk whole, image data present, and the closing IEND chunk reached."""
+    size = path.stat().st_size
+    seen_data = False
+    with path.open("rb") as fh:
+        fh.seek(8)  # the signature, checked by PIL
+        while True:
+            header = fh.read(8)
+            if len(header) < 8:
+                raise UnsupportedFormat("truncated PNG: it ends before its IEND chunk")
+            length, kind = struct.unpack(">I4s", header)
+            end = fh.tell() + length + 4  # data and CRC
+            if end > size:
+                raise UnsupportedFormat(f"truncated PNG: its {kind.decode('latin-1')} chunk is cut short")
+            seen_data = seen_data or kind == b"IDAT"
+            if kind == b"IEND":
+                break
+            fh.seek(end)
+    if not seen_data:
+        raise UnsupportedFormat("corrupt PNG: no image data")
+
+
+def _check_tiff_layout(img: Any, size: int) -> None:
+    """The first page's strips (or tiles) lie inside the file."""
+    tags = img.tag_v2
+    offsets = tags.get(273) or tags.get(324)  # StripOffsets, TileOffsets
+    counts = tags.get(279) or tags.get(325)  # StripByteCounts, TileByteCounts
+    if not offsets or not counts:
+        img.load()  # an unusual layout: decode it
+        return
+    offsets = offsets if isinstance(offsets, tuple | list) else (offsets,)
+    counts = counts if isinstance(counts, tuple | list) else (counts,)
+    if len(offsets) != len(counts) or any(o + c > size for o, c in zip(offsets, counts, strict=True)):
+        raise UnsupportedFormat("truncated TIFF: its image data runs past the end of the file")
 
 
 PDF_HINT = "deposit an unencrypted, undamaged copy"

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from PIL import Image, ImageDraw
 
 from tests.conftest import MODELS
@@ -26,7 +27,12 @@ def _count_items(db: Path) -> int:
         return 0
 
 
-def test_ingest_killed_midway_resumes_without_duplicates(tmp_path: Path) -> None:
+@pytest.mark.parametrize("source", ["folder", "inbox"])
+def test_ingest_killed_midway_resumes_without_duplicates(tmp_path: Path, source: str) -> None:
+    """Kill -9 `lantai ingest` (a local folder, or files any S3 client put in the inbox)
+    mid-batch, run it again: every file has one item and one master, nothing orphaned,
+    nothing left in the inbox. One file at a time, one per transaction, so the kill lands
+    between commits (with the defaults 30 files go in one transaction)."""
     batch = tmp_path / "batch"
     batch.mkdir()
     for n in range(30):
@@ -36,28 +42,38 @@ def test_ingest_killed_midway_resumes_without_duplicates(tmp_path: Path) -> None
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LANTAI_", "PREFECT_"))}
     env.update({"LANTAI_HOME": str(home), "LANTAI_MODELS_DIR": str(MODELS)})
+    target = str(batch)
+    if source == "inbox":
+        from storage.local import LocalStore
+
+        store = LocalStore(home / "objects", "lantai", secret=b"x")
+        for path in sorted(batch.iterdir()):
+            store.put_file(f"inbox/T/b1/{path.name}", path)  # as a collection team's S3 client would
+        target = "s3://lantai/inbox/T/b1/"
+    slow = env | {"LANTAI_INGEST__WORKERS": "1", "LANTAI_INGEST__COMMIT_EVERY": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lantai", "ingest", str(batch)],
-        env=env,
+        [sys.executable, "-m", "lantai", "ingest", target],
+        env=slow,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        start_new_session=True,  # so the kill takes its Prefect server child along
+        start_new_session=True,
     )
     deadline = time.monotonic() + 180
     while _count_items(home / "catalog.db") < 5 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
+        time.sleep(0.01)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     killed_at = _count_items(home / "catalog.db")
     assert 5 <= killed_at < 30, "the kill should land mid-batch"
 
-    lantai("ingest", str(batch), home=home)
+    lantai("ingest", target, home=home)
     with sqlite3.connect(home / "catalog.db") as conn:
         assert conn.execute("SELECT count(*) FROM item").fetchone()[0] == 30
         assert (
             conn.execute("SELECT count(DISTINCT sha256) FROM asset WHERE role='master'").fetchone()[0] == 30
         )
         assert conn.execute("SELECT count(*) FROM asset WHERE role='master'").fetchone()[0] == 30
+        assert conn.execute("SELECT count(DISTINCT reference_code) FROM item").fetchone()[0] == 30
         keys = {k for (k,) in conn.execute("SELECT key FROM asset WHERE role='master'")}
     objects = home / "objects" / "lantai"
     files = [p for p in (objects / "masters").rglob("*") if p.is_file()]
@@ -74,6 +90,8 @@ def test_ingest_killed_midway_resumes_without_duplicates(tmp_path: Path) -> None
     )
     leftovers = [p for p in (objects / "inbox").rglob("*") if p.is_file() and not p.name.startswith(".")]
     assert leftovers == []
+    # no Prefect temporary server was started for these commands: they ran in-process
+    assert not (home / "prefect" / "prefect.db").exists()
 
 
 def test_enrich_killed_mid_item_resumes_without_duplicates(tmp_path: Path) -> None:

@@ -1,0 +1,67 @@
+"""Flows from the command line run in-process when no Prefect server can track them, with
+the tasks' retry policy applied the same way; inside a tracked run they stay tracked."""
+
+from __future__ import annotations
+
+import pytest
+from prefect import flow, task
+
+from configs.errors import BadInputError
+from flows import runner
+from flows.retry import is_transient
+
+attempts: list[str] = []
+
+
+@task(retries=2, retry_delay_seconds=0, retry_condition_fn=is_transient)
+def flaky(fail_times: int, error: str) -> str:
+    attempts.append(error)
+    if len(attempts) <= fail_times:
+        raise BadInputError("bad input") if error == "bad" else OSError("storage hiccup")
+    return "done"
+
+
+@flow
+def outer(fail_times: int, error: str) -> tuple[bool, str]:
+    return runner.in_run(), runner.run_task(flaky, fail_times, error)
+
+
+@pytest.fixture(autouse=True)
+def no_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    attempts.clear()
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setattr(runner, "_local_server", lambda port: None)
+
+
+def test_in_process_with_the_tasks_retries() -> None:
+    assert runner.run_flow(outer, 2, "transient") == (False, "done")
+    assert len(attempts) == 3  # two failures retried, then success
+
+
+def test_in_process_bad_input_is_not_retried() -> None:
+    with pytest.raises(BadInputError):
+        runner.run_flow(outer, 1, "bad")
+    assert len(attempts) == 1
+
+
+def test_in_process_retries_run_out() -> None:
+    with pytest.raises(OSError, match="hiccup"):
+        runner.run_flow(outer, 5, "transient")
+    assert len(attempts) == 3
+
+
+def test_tracked_inside_a_flow_run() -> None:
+    """Called as a flow (the worker's deployments, the tests' temporary server), the task is
+    a tracked task run with Prefect's own retries."""
+    assert outer(1, "transient") == (True, "done")
+    assert len(attempts) == 2
+
+
+def test_a_running_workers_server_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner, "_local_server", lambda port: "http://127.0.0.1:9/api")
+    context = runner.tracking()
+    assert context is not None
+    from prefect.settings import PREFECT_API_URL
+
+    with context:
+        assert PREFECT_API_URL.value() == "http://127.0.0.1:9/api"
