@@ -3,6 +3,8 @@
 (a) 1,000 small page images; (b) one 2 GB recording. Both go through `lantai ingest` (a
 separate process, as a user runs it) into the minio backend on a SeaweedFS server started
 here; the baseline uploads the same files with ``Minio.fput_object`` into another bucket.
+(c) `lantai ingest` of one small file on the embedded defaults (local folder, SQLite),
+start to finish, beside the bare start of the Python interpreter.
 Peak RSS is the ingest process's own high-water mark (VmHWM); Prefect's temporary API
 server runs beside it as its own process and is not counted.
 
@@ -103,6 +105,25 @@ def lantai_ingest(server: S3Server, bucket: str, source: Path, home: Path) -> tu
     return time.perf_counter() - start, peak_kb / 1024
 
 
+def one_file_on_defaults(root: Path) -> tuple[float, float]:
+    """Seconds of `lantai ingest ONE.png` on the embedded defaults, and of `python -c pass`."""
+    folder = root / "one"
+    make_pages(folder, 1)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LANTAI_", "PREFECT_"))}
+    env["LANTAI_HOME"] = str(root / "home-c")
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    python_s = time.perf_counter() - start
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "lantai", "ingest", str(folder / "page-00000.png")],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - start, python_s
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--small", type=int, default=1000)
@@ -139,6 +160,9 @@ def main() -> None:
                 f"  ratio lantai/bare time {lantai_b / bare_b:.2f}"
             )
             print(f"    peak RSS of the ingest process: {rss:.0f} MB (limit 300 MB)")
+        one_s, python_s = one_file_on_defaults(root)
+        print("(c) one small file on the embedded defaults (first run in a new home)")
+        print(f"    lantai ingest: {one_s:.2f} s start to finish (python -c pass: {python_s:.2f} s)")
 
 
 if __name__ == "__main__":

@@ -68,7 +68,9 @@ def items(db: Path) -> int:
         return 0
 
 
-def run_ingest(env: dict[str, str], bucket: str, db: Path, *, kill_at: int | None) -> tuple[float, float, bool]:
+def run_ingest(
+    env: dict[str, str], bucket: str, db: Path, *, kill_at: int | None
+) -> tuple[float, float, bool]:
     """Seconds, peak RSS (MB) and whether it was killed."""
     cmd = [sys.executable, "-m", "lantai", "ingest", f"s3://{bucket}/inbox/BIG/", "--json"]
     start = time.perf_counter()
@@ -102,9 +104,9 @@ def check(db: Path, client: Minio, bucket: str, n: int) -> dict[str, int]:
             "distinct master checksums": c.execute(
                 "select count(distinct sha256) from asset where role = 'master'"
             ).fetchone()[0],
-            "distinct reference codes": c.execute("select count(distinct reference_code) from item").fetchone()[
-                0
-            ],
+            "distinct reference codes": c.execute(
+                "select count(distinct reference_code) from item"
+            ).fetchone()[0],
         }
     found["objects left in the inbox"] = sum(1 for _ in client.list_objects(bucket, "inbox/", recursive=True))
     found["master objects"] = sum(1 for _ in client.list_objects(bucket, "masters/", recursive=True))
@@ -136,9 +138,9 @@ def main() -> None:
             found = check(db, client, bucket, n)
             total = first + second
             print(f"bare put_object of {n} files (8 threads): {bare:.1f} s, {n / bare:.0f} files/s")
-            print(f"lantai ingest, killed (SIGKILL) at {at_kill} items: {first:.1f} s, peak RSS {rss1:.0f} MB")
+            print(f"lantai ingest, killed (SIGKILL) at {at_kill} items: {first:.1f} s, RSS {rss1:.0f} MB")
             print(f"lantai ingest, resumed to the end: {second:.1f} s, peak RSS {rss2:.0f} MB")
-            print(f"both runs: {total:.1f} s, {n / total:.0f} files/s (ratio to the bare upload {total / bare:.2f})")
+            print(f"both runs: {total:.1f} s, {n / total:.0f} files/s (bare upload x {total / bare:.2f})")
             for k, v in found.items():
                 print(f"  {k}: {v}")
             ok = (

@@ -283,6 +283,7 @@ class Flag(SQLModel, table=True):
     category: str = ""  # e.g. repetition, id_number, mobile, a term list's category
     status: str = Field(default="open", max_length=12)  # open | confirmed | dismissed
     page_no: int | None = None
+    page_id: int | None = None  # the Page row (its number above, as shown)
     bbox: list[int] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     segment_id: int | None = None
     start: float | None = None
@@ -349,6 +350,8 @@ class Excerpt(SQLModel, table=True):
     segment_to: int | None = None
     page_from: int | None = None  # page numbers, inclusive
     page_to: int | None = None
+    page_from_id: int | None = None  # the same pages' rows: the excerpt follows them by id
+    page_to_id: int | None = None
     line_from: int | None = None  # 0-based line index on page_from
     line_to: int | None = None  # 0-based line index on page_to, inclusive
     quoted: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))

@@ -123,15 +123,22 @@ def _segments(session: Session, ex: Excerpt) -> list[Segment]:
     )
 
 
+def page_span(session: Session, ex: Excerpt) -> tuple[int, int]:
+    """The excerpt's first and last page numbers, found through the pages' ids (a page keeps
+    its row); the numbers stored with them for excerpts made before the ids were kept."""
+    span = []
+    for page_id, number in ((ex.page_from_id, ex.page_from), (ex.page_to_id, ex.page_to)):
+        page = session.get(Page, page_id) if page_id is not None else None
+        span.append(page.page_no if page is not None and page.item_id == ex.item_id else number or 0)
+    return span[0], span[1]
+
+
 def _pages(session: Session, ex: Excerpt) -> list[Page]:
+    lo, hi = page_span(session, ex)
     return list(
         session.exec(
             select(Page)
-            .where(
-                Page.item_id == ex.item_id,
-                Page.page_no >= (ex.page_from or 0),
-                Page.page_no <= (ex.page_to or 0),
-            )
+            .where(Page.item_id == ex.item_id, Page.page_no >= lo, Page.page_no <= hi)
             .order_by(col(Page.page_no))
         ).all()
     )
@@ -145,10 +152,11 @@ def source_text(session: Session, ex: Excerpt) -> str:
             out.append(f"{seg.speaker}：{seg.text}" if seg.speaker else seg.text)
         return "\n".join(out)
     lines: list[str] = []
+    first, last = page_span(session, ex)
     for page in _pages(session, ex):
         texts = [str(x.get("text", "")) for x in page.lines]
-        lo = ex.line_from if page.page_no == ex.page_from and ex.line_from is not None else 0
-        hi = ex.line_to if page.page_no == ex.page_to and ex.line_to is not None else len(texts) - 1
+        lo = ex.line_from if page.page_no == first and ex.line_from is not None else 0
+        hi = ex.line_to if page.page_no == last and ex.line_to is not None else len(texts) - 1
         lines += texts[lo : hi + 1]
     return "\n".join(lines)
 
@@ -159,9 +167,8 @@ def citation(session: Session, ex: Excerpt, item: Item) -> Citation:
         where = f"{clock(segs[0].start)}–{clock(segs[-1].end)}" if segs else ""
         who = item.narrator or item.creator
     else:
-        where = (
-            f"第 {ex.page_from} 页" if ex.page_from == ex.page_to else f"第 {ex.page_from}–{ex.page_to} 页"
-        )
+        first, last = page_span(session, ex)
+        where = f"第 {first} 页" if first == last else f"第 {first}–{last} 页"
         who = item.creator or item.narrator
     return Citation(item.reference_code, item.title, who, item.date or item.collected_at, where, item.kind)
 
@@ -170,7 +177,7 @@ def _link(session: Session, ex: Excerpt) -> str:
     if ex.segment_from is not None:
         seg = session.get(Segment, ex.segment_from)
         return f"/items/{ex.item_id}/recording?segment={ex.segment_from}&t={seg.start if seg else 0}"
-    return f"/items/{ex.item_id}/pages/{ex.page_from}"
+    return f"/items/{ex.item_id}/pages/{page_span(session, ex)[0]}"
 
 
 def excerpts(session: Session, project_id: int, *, role: str | None) -> list[ExcerptView]:
@@ -264,6 +271,8 @@ def add_page_excerpt(
         item_id=item_id,
         page_from=page_from,
         page_to=page_to,
+        page_from_id=pages[page_from].id,
+        page_to_id=pages[page_to].id,
         line_from=line_from,
         line_to=line_to,
         heading=heading.strip()[:256],

@@ -42,13 +42,11 @@ class Masks:
 
 def masks_for(session: Session, item_id: int) -> Masks:
     """Screening flags of the item that are confirmed or still open (not dismissed)."""
-    flags = session.exec(
-        select(Flag).where(
-            Flag.item_id == item_id,
-            col(Flag.kind).in_(SCREENING_KINDS),
-            Flag.status != "dismissed",
-        )
-    ).all()
+    columns = (Flag.page_no, Flag.bbox, Flag.segment_id, Flag.start, Flag.end, Flag.detail)
+    query = select(*[col(c) for c in columns]).where(
+        Flag.item_id == item_id, col(Flag.kind).in_(SCREENING_KINDS), Flag.status != "dismissed"
+    )
+    flags: list[Any] = list(session.exec(query).all())  # only the columns masking reads
     by_page: dict[int, list[str]] = {}
     by_segment: dict[int, list[str]] = {}
     boxes: dict[int, list[list[int]]] = {}

@@ -116,6 +116,7 @@ def _page_hits(page: Page, lists: list[screen.TermList]) -> list[Flag]:
                 kind=hit.kind,
                 category=hit.category,
                 page_no=page.page_no,
+                page_id=page.id,
                 bbox=union,
                 preview=hit.preview,
                 detail={"value": hit.value, "boxes": boxes, **hit.detail},

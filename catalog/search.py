@@ -92,12 +92,13 @@ def segments_part(ids: Iterable[int]) -> Part:
     return Part(meta=False, pages=False, segments=True, segment_ids=frozenset(ids))
 
 
-def reindex_item(session: Session, item: Item, part: Part = ALL) -> int:
+def reindex_item(session: Session, item: Item, part: Part = ALL, *, fresh: bool = False) -> int:
     """Replace an item's search entries (all, or one ``part``) with ones built from its
     current record. Returns the count written. Open (开放) items get a second, public set
     of entries whose text has every screening hit that was not dismissed masked: public
     search reads only those, so neither a snippet nor the mere fact of a match can reveal
-    masked text."""
+    masked text. ``fresh``: the item was created in this transaction and has no entries yet
+    (ingest indexes thousands of new items at once: no delete to run for each)."""
     assert item.id is not None
     stale = delete(SearchEntry).where(col(SearchEntry.item_id) == item.id)
     if part != ALL:
@@ -119,7 +120,8 @@ def reindex_item(session: Session, item: Item, part: Part = ALL) -> int:
                 )
             )
         stale = stale.where(or_(*fields))
-    session.exec(stale)
+    if not fresh:
+        session.exec(stale)
     entries = _entries(session, item, masks=None, part=part)
     if item.access == Access.open:
         entries += _entries(session, item, masks=masks_for(session, item.id), part=part)

@@ -8,7 +8,6 @@ import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from prefect import flow
 from sqlmodel import col, select
 
 from catalog import crud
@@ -37,7 +36,7 @@ class AuditReport:
         return asdict(self) | {"passed": self.passed}
 
 
-@flow(name="fixity-audit", log_prints=False, **run_records.HOOKS)
+@runner.flow(name="fixity-audit", log_prints=False, **run_records.HOOKS)
 def audit_flow(collection: str | None = None) -> dict[str, Any]:
     """Check every master (of one collection, or all)."""
     logger = runner.logger()

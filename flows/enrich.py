@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task
 from sqlmodel import Session, col, delete, func, select
 
 from catalog import crud
@@ -615,7 +614,7 @@ def _asr_asset(
 # ---------------------------------------------------------------- per item and the flow
 
 
-@task(retries=2, retry_delay_seconds=BACKOFF, retry_condition_fn=is_transient)
+@runner.task(retries=2, retry_delay_seconds=BACKOFF, retry_condition_fn=is_transient)
 def enrich_item(item_id: int, force: bool = False) -> ItemOutcome:
     """Enrich one item; bad input marks it failed with the reason instead of raising.
 
@@ -721,7 +720,7 @@ def pending_kinds(
         return {item.kind for i in ids if (item := session.get(Item, i)) is not None}
 
 
-@flow(name="enrich")
+@runner.flow(name="enrich")
 def enrich_flow(
     collection: str | None = None, item_id: int | None = None, force: bool = False
 ) -> list[dict[str, Any]]:
@@ -746,14 +745,17 @@ def enrich_flow(
         outcomes.append(outcome.__dict__)
     report("enrich", done=len(ids), total=len(ids), item_id=None)
     if ids:
-        from prefect.runtime import flow_run
+        run_id = ""
+        if runner.in_run():
+            from prefect.runtime import flow_run
 
+            run_id = str(flow_run.id or "")
         with session_scope(settings) as session:
             crud.add_event(
                 session,
                 type="enrichment run",
                 outcome="failure" if any(o["status"] == ItemStatus.failed for o in outcomes) else "success",
-                flow_run=str(flow_run.id or ""),
+                flow_run=run_id,
                 items=len(outcomes),
                 failed=sum(1 for o in outcomes if o["status"] == ItemStatus.failed),
                 collection=collection or "",

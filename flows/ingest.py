@@ -18,8 +18,10 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
+import queue
 import stat
 import tempfile
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -29,15 +31,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from catalog import crud, manifest, refcode
 from catalog.db import session_scope
 from catalog.models import Access, Asset, Collection, Item, ItemStatus, Kind
-from catalog.search import reindex_item
+from catalog.search import description_part, reindex_item
 from configs import Settings, get_settings
 from configs.errors import BadInputError, ConfigError
 from flows import runner
@@ -399,7 +399,6 @@ def _new_item(
     )
     item.access = Access.unreviewed
     session.add(item)
-    session.flush()
     return item
 
 
@@ -528,11 +527,6 @@ def _prepare(run: _Run, entry: Entry) -> Prepared:
     raise AssertionError("unreachable")
 
 
-def _known_master(run: _Run, sha: str) -> bool:
-    with session_scope(run.settings) as session:
-        return crud.master_by_sha(session, sha256=sha) is not None
-
-
 def _prepare_local(run: _Run, entry: Entry) -> Prepared:
     assert entry.path is not None
     try:
@@ -553,8 +547,6 @@ def _prepare_local(run: _Run, entry: Entry) -> Prepared:
             qkey = quarantine_key(ikey)
             run.store.put_file(qkey, pinned.path, sha256=sha)
             return Prepared(entry, "quarantine", sha, pinned.size, quarantine_key=qkey, reason=e.message)
-        if _known_master(run, sha):
-            return Prepared(entry, "duplicate", sha, pinned.size, fmt)
         mkey = master_key(sha, posixpath.basename(entry.name))
         existed = run.store.exists(mkey)
         run.store.put_file(mkey, pinned.path, content_type=fmt.mime, sha256=sha, write_once=True)
@@ -581,8 +573,6 @@ def _prepare_inbox(run: _Run, entry: Entry) -> Prepared:
             qkey = quarantine_key(entry.key)
             store.put_file(qkey, work, sha256=sha)
             return Prepared(entry, "quarantine", sha, size, quarantine_key=qkey, reason=e.message)
-        if _known_master(run, sha):
-            return Prepared(entry, "duplicate", sha, size, fmt)
         mkey = master_key(sha, posixpath.basename(entry.name))
         if inbox_info.sha256 == sha and size < SERVER_COPY_LIMIT:
             store.copy(entry.key, mkey, write_once=True)  # server-side: no second upload
@@ -593,51 +583,88 @@ def _prepare_inbox(run: _Run, entry: Entry) -> Prepared:
         work.unlink(missing_ok=True)
 
 
-def _catalog(
-    session: Session, run: _Run, coll: Collection, p: Prepared, touched: dict[int, Item]
-) -> ObjectResult:
-    """The catalog rows of one stored master (or the event of a duplicate)."""
-    entry = p.entry
-    source = entry.key or entry.name
-    existing = crud.master_by_sha(session, sha256=p.sha)
-    if existing is not None:
-        item = session.get(Item, existing.item_id)
-        crud.add_event(session, type="duplicate detection", item_id=existing.item_id, asset_id=existing.id,
-                       outcome="warning", key=source, sha256=p.sha,
-                       note="identical content is already a master; nothing new created")  # fmt: skip
-        code = item.reference_code if item else ""
-        why = f"same content as {existing.original_name}"
-        return ObjectResult(entry.key, entry.name, "duplicate", existing.item_id, code, why)
-    assert p.fmt is not None
-    item = _group_item(session, coll, entry.row, run.batch)
-    outcome = "attached" if item else "ingested"
-    if item is None:
-        item = _new_item(session, run, coll, p.fmt, entry.row, name=entry.name)
-    asset = Asset(
-        item_id=item.id or 0,
-        role="master",
-        key=p.master_key,
-        sha256=p.sha,
-        size=p.size,
-        media_type=p.fmt.mime,
-        format_name=p.fmt.name,
-        sequence=len(crud.masters(session, item_id=item.id or 0)),
-        original_name=posixpath.basename(entry.name),
-    )
-    session.add(asset)
-    session.flush()
-    detail = {"source_key": source, "master_key": p.master_key, "batch": run.batch}
-    for etype, info in (
-        ("ingestion", detail),
-        ("message digest calculation", {"algorithm": "SHA-256", "value": p.sha, "size": p.size}),
-        ("format identification", {"format": p.fmt.name, "mime": p.fmt.mime, "method": "magic bytes"}),
-    ):
-        crud.add_event(session, type=etype, item_id=item.id, asset_id=asset.id, **info)
-    if item.status not in (ItemStatus.pending, ItemStatus.quarantined):
-        item.status = ItemStatus.pending  # a new file means new work
-        session.add(item)
-    touched[item.id or 0] = item
-    return ObjectResult(entry.key, entry.name, outcome, item.id, item.reference_code)
+def _catalog_chunk(
+    session: Session, run: _Run, coll: Collection, chunk: list[Prepared]
+) -> list[ObjectResult]:
+    """The catalog rows of a chunk of stored files — items, assets, PREMIS events, search
+    entries — in a few statements per chunk rather than several per file: the new items
+    are inserted together, then their assets, then the events. A file whose content is a
+    master already (before or earlier in this chunk) gets a duplicate event instead."""
+    known = _masters_by_sha(session, [p.sha for p in chunk])
+    results: dict[int, ObjectResult] = {}
+    planned: list[tuple[int, Prepared, Item, str]] = []
+    first_of: dict[str, int] = {}
+    repeats: list[tuple[int, Prepared]] = []
+    for i, p in enumerate(chunk):
+        if p.sha in known:
+            results[i] = _duplicate(session, p, known[p.sha])
+        elif p.sha in first_of:
+            repeats.append((i, p))
+        else:
+            assert p.fmt is not None
+            first_of[p.sha] = i
+            item = _group_item(session, coll, p.entry.row, run.batch)  # a query only for grouped rows
+            outcome = "attached" if item else "ingested"
+            if item is None:
+                item = _new_item(session, run, coll, p.fmt, p.entry.row, name=p.entry.name)
+            planned.append((i, p, item, outcome))
+    session.flush()  # the new items, together
+    sequences: dict[int, int] = {}
+    assets = []
+    for _, p, item, outcome in planned:
+        assert item.id is not None and p.fmt is not None
+        if item.id not in sequences:
+            sequences[item.id] = len(crud.masters(session, item_id=item.id)) if outcome == "attached" else 0
+        asset = Asset(item_id=item.id, role="master", key=p.master_key, sha256=p.sha, size=p.size,
+                      media_type=p.fmt.mime, format_name=p.fmt.name, sequence=sequences[item.id],
+                      original_name=posixpath.basename(p.entry.name))  # fmt: skip
+        sequences[item.id] += 1
+        session.add(asset)
+        assets.append(asset)
+    session.flush()  # their assets, together
+    touched: dict[int, Item] = {}
+    created = {id(item) for _, _, item, outcome in planned if outcome == "ingested"}
+    for (i, p, item, outcome), asset in zip(planned, assets, strict=True):
+        assert p.fmt is not None
+        known[p.sha] = asset
+        source = p.entry.key or p.entry.name
+        for etype, info in (
+            ("ingestion", {"source_key": source, "master_key": p.master_key, "batch": run.batch}),
+            ("message digest calculation", {"algorithm": "SHA-256", "value": p.sha, "size": p.size}),
+            ("format identification", {"format": p.fmt.name, "mime": p.fmt.mime, "method": "magic bytes"}),
+        ):
+            crud.add_event(session, type=etype, item_id=item.id, asset_id=asset.id, **info)
+        if item.status not in (ItemStatus.pending, ItemStatus.quarantined):
+            item.status = ItemStatus.pending  # a new file means new work
+            session.add(item)
+        touched[item.id or 0] = item
+        results[i] = ObjectResult(p.entry.key, p.entry.name, outcome, item.id, item.reference_code)
+    for i, p in repeats:
+        results[i] = _duplicate(session, p, known[p.sha])
+    for item in touched.values():
+        # once per item, however many files it got; a new file adds no pages or segments
+        # yet (enrichment does), so only the description's entries
+        reindex_item(session, item, description_part(), fresh=id(item) in created)
+    return [results[i] for i in sorted(results)]
+
+
+def _duplicate(session: Session, p: Prepared, existing: Asset) -> ObjectResult:
+    crud.add_event(session, type="duplicate detection", item_id=existing.item_id, asset_id=existing.id,
+                   outcome="warning", key=p.entry.key or p.entry.name, sha256=p.sha,
+                   note="identical content is already a master; nothing new created")  # fmt: skip
+    item = session.get(Item, existing.item_id)
+    code = item.reference_code if item else ""
+    why = f"same content as {existing.original_name}"
+    return ObjectResult(p.entry.key, p.entry.name, "duplicate", existing.item_id, code, why)
+
+
+def _masters_by_sha(session: Session, shas: list[str]) -> dict[str, Asset]:
+    found: dict[str, Asset] = {}
+    unique = sorted(set(shas))
+    for i in range(0, len(unique), 500):
+        query = select(Asset).where(col(Asset.sha256).in_(unique[i : i + 500]), Asset.role == "master")
+        found |= {a.sha256: a for a in session.exec(query)}
+    return found
 
 
 def _commit(run: _Run, chunk: list[Prepared]) -> list[ObjectResult]:
@@ -647,11 +674,7 @@ def _commit(run: _Run, chunk: list[Prepared]) -> list[ObjectResult]:
         try:
             with session_scope(run.settings) as session:
                 coll = crud.get_or_create_collection(session, code=run.collection)
-                touched: dict[int, Item] = {}
-                results = [_catalog(session, run, coll, p, touched) for p in chunk]
-                for item in touched.values():
-                    reindex_item(session, item)  # once per item, however many files it got
-            return results
+                return _catalog_chunk(session, run, coll, chunk)
         except IntegrityError:
             if attempt == 2:
                 raise
@@ -659,64 +682,109 @@ def _commit(run: _Run, chunk: list[Prepared]) -> list[ObjectResult]:
     raise AssertionError("unreachable")
 
 
+class _Writer(threading.Thread):
+    """The one thread that writes a batch's catalog rows, chunk after chunk, while the
+    workers go on hashing and uploading the next files: files in flight, catalog writes
+    and inbox clean-up overlap, and at most two chunks wait (memory stays bounded)."""
+
+    def __init__(self, run: _Run, report_: IngestReport, pool: ThreadPoolExecutor) -> None:
+        super().__init__(name="lantai-ingest-writer", daemon=True)
+        self.run_, self.report_, self.pool = run, report_, pool
+        self.chunks: queue.Queue[list[Prepared] | None] = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+        self.failed = 0
+
+    def put(self, chunk: list[Prepared] | None) -> None:
+        while True:
+            if self.error is not None:
+                raise self.error
+            try:
+                self.chunks.put(chunk, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def run(self) -> None:
+        try:
+            while (chunk := self.chunks.get()) is not None:
+                self._write(chunk)
+        except BaseException as e:  # handed to the feeding thread, which stops the batch
+            self.error = e
+
+    def _write(self, chunk: list[Prepared]) -> None:
+        run, store = self.run_, self.run_.store
+        log = runner.logger()
+        stored = [p for p in chunk if p.outcome in ("master", "duplicate")]
+        if stored:
+            for result in _commit(run, stored):
+                self.report_.add(result)
+            # only once the rows are committed
+            list(self.pool.map(store.delete, [p.entry.key for p in stored if p.entry.key]))
+        for p in chunk:
+            entry = p.entry
+            if p.outcome == "quarantine":
+                result = record_quarantine(run.settings, collection=run.collection, key=p.quarantine_key,
+                                           name=printable_name(entry.name), sha256=p.sha, size=p.size,
+                                           reason=p.reason, batch=run.batch)  # fmt: skip
+                if entry.key:
+                    store.delete(entry.key)
+            elif p.outcome == "failed":  # this file waits (in the inbox, or its folder); the others go on
+                self.failed += 1
+                result = ObjectResult(entry.key, printable_name(entry.name), "failed", reason=p.reason)
+                record_problem(run.settings, collection=run.collection, batch=run.batch,
+                               reason=f"{printable_name(entry.name)}: {p.reason}")  # fmt: skip
+            else:
+                continue
+            log.info("%s %s %s", result.outcome, printable_name(entry.name), result.reason)
+            self.report_.add(result)
+
+
 def _ingest_entries(run: _Run, entries: Iterator[Entry], report_: IngestReport) -> int:
-    """Ingest entries with a bounded number in flight, settled in order; returns how many
-    failed (they wait: in the inbox, or in their folder for the next run)."""
-    settings, store = run.settings, run.store
-    log = runner.logger()
+    """Ingest entries with a bounded number in flight; returns how many failed (they wait:
+    in the inbox, or in their folder for the next run)."""
+    settings = run.settings
     workers = settings.ingest.workers
-    failed = 0
+    in_flight: deque[Future[Prepared]] = deque()
     chunk: list[Prepared] = []
     chunk_started = time.monotonic()
+    with ThreadPoolExecutor(workers, thread_name_prefix="lantai-ingest") as pool:
+        writer = _Writer(run, report_, pool)
+        writer.start()
 
-    def flush() -> None:
-        nonlocal chunk
-        if not chunk:
-            return
-        for result in _commit(run, chunk):
-            report_.add(result)
-        remove = [p.entry.key for p in chunk if p.entry.key]  # only once the rows are committed
-        chunk = []
-        list(pool.map(store.delete, remove))
-
-    def settle(p: Prepared) -> None:
-        nonlocal failed, chunk_started
-        entry = p.entry
-        if p.outcome in ("master", "duplicate"):
+        def take() -> None:
+            nonlocal chunk, chunk_started
+            p = in_flight.popleft().result()
             if not chunk:
                 chunk_started = time.monotonic()
             chunk.append(p)
-            if len(chunk) >= settings.ingest.commit_every or time.monotonic() - chunk_started > 2:
-                flush()
-            return
-        if p.outcome == "quarantine":
-            result = record_quarantine(settings, collection=run.collection, key=p.quarantine_key,
-                                       name=printable_name(entry.name), sha256=p.sha, size=p.size, reason=p.reason,
-                                       batch=run.batch)  # fmt: skip
-            if entry.key:
-                store.delete(entry.key)
-        else:  # this file waits (in the inbox, or in its folder); the others go on
-            failed += 1
-            result = ObjectResult(entry.key, printable_name(entry.name), "failed", reason=p.reason)
-            record_problem(settings, collection=run.collection, batch=run.batch,
-                           reason=f"{printable_name(entry.name)}: {p.reason}")  # fmt: skip
-        log.info("%s %s %s", result.outcome, printable_name(entry.name), result.reason)
-        report_.add(result)
-
-    in_flight: deque[Future[Prepared]] = deque()
-    with ThreadPoolExecutor(workers, thread_name_prefix="lantai-ingest") as pool:
-        for entry in entries:
-            in_flight.append(pool.submit(_prepare, run, entry))
-            while len(in_flight) >= 2 * workers:
-                settle(in_flight.popleft().result())
-                report_.done += 1
-                report("ingest", done=report_.done, total=report_.total, name=posixpath.basename(entry.name))
-        while in_flight:
-            settle(in_flight.popleft().result())
             report_.done += 1
-            report("ingest", done=report_.done, total=report_.total, name="")
-        flush()
-    return failed
+            report(
+                "ingest",
+                done=report_.done,
+                total=report_.total,
+                name=printable_name(posixpath.basename(p.entry.name)),
+            )
+            if len(chunk) >= settings.ingest.commit_every or time.monotonic() - chunk_started > 2:
+                writer.put(chunk)
+                chunk = []
+
+        try:
+            for entry in entries:
+                in_flight.append(pool.submit(_prepare, run, entry))
+                while len(in_flight) >= 2 * workers:
+                    take()
+            while in_flight:
+                take()
+            writer.put(chunk)
+        finally:
+            for pending in in_flight:
+                pending.cancel()
+            if writer.error is None:
+                writer.chunks.put(None)  # the writer finishes what it has, then stops
+            writer.join()
+    if writer.error is not None:
+        raise writer.error
+    return writer.failed
 
 
 # ---------------------------------------------------------------- the flow
@@ -730,7 +798,7 @@ def parse_source(source: str) -> tuple[str | None, str]:
     return None, source
 
 
-@flow(name="ingest", log_prints=False)
+@runner.flow(name="ingest", log_prints=False)
 def ingest_flow(
     source: str | list[str],
     collection: str | None = None,
@@ -826,7 +894,7 @@ class LocalBatch:
     extra_manifest: Path | None = None
 
 
-@task(name="ingest-local-batch", cache_policy=NO_CACHE)
+@runner.task(name="ingest-local-batch", no_cache=True)
 def ingest_local_batch(b: LocalBatch, report_: IngestReport) -> None:
     """Ingest local files as one batch, straight to their masters. With a manifest that is
     refused, the files are put in the inbox to wait for a corrected one."""
@@ -896,7 +964,7 @@ def _clear_waiting(store: ObjectStore, b: LocalBatch, files: list[tuple[Path, st
             store.delete(key)
 
 
-@task(name="ingest-inbox-batch", cache_policy=NO_CACHE)
+@runner.task(name="ingest-inbox-batch", no_cache=True)
 def ingest_inbox_batch(b: Batch, extra_manifest: str | None, report_: IngestReport) -> None:
     """Ingest one inbox batch. A batch whose manifest is refused waits (its files stay in
     the inbox) until a corrected manifest arrives."""

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow
-
 from catalog import jobs
 from catalog.db import session_scope
 from configs import get_settings
@@ -42,7 +40,7 @@ def run_jobs(limit: int = 100) -> list[dict[str, Any]]:
     return done
 
 
-@flow(name="jobs", log_prints=False, **run_records.HOOKS)
+@runner.flow(name="jobs", log_prints=False, **run_records.HOOKS)
 def jobs_flow() -> list[dict[str, Any]]:
     """Run what the web app queued (retries, redaction after screening decisions)."""
     done = run_jobs()

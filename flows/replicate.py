@@ -9,7 +9,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prefect import flow
 from sqlmodel import col, select
 
 from catalog import crud, exports
@@ -57,7 +56,7 @@ def _copy_verified(source: ObjectStore, replica: ObjectStore, key: str, sha256: 
     return size
 
 
-@flow(name="replicate", log_prints=False, **run_records.HOOKS)
+@runner.flow(name="replicate", log_prints=False, **run_records.HOOKS)
 def replicate_flow() -> dict[str, Any]:
     """Bring the replica up to date: every master missing there (or different) is copied and
     verified; each collection's records (JSON Lines) and DA/T 22 catalogue are refreshed."""

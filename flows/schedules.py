@@ -8,10 +8,8 @@ catalog keep them from processing the same item."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
-
-from prefect import flow
-from prefect.schedules import Cron
 
 from configs import Settings, get_settings
 from flows import run_records, runner
@@ -34,7 +32,7 @@ def inbox_batches(settings: Settings) -> list[tuple[str, str]]:
     return sorted(found)
 
 
-@flow(name="inbox-sweep", log_prints=False, **run_records.HOOKS)
+@runner.flow(name="inbox-sweep", log_prints=False, **run_records.HOOKS)
 def inbox_sweep_flow() -> dict[str, Any]:
     """Ingest every batch collection teams put in the inbox, then enrich what is pending."""
     logger = runner.logger()
@@ -72,6 +70,8 @@ def scheduled(settings: Settings) -> list[tuple[str, str, str, str]]:
 
 def deployments(settings: Settings) -> list[Any]:
     """The deployments a worker serves, with their schedules."""
+    from prefect.schedules import Cron
+
     flows = {fl.name: fl for fl in (inbox_sweep_flow, jobs_flow, audit_flow, replicate_flow)}
     made = [enrich_flow.to_deployment(name="enrich", description="enrich pending items (on demand)")]
     for name, flow_name, cron, timezone in scheduled(settings):
@@ -80,4 +80,7 @@ def deployments(settings: Settings) -> list[Any]:
             made.append(fl.to_deployment(name=name, schedule=Cron(cron, timezone=timezone)))
         else:
             made.append(fl.to_deployment(name=name))
+    for deployment in made:  # each run loads its flow from there: the Prefect object itself
+        path, _, attr = deployment.entrypoint.rpartition(":")
+        deployment.entrypoint = f"{Path(path).with_name('deployments.py')}:{attr}"
     return made

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow
 from sqlmodel import Session, col, select
 
 from catalog import screening
@@ -27,7 +26,7 @@ def screen_item(session: Session, item: Item, lists: list[screen.TermList]) -> d
     return summary
 
 
-@flow(name="screen", log_prints=False)
+@runner.flow(name="screen", log_prints=False)
 def screen_flow(collection: str | None = None, item_id: int | None = None) -> list[dict[str, Any]]:
     """Screen every enriched item (of a collection, or one item)."""
     logger = runner.logger()

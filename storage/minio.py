@@ -21,8 +21,8 @@ from storage.base import (
 )
 from storage.keys import validate_key
 
-PART_SIZE = 8 * 1024 * 1024  # x PARALLEL_PARTS in flight: memory stays small whatever the size
-PARALLEL_PARTS = 2
+PART_SIZE = 16 * 1024 * 1024  # x PARALLEL_PARTS in flight: memory stays small whatever the size
+PARALLEL_PARTS = 3
 T = TypeVar("T")
 
 _CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken"}
@@ -65,7 +65,7 @@ class MinioStore:
         self.endpoint, self.bucket = endpoint, bucket
         self.name = f"s3://{bucket}@{endpoint}"
         http = urllib3.PoolManager(
-            maxsize=10,  # multipart uploads run parts in parallel threads
+            maxsize=32,  # ingest workers and multipart parts run in parallel threads
             timeout=urllib3.Timeout(connect=5, read=120),
             retries=urllib3.Retry(total=4, backoff_factor=0.5, status_forcelist=(500, 502, 503, 504)),
         )

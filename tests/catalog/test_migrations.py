@@ -23,6 +23,15 @@ def _migrate(engine: Any, revision: str, *, down: bool = False) -> None:
         (command.downgrade if down else command.upgrade)(cfg, revision)
 
 
+def _collection(session: Any, code: str) -> Any:
+    from catalog.models import Collection
+
+    coll = Collection(code=code, name="test")
+    session.add(coll)
+    session.flush()
+    return coll
+
+
 def test_migrations_match_models(db_url: str) -> None:
     engine = get_engine(db_url)  # upgrades to head
     with engine.connect() as conn:
@@ -46,7 +55,7 @@ def test_postgresql_search_partitions_keep_entries(pg_url: str) -> None:
     import sqlalchemy as sa
     from sqlmodel import Session
 
-    from catalog.models import Access, Collection, Item
+    from catalog.models import Access, Item
     from catalog.search import Filters, reindex_item, search
 
     engine = sa.create_engine(pg_url)
@@ -60,9 +69,7 @@ def test_postgresql_search_partitions_keep_entries(pg_url: str) -> None:
 
     migrate("0005")
     with Session(engine) as s:
-        coll = Collection(code="C1", name="test")
-        s.add(coll)
-        s.flush()
+        coll = _collection(s, "C1")
         item = Item(collection_id=coll.id, reference_code="J001-WS·2020·Y-001", title="水庫工程档案",
                     kind="scan", access=Access.open, subject="水利")  # fmt: skip
         s.add(item)
@@ -110,16 +117,14 @@ def test_items_opened_by_a_manifest_go_back_to_review(db_url: str) -> None:
     import sqlalchemy as sa
     from sqlmodel import Session, select
 
-    from catalog.models import Access, AccessDecision, Collection, Event, Item, SearchEntry
-    from catalog.search import reindex_item
+    from catalog.models import Access, AccessDecision, Event, Item, SearchEntry
+    from catalog.textindex import index_terms
 
     engine = sa.create_engine(db_url)
 
     _migrate(engine, "0007")
     with Session(engine) as s:
-        coll = Collection(code="M8", name="test")
-        s.add(coll)
-        s.flush()
+        coll = _collection(s, "M8")
         imported = Item(collection_id=coll.id, reference_code="J001-WS·2020·Y-001", title="导入即开放",
                         kind="scan", access=Access.open)  # fmt: skip
         reviewed = Item(collection_id=coll.id, reference_code="J001-WS·2020·Y-002", title="审核后开放",
@@ -127,8 +132,12 @@ def test_items_opened_by_a_manifest_go_back_to_review(db_url: str) -> None:
         s.add_all([imported, reviewed])
         s.flush()
         s.add(AccessDecision(item_id=reviewed.id, reviewer="ed", access="开放", reason="ok", effective=True))
-        for i in (imported, reviewed):
-            reindex_item(s, i)
+        for i in (imported, reviewed):  # the entries an open item had then (staff and public);
+            # written directly: today's indexer reads tables of later revisions
+            for audience in ("staff", "public"):
+                terms = index_terms(i.title)
+                s.add(SearchEntry(item_id=i.id or 0, field="title", text=i.title, tokens=terms.tokens,
+                                  bigrams=terms.bigrams, audience=audience))  # fmt: skip
         s.commit()
         ids = (imported.id, reviewed.id)
     _migrate(engine, "head")
@@ -175,4 +184,40 @@ def test_processing_counters_start_from_the_recorded_runs(db_url: str) -> None:
         n == 4 and total == 4113.0 and counts == [0, 1, 2, 2, 3, 3, 3]
     )  # ≤1, ≤5, ≤15, ≤60, ≤300, ≤900, ≤3600
     assert hist["faster-whisper"] == ([1, 1, 1, 1, 1, 1, 1], 1, 0.5)
+    engine.dispose()
+
+
+def test_flags_and_excerpts_get_their_pages_ids(db_url: str) -> None:
+    """Migration 0012: flags and excerpts made before page ids were kept get the ids of the
+    pages their numbers name (down to 0011 and up again over rows made at head)."""
+    import sqlalchemy as sa
+    from sqlmodel import Session
+
+    from catalog.models import Asset, Excerpt, Flag, Item, Page, Project
+
+    engine = sa.create_engine(db_url)
+    _migrate(engine, "head")
+    with Session(engine) as s:
+        coll = _collection(s, "M12")
+        item = Item(collection_id=coll.id, reference_code="J001-WS·2020·Y-012", title="两页", kind="scan")
+        s.add(item)
+        s.flush()
+        asset = Asset(item_id=item.id or 0, role="master", key="masters/x", sha256="0" * 64, size=1)
+        s.add(asset)
+        s.flush()
+        pages = [Page(item_id=item.id or 0, asset_id=asset.id or 0, page_no=n, source_page=n) for n in (1, 2)]
+        s.add_all(pages)
+        project = Project(title="编研")
+        s.add(project)
+        s.flush()
+        s.add(Flag(item_id=item.id or 0, kind="pii", page_no=2))
+        s.add(Excerpt(project_id=project.id or 0, item_id=item.id or 0, page_from=1, page_to=2))
+        s.commit()
+        page_ids = [p.id for p in pages]
+    _migrate(engine, "0011", down=True)
+    _migrate(engine, "head")
+    with engine.connect() as c:
+        assert c.execute(sa.text("SELECT page_id FROM flag")).scalar_one() == page_ids[1]
+        ids = c.execute(sa.text("SELECT page_from_id, page_to_id FROM excerpt")).one()
+        assert tuple(ids) == tuple(page_ids)
     engine.dispose()

@@ -3,17 +3,20 @@ the tasks' retry policy applied the same way; inside a tracked run they stay tra
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
-from prefect import flow, task
 
 from configs.errors import BadInputError
 from flows import runner
 from flows.retry import is_transient
+from tests.conftest import REPO
 
 attempts: list[str] = []
 
 
-@task(retries=2, retry_delay_seconds=0, retry_condition_fn=is_transient)
+@runner.task(retries=2, retry_delay_seconds=0, retry_condition_fn=is_transient)
 def flaky(fail_times: int, error: str) -> str:
     attempts.append(error)
     if len(attempts) <= fail_times:
@@ -21,7 +24,7 @@ def flaky(fail_times: int, error: str) -> str:
     return "done"
 
 
-@flow
+@runner.flow()
 def outer(fail_times: int, error: str) -> tuple[bool, str]:
     return runner.in_run(), runner.run_task(flaky, fail_times, error)
 
@@ -65,3 +68,16 @@ def test_a_running_workers_server_is_used(monkeypatch: pytest.MonkeyPatch) -> No
 
     with context:
         assert PREFECT_API_URL.value() == "http://127.0.0.1:9/api"
+
+
+def test_commands_running_in_process_do_not_import_prefect() -> None:
+    """Declaring flows and tasks costs nothing; the Prefect objects (for work pools) are
+    the real ones."""
+    code = (
+        "import sys, flows.ingest, flows.enrich, flows.schedules;"
+        "assert 'prefect' not in sys.modules, 'prefect imported';"
+        "import flows.deployments as d; from prefect import Flow;"
+        "assert all(isinstance(f, Flow) for f in (d.enrich_flow, d.inbox_sweep_flow, d.jobs_flow,"
+        " d.audit_flow, d.replicate_flow)); assert d.inbox_sweep_flow.name == 'inbox-sweep'"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)

@@ -116,6 +116,7 @@ def test_re_enrichment_keeps_pages_corrections_excerpts_and_locations(home: Path
         # still page 3; the new reading of page 3 shows as an update the editor may accept
         assert page_ex_now.page_from == 3 and page_ex_now.quoted == quoted[0]
         page3 = session.exec(select(Page).where(Page.item_id == record, Page.page_no == 3)).one()
+        assert page_ex_now.page_from_id == page_ex_now.page_to_id == page3.id  # by id as well as number
         assert source_text(session, page_ex_now) == "\n".join(ln["text"] for ln in page3.lines[:2])
         # the segment excerpt follows the new segments by time (the same speech, the same text)
         seg_now = session.get(Segment, seg_ex_now.segment_from)

@@ -25,9 +25,12 @@ def test_two_workers_share_a_batch_without_doing_any_item_twice(
 ) -> None:
     batch = tmp_path / "batch"
     batch.mkdir()
-    for n in range(ITEMS):
-        img = Image.new("L", (500, 120), 255)
-        ImageDraw.Draw(img).text((10, 40), f"scale out page {n}", fill=0)
+    for n in range(ITEMS):  # pages of some seconds' OCR each: one worker cannot finish the
+        # batch before the other has picked up the second run (a race the test must not lose)
+        img = Image.new("L", (1240, 1754), 255)
+        draw = ImageDraw.Draw(img)
+        for line in range(40):
+            draw.text((80, 60 + line * 40), f"scale out page {n} line {line}: both take items", fill=0)
         img.save(batch / f"page-{n:02d}.png")
     port = free_port()
     server = start_local_server(tmp_path / "prefect-server", port)

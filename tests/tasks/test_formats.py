@@ -61,7 +61,7 @@ def test_cut_images_are_refused_whole_ones_pass(tmp_path: Path, fmt: str, suffix
     for keep in (len(data) // 2, len(data) - 20):
         cut = tmp_path / f"cut-{keep}.{suffix}"
         cut.write_bytes(data[:keep])
-        with pytest.raises(UnsupportedFormat, match="truncated|corrupt"):
+        with pytest.raises(UnsupportedFormat, match=r"truncated|corrupt"):
             check_readable(cut, identify(cut))
 
 
@@ -72,5 +72,5 @@ def test_png_without_image_data(tmp_path: Path) -> None:
     end = data.index(b"IEND") - 4
     hollow = tmp_path / "hollow.png"
     hollow.write_bytes(data[:start] + data[end:])
-    with pytest.raises(UnsupportedFormat, match="no image data|corrupt"):
+    with pytest.raises(UnsupportedFormat, match=r"no image data|corrupt"):
         check_readable(hollow, identify(hollow))

@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 from sqlmodel import Session, select
 
-from catalog.db import get_engine
-from catalog.models import Access, Flag, Item, Job
+from catalog.db import get_engine, session_scope
+from catalog.models import Access, Flag, Item, Job, Page
 from catalog.screening import term_lists
 from configs import get_settings
 from flows.jobs import run_jobs
@@ -76,6 +76,9 @@ def test_screening_finds_the_planted_information(clients: dict[str, Browser], sc
     scan = _flags(screened.scan)
     assert [(f.category, f.page_no, f.preview) for f in scan] == [("id_number", 1, "110***********002X")]
     assert scan[0].bbox is not None and scan[0].bbox[1] == 130  # the word's box, not the whole page
+    with session_scope(get_settings()) as session:  # the page by its row as well as its number
+        page = session.exec(select(Page).where(Page.item_id == screened.scan, Page.page_no == 1)).one()
+        assert scan[0].page_id == page.id
     [phone] = _flags(screened.recording)
     assert (
         phone.category == "mobile"
