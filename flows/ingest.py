@@ -261,39 +261,77 @@ class Batch:
     rejected_marker: bool = False
 
 
-def split_batches(keys: list[str], *, collection: str | None, default: str) -> list[Batch]:
-    """Group inbox keys by their batch folder. The inbox layout names the collection; a
-    ``collection`` given for keys of other collections is refused (one collection's files
-    are never pulled into another). Keys not in a batch folder form one batch of
-    ``collection`` (or ``default``)."""
-    batches: dict[tuple[str, str], Batch] = {}
-    named: set[str] = set()
+def _place(key: str, collection: str | None, default: str) -> tuple[str, str, str, bool]:
+    """(collection, batch, batch prefix, in a batch folder) of an inbox key."""
+    parts = key[len(INBOX) :].split("/") if key.startswith(INBOX) else [key]
+    if len(parts) >= 3:
+        return parts[0], parts[1], f"{INBOX}{parts[0]}/{parts[1]}/", True
+    if len(parts) == 2:
+        return parts[0], "batch", f"{INBOX}{parts[0]}/", False
+    return collection or default, "batch", INBOX, False
+
+
+def _add(batch: Batch, key: str) -> None:
+    base = posixpath.basename(key)
+    if base == REJECTED:
+        batch.rejected_marker = True
+    elif base.lower() in manifest.MANIFEST_NAMES:
+        batch.manifests.append(key)
+    elif not base.startswith("."):
+        batch.files.append(key)
+
+
+@dataclass
+class InboxScan:
+    """What a first pass over an inbox prefix found: the collections its layout names, its
+    batches, and how many objects (only names and counts are kept, whatever its size)."""
+
+    collections: set[str] = field(default_factory=set)
+    batches: set[tuple[str, str]] = field(default_factory=set)
+    objects: int = 0
+
+
+def scan_inbox(keys: Iterator[str], *, collection: str | None, default: str) -> InboxScan:
+    """A first pass: a ``collection`` given for a prefix holding other collections' batches
+    is refused before anything is ingested (one collection's files are never pulled into
+    another)."""
+    found = InboxScan()
     for key in keys:
-        parts = key[len(INBOX) :].split("/") if key.startswith(INBOX) else [key]
-        if len(parts) >= 3:
-            coll, name, prefix = parts[0], parts[1], f"{INBOX}{parts[0]}/{parts[1]}/"
-            named.add(coll)
-        elif len(parts) == 2:
-            coll, name, prefix = parts[0], "batch", f"{INBOX}{parts[0]}/"
-            named.add(coll)
-        else:
-            coll, name, prefix = collection or default, "batch", INBOX
-        batch = batches.setdefault((coll, name), Batch(coll, name, prefix))
-        base = posixpath.basename(key)
-        if base == REJECTED:
-            batch.rejected_marker = True
-        elif base.lower() in manifest.MANIFEST_NAMES:
-            batch.manifests.append(key)
-        elif not base.startswith("."):
-            batch.files.append(key)
-    if collection and named - {collection}:
+        coll, name, prefix, _ = _place(key, collection, default)
+        if prefix != INBOX:  # the layout names the collection
+            found.collections.add(coll)
+        found.batches.add((coll, name))
+        found.objects += 1
+    if collection and found.collections - {collection}:
         raise BadInputError(
-            f"this inbox prefix holds the batches of the collections {', '.join(sorted(named))}, "
+            f"this inbox prefix holds the batches of the collections {', '.join(sorted(found.collections))}, "
             f"not only {collection}",
             hint="ingest one collection's prefix (inbox/<collection>/…), or leave out --collection: "
             "the inbox layout names each batch's collection",
         )
-    return sorted(batches.values(), key=lambda b: (b.collection, b.name))
+    return found
+
+
+def iter_batches(keys: Iterator[str], *, collection: str | None, default: str) -> Iterator[Batch]:
+    """The batches of an inbox listing in key order, one at a time: a batch folder's keys are
+    contiguous in a listing (they share its prefix), so only the current batch is held,
+    whatever the size of the inbox. Files outside batch folders form one batch per
+    collection (or of ``collection``/``default``), yielded last."""
+    current: Batch | None = None
+    loose: dict[tuple[str, str], Batch] = {}
+    for key in keys:
+        coll, name, prefix, in_folder = _place(key, collection, default)
+        if not in_folder:
+            _add(loose.setdefault((coll, name), Batch(coll, name, prefix)), key)
+            continue
+        if current is None or current.prefix != prefix:
+            if current is not None:
+                yield current
+            current = Batch(coll, name, prefix)
+        _add(current, key)
+    if current is not None:
+        yield current
+    yield from (loose[k] for k in sorted(loose))
 
 
 class ManifestRejected(Exception):
@@ -850,11 +888,12 @@ def ingest_flow(
         )
     prefix = location if location.startswith(INBOX) else INBOX + location
     report_.prefix = prefix
-    batches = split_batches(list(store.keys(prefix)), collection=collection, default=code)
-    if manifest_path and len(batches) > 1:
+    scan = scan_inbox(store.keys(prefix), collection=collection, default=code)
+    if manifest_path and len(scan.batches) > 1:
         raise BadInputError("--manifest describes one batch: give the prefix of one batch")
-    report_.total = sum(len(b.files) for b in batches)
-    for b in batches:  # one batch's failure never stops the others
+    report_.total = scan.objects
+    for b in iter_batches(store.keys(prefix), collection=collection, default=code):  # one at a time
+        # one batch's failure never stops the others
         _guarded(settings, b.collection, b.name, report_, _inbox_work(b, manifest_path, report_))
     report("ingest", done=report_.total, total=report_.total, name="")
     return report_.as_dict()

@@ -201,15 +201,14 @@ class MinioStore:
             yield self.stat(key)
 
     def keys(self, prefix: str) -> Iterator[str]:
-        objects = self._call(
-            "list",
-            lambda: [
-                o.object_name
-                for o in self.client.list_objects(self.bucket, prefix=prefix, recursive=True)
-                if o.object_name and not o.is_dir
-            ],
+        """Streamed, a thousand keys a request: S3 lists in UTF-8 binary order, which is
+        the order of Python's ``sorted`` over the same strings."""
+        listing = self._call(
+            "list", lambda: iter(self.client.list_objects(self.bucket, prefix=prefix, recursive=True))
         )
-        yield from sorted(objects)
+        while (obj := self._call("list", lambda: next(listing, None))) is not None:
+            if obj.object_name and not obj.is_dir:
+                yield obj.object_name
 
     def copy(self, src: str, dst: str, *, write_once: bool = False) -> ObjectInfo:
         validate_key(dst)
