@@ -71,26 +71,33 @@ def items(db: Path) -> int:
 def run_ingest(
     env: dict[str, str], bucket: str, db: Path, *, kill_at: int | None
 ) -> tuple[float, float, bool]:
-    """Seconds, peak RSS (MB) and whether it was killed."""
+    """Seconds, peak RSS (MB) and whether it was killed; prints the resident set every
+    10,000 items, to show whether memory grows with the inbox or levels off."""
     cmd = [sys.executable, "-m", "lantai", "ingest", f"s3://{bucket}/inbox/BIG/", "--json"]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak_kb, killed, last_check = 0, False, 0.0
+    peak_kb, killed, last_check, rss_kb, next_mark = 0, False, 0.0, 0, 0
+    timeline = []
     while proc.poll() is None:
         try:
             status = Path(f"/proc/{proc.pid}/status").read_text()
-            hwm = next(ln for ln in status.splitlines() if ln.startswith("VmHWM"))
-            peak_kb = max(peak_kb, int(hwm.split()[1]))
-        except (OSError, StopIteration):
+            fields = {ln.split(":")[0]: ln.split()[1] for ln in status.splitlines() if ln.startswith("Vm")}
+            peak_kb, rss_kb = max(peak_kb, int(fields["VmHWM"])), int(fields["VmRSS"])
+        except (OSError, KeyError, IndexError):
             pass
-        if kill_at is not None and time.monotonic() - last_check > 1:
+        if time.monotonic() - last_check > 1:
             last_check = time.monotonic()
-            if items(db) >= kill_at:
+            count = items(db)
+            if count >= next_mark and rss_kb:
+                timeline.append(f"{count // 1000}k: {rss_kb / 1024:.0f} MB")
+                next_mark = (count // 10_000 + 1) * 10_000
+            if kill_at is not None and count >= kill_at:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
                 killed = True
                 break
         time.sleep(0.1)
+    print("    resident set by items in the catalog: " + ", ".join(timeline), flush=True)
     if not killed and proc.returncode:
         raise SystemExit(f"lantai ingest failed ({proc.returncode}): {proc.stderr.read().decode()[-2000:]}")
     return time.perf_counter() - start, peak_kb / 1024, killed

@@ -1,5 +1,6 @@
-"""An inbox listing becomes batches one at a time (memory stays flat for any inbox size),
-with the same grouping and the same refusal as a whole listing."""
+"""Parts of ingest at scale: an inbox listing becomes batches one at a time (memory stays
+flat for any inbox size) with the same grouping and refusal as a whole listing; a local
+file is read through one descriptor opened without following links."""
 
 from __future__ import annotations
 
@@ -51,3 +52,30 @@ def test_scan_counts_and_refuses_other_collections_before_anything() -> None:
         scan_inbox(iter(KEYS), collection="A", default="A")
     only_a = [k for k in KEYS if k.startswith("inbox/A/")]
     assert scan_inbox(iter(only_a), collection="A", default="A").collections == {"A"}
+
+
+def test_a_local_file_is_read_through_one_descriptor(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Swapped for a link after the folder was listed: refused, the link not followed.
+    Modified while it is read: noticed. Otherwise every read sees the file first opened,
+    even if its path now names another file."""
+    from flows.ingest import FileChanged, _Pinned
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("outside the batch")
+    page = tmp_path / "page.png"
+    page.write_bytes(b"first content")
+    swapped = tmp_path / "swapped.png"
+    swapped.symlink_to(secret)
+    with pytest.raises(FileChanged, match="cannot be opened as a regular file"):
+        _Pinned(swapped)
+    with _Pinned(page) as pinned:
+        digest = pinned.sha256()
+        page.rename(tmp_path / "moved.png")
+        page.symlink_to(secret)  # the path now names the secret
+        assert pinned.path.read_bytes() == b"first content"
+        assert pinned.sha256() == digest
+        pinned.check_unchanged()
+        with (tmp_path / "moved.png").open("ab") as fh:
+            fh.write(b" and more")
+        with pytest.raises(FileChanged, match="changed while it was being ingested"):
+            pinned.check_unchanged()
