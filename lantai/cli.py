@@ -120,7 +120,7 @@ def ingest(
     batch: Annotated[str | None, typer.Option(help="batch name (default: the folder name)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
-    """Upload files to the inbox and ingest them as masters and catalog items."""
+    """Ingest local files and folders (straight to their masters) or an s3:// inbox prefix."""
     _runtime()
     from flows.ingest import ingest_flow
 
