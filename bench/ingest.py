@@ -72,8 +72,8 @@ def bare_upload(server: S3Server, bucket: str, files: list[Path]) -> float:
     return time.perf_counter() - start
 
 
-def lantai_ingest(server: S3Server, bucket: str, source: Path, home: Path) -> tuple[float, float]:
-    """Seconds and peak RSS (MB) of `lantai ingest SOURCE` as a separate process."""
+def minio_env(server: S3Server, bucket: str, home: Path) -> dict[str, str]:
+    """The environment of a `lantai` process using ``bucket`` on ``server`` and ``home``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LANTAI_", "PREFECT_"))}
     env.update(
         {
@@ -85,6 +85,12 @@ def lantai_ingest(server: S3Server, bucket: str, source: Path, home: Path) -> tu
             "LANTAI_STORAGE__SECRET_KEY": server.secret_key,
         }
     )
+    return env
+
+
+def lantai_ingest(server: S3Server, bucket: str, source: Path, home: Path) -> tuple[float, float]:
+    """Seconds and peak RSS (MB) of `lantai ingest SOURCE` as a separate process."""
+    env = minio_env(server, bucket, home)
     start = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "lantai", "ingest", str(source), "--collection", "BENCH", "--json"],

@@ -29,7 +29,8 @@ from PIL import Image, ImageDraw
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from tests.servers import S3Server, seaweedfs  # noqa: E402
+from bench.ingest import minio_env  # noqa: E402
+from tests.servers import seaweedfs  # noqa: E402
 
 PER_BATCH = 1000
 
@@ -99,7 +100,8 @@ def run_ingest(
         time.sleep(0.1)
     print("    resident set by items in the catalog: " + ", ".join(timeline), flush=True)
     if not killed and proc.returncode:
-        raise SystemExit(f"lantai ingest failed ({proc.returncode}): {proc.stderr.read().decode()[-2000:]}")
+        errors = (proc.stderr.read() if proc.stderr else b"").decode(errors="replace")
+        raise SystemExit(f"lantai ingest failed ({proc.returncode}): {errors[-2000:]}")
     return time.perf_counter() - start, peak_kb / 1024, killed
 
 
@@ -137,7 +139,7 @@ def main() -> None:
             print(f"{n} files into the inbox ({n // PER_BATCH or 1} batches) ...", flush=True)
             bare = fill_inbox(client, bucket, n)
             home = root / "home"
-            env = _env(server, bucket, home)
+            env = minio_env(server, bucket, home)
             db = home / "catalog.db"
             first, rss1, killed = run_ingest(env, bucket, db, kill_at=n // 3)
             at_kill = items(db)
@@ -160,21 +162,6 @@ def main() -> None:
             print("OK: complete, no duplicates, nothing left" if ok else "NOT OK")
             if not ok:
                 raise SystemExit(1)
-
-
-def _env(server: S3Server, bucket: str, home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LANTAI_", "PREFECT_"))}
-    env.update(
-        {
-            "LANTAI_HOME": str(home),
-            "LANTAI_STORAGE__BACKEND": "minio",
-            "LANTAI_STORAGE__ENDPOINT": server.endpoint,
-            "LANTAI_STORAGE__BUCKET": bucket,
-            "LANTAI_STORAGE__ACCESS_KEY": server.access_key,
-            "LANTAI_STORAGE__SECRET_KEY": server.secret_key,
-        }
-    )
-    return env
 
 
 if __name__ == "__main__":

@@ -43,8 +43,8 @@ from configs.errors import BadInputError, ConfigError
 from flows import runner
 from flows.progress import report
 from flows.retry import BACKOFF
-from storage import InvalidKeyError, ObjectStore, download, open_store, sha256_file
-from storage.base import CHUNK, WriteOnceError
+from storage import InvalidKeyError, ObjectStore, download, open_store
+from storage.base import CHUNK, ObjectInfo, ObjectNotFound, WriteOnceError
 from storage.keys import EXPORTS, INBOX, inbox_key, master_key, printable_name, quarantine_key
 from storage.local import LocalStore
 from tasks.formats import Format, UnsupportedFormat, check_readable, identify
@@ -87,9 +87,6 @@ class IngestReport:
             self.results_omitted += 1  # memory stays flat for an inbox of 100,000 files
         else:
             self.results.append(result)
-
-    def count(self, outcome: str) -> int:
-        return self.counts[outcome]
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -173,25 +170,30 @@ def record_refused(
     return results
 
 
-def upload_to_inbox(store: ObjectStore, files: list[tuple[Path, str]], *, collection: str, batch: str) -> int:
+def upload_to_inbox(
+    store: ObjectStore, files: list[tuple[Path, str]], *, collection: str, batch: str
+) -> list[tuple[Path, str]]:
     """Upload local files into ``inbox/<collection>/<batch>/`` to wait there (a batch whose
-    manifest was refused waits for a corrected one). Names storage cannot hold are left
-    out: they are quarantined when the batch goes in. Returns the number uploaded."""
-    uploaded = 0
+    manifest was refused waits for a corrected one). Returns the files whose names storage
+    cannot hold: they cannot wait in the inbox, so the caller quarantines them now."""
+    unusable = []
     for index, (path, relative) in enumerate(files, 1):
         report("upload", done=index - 1, total=len(files), name=relative)
         try:
             key = inbox_key(collection, batch, relative)
         except InvalidKeyError:
+            unusable.append((path, relative))
             continue
         with _Pinned(path) as pinned:
             sha = pinned.sha256()
-            if store.exists(key) and store.stat(key).sha256 == sha:
-                continue
+            try:
+                if store.stat(key).sha256 == sha:
+                    continue  # already waiting there
+            except ObjectNotFound:
+                pass
             store.put_file(key, pinned.path, sha256=sha)
-        uploaded += 1
     report("upload", done=len(files), total=len(files), name="")
-    return uploaded
+    return unusable
 
 
 class FileChanged(Exception):
@@ -586,12 +588,18 @@ def _prepare_local(run: _Run, entry: Entry) -> Prepared:
             run.store.put_file(qkey, pinned.path, sha256=sha)
             return Prepared(entry, "quarantine", sha, pinned.size, quarantine_key=qkey, reason=e.message)
         mkey = master_key(sha, posixpath.basename(entry.name))
-        existed = run.store.exists(mkey)
-        run.store.put_file(mkey, pinned.path, content_type=fmt.mime, sha256=sha, write_once=True)
+        try:
+            current: ObjectInfo | None = run.store.stat(mkey)
+        except ObjectNotFound:
+            current = None
+        if current is not None and current.sha256 != sha:
+            raise WriteOnceError(f"refusing to overwrite write-once object {mkey}")
+        if current is None:  # absent a moment ago: this run uploads it
+            run.store.put_file(mkey, pinned.path, content_type=fmt.mime, sha256=sha)
         try:
             pinned.check_unchanged()
         except FileChanged:
-            if not existed:  # what was uploaded may not be what was hashed
+            if current is None:  # what was uploaded may not be what was hashed
                 run.store.delete(mkey)
             raise
         return Prepared(entry, "master", sha, pinned.size, fmt, master_key=mkey)
@@ -942,10 +950,11 @@ def ingest_local_batch(b: LocalBatch, report_: IngestReport) -> None:
     files, refused = local_files(b.sources)
     for refused_result in record_refused(settings, refused, collection=b.collection, batch=b.name):
         report_.add(refused_result)
-    manifests_found = [
-        (p, rel) for p, rel in files if posixpath.basename(rel).lower() in manifest.MANIFEST_NAMES
-    ]
-    data_files = [(p, rel) for p, rel in files if (p, rel) not in manifests_found]
+    manifests_found: list[tuple[Path, str]] = []
+    data_files: list[tuple[Path, str]] = []
+    for path, rel in files:
+        is_manifest = posixpath.basename(rel).lower() in manifest.MANIFEST_NAMES
+        (manifests_found if is_manifest else data_files).append((path, rel))
     report_.total += len(data_files)
     state = {"collection": b.collection, "batch": b.name, "state": "ingested", "reason": ""}
     manifests: dict[str, manifest.Manifest] = {}
@@ -954,8 +963,12 @@ def ingest_local_batch(b: LocalBatch, report_: IngestReport) -> None:
             with _Pinned(path) as pinned, open(pinned.path, "rb") as fh:
                 manifests[posixpath.dirname(rel)] = _parse_manifest(fh.read(manifest.MAX_BYTES + 1), rel)
         except ManifestRejected as e:
-            # the batch waits in the inbox, where a corrected manifest can be put beside it
-            upload_to_inbox(store, files, collection=b.collection, batch=b.name)
+            # the batch waits in the inbox, where a corrected manifest can be put beside it;
+            # a file whose name storage cannot hold cannot wait there: quarantined now
+            unusable = upload_to_inbox(store, files, collection=b.collection, batch=b.name)
+            with tempfile.TemporaryDirectory(prefix="lantai-ingest-") as tmp:
+                run = _Run(settings, store, b.collection, b.name, Path(tmp))
+                _ingest_entries(run, (Entry(rel, path=path) for path, rel in unusable), report_)
             waiting = Batch(b.collection, b.name, inbox_key(b.collection, b.name, "x")[:-1])
             waiting.manifests = [inbox_key(b.collection, b.name, r) for _, r in manifests_found]
             _reject_manifest(store, settings, waiting, ManifestRejected(waiting.prefix + rel, e.reason))
@@ -973,9 +986,9 @@ def ingest_local_batch(b: LocalBatch, report_: IngestReport) -> None:
         state |= {"state": "failed", "reason": f"{failed} files could not be ingested: run the ingest again"}
     else:
         for path, rel in manifests_found:  # kept with the batch's record
-            store.put_file(
-                f"{EXPORTS}manifests/{b.collection}/{b.name}/{rel}", path, content_type="text/plain"
-            )
+            with _Pinned(path) as pinned:
+                kept = f"{EXPORTS}manifests/{b.collection}/{b.name}/{rel}"
+                store.put_file(kept, pinned.path, content_type="text/plain")
         if manifests_found:
             with session_scope(settings) as session:
                 crud.add_event(session, type="manifest archived", collection=b.collection, batch=b.name,
@@ -996,8 +1009,10 @@ def _clear_waiting(store: ObjectStore, b: LocalBatch, files: list[tuple[Path, st
             key = inbox_key(b.collection, b.name, rel)
         except InvalidKeyError:
             continue
-        if key in left and store.stat(key).sha256 == sha256_file(path):
-            store.delete(key)
+        if key in left:
+            with _Pinned(path) as pinned:
+                if store.stat(key).sha256 == pinned.sha256():
+                    store.delete(key)
     for key in left:
         if posixpath.basename(key) == REJECTED or posixpath.basename(key).lower() in manifest.MANIFEST_NAMES:
             store.delete(key)

@@ -174,12 +174,8 @@ class _FailedState:
         self.data = exc
 
 
-def _with_retries(task_obj: Any, fn: Callable[..., Any], args: Any, kwargs: Any) -> Any:
-    if isinstance(task_obj, LazyTask):
-        retries, delays, condition = task_obj.policy()
-    else:
-        retries = int(task_obj.retries or 0)
-        delays, condition = task_obj.retry_delay_seconds or 0, task_obj.retry_condition_fn
+def _with_retries(task_obj: LazyTask, fn: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+    retries, delays, condition = task_obj.policy()
     for attempt in range(retries + 1):
         try:
             return fn(*args, **kwargs)

@@ -182,6 +182,19 @@ def test_bad_batches_through_lantai_ingest(home: Path, corpus: dict[str, Path], 
     good = _items(settings)["good.png"]
     assert outcomes[good.reference_code] == ItemStatus.enriched
 
+    # a refused manifest beside a file whose name storage cannot hold: the batch waits in
+    # the inbox, and that file, which cannot wait there, is quarantined now (not lost)
+    odd = tmp_path / "batches" / "odd"
+    odd.mkdir()
+    (odd / "manifest.json").write_bytes(RECURSIVE)
+    _page(odd / "fine.png", "waits in the inbox")
+    _page(Path(os.fsdecode(bytes(odd) + b"/odd\xfe.png")), "cannot wait")
+    waiting = ingest_flow(str(odd), "BAD", None, None)
+    assert waiting["batches"][0]["state"] == "waiting"
+    assert store.exists("inbox/BAD/odd/fine.png")
+    odd_item = _items(settings)["odd%FE.png"]
+    assert odd_item.status == ItemStatus.quarantined and "not UTF-8" in odd_item.status_reason
+
 
 def test_lantai_ingest_reports_a_refused_manifest(tmp_path: Path, corpus: dict[str, Path]) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LANTAI_", "PREFECT_"))}
