@@ -1,10 +1,13 @@
-"""OCR quality: character error rate per page and overall, Lantai against bare Tesseract
-on the same pages in the same run.
+"""OCR quality: character error rate per page and overall, Lantai's engines against bare
+Tesseract on the same pages in the same run.
 
-Pages and references come from ../shared/data/ocr (see its MANIFEST.tsv). Bare Tesseract
-is the plain CLI (`tesseract PAGE stdout -l LANG`); Lantai is `tasks.ocr.ocr_file` with
-its defaults (orientation, deskew, DPI normalization, CJK spacing). CER is computed after
-normalization (NFKC, no whitespace/punctuation, traditional → simplified).
+Pages and references come from ../shared/data/ocr (see its MANIFEST.tsv), plus every
+Chinese page and the English photo test fed in sideways, upside down and 3° skewed. Bare
+Tesseract is the plain CLI (`tesseract PAGE stdout -l LANG`); the Lantai columns are
+`tasks.ocr.ocr_file` with its defaults (orientation, deskew, DPI normalization, reading
+order) and the engine forced to Tesseract, to PP-OCR, or left to `auto` (what Lantai
+runs). CER is computed after normalization (NFKC, no whitespace/punctuation,
+traditional → simplified). The figures of issue #17 are checked at the end.
 
     .venv/bin/python bench/ocr_quality.py [--data ../shared/data]
 """
@@ -42,7 +45,8 @@ def make_variants(data: Path, rows: list[dict[str, str]], folder: Path) -> list[
     from PIL import Image
 
     extra = []
-    for name in ("ocr/en/tesseract__phototest.tif", "ocr/zh/cnocr__multi-line_cn1.png"):
+    names = ["ocr/en/tesseract__phototest.tif"] + [r["file"] for r in rows if r["language"].startswith("zh")]
+    for name in names:
         row = next(r for r in rows if r["file"] == name)
         base = Image.open(data / name).convert("RGB")
         variants = {
@@ -57,6 +61,9 @@ def make_variants(data: Path, rows: list[dict[str, str]], folder: Path) -> list[
     return extra
 
 
+ENGINES = ("tesseract", "ppocr", "auto")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
@@ -67,37 +74,68 @@ def main() -> None:
         if r["kind"].startswith("ocr")
     ]
     rows += make_variants(args.data, rows, Path(tempfile.mkdtemp(prefix="lantai-ocr-variants-")))
-    totals = {"bare": [0, 0], "lantai": [0, 0]}
-    print(f"{'page':58} {'lang':12} {'bare CER':>9} {'lantai CER':>10} {'bare s':>7} {'lantai s':>8}")
-    worse = []
+    names = ("bare", *ENGINES)
+    totals: dict[tuple[str, str], list[int]] = {}
+    scores_by_page = []
+    print(f"{'page':62} {'lang':12} " + " ".join(f"{n:>9}" for n in names) + "   seconds (bare/tess/pp/auto)")
     for row in rows:
         page = args.data / row["file"]  # variants have absolute paths
-        label = f"variant {row['variant']}: {Path(row['file']).name}" if "variant" in row else row["file"]
+        label = f"{row['variant']}: {Path(row['file']).name}" if "variant" in row else row["file"]
         reference = (args.data / row["reference_text_file"]).read_text(encoding="utf-8")
         languages = LANGUAGES[row["language"]]
+        script = "en" if row["language"] == "en" else "zh"
+        texts, seconds = {}, []
         t0 = time.perf_counter()
-        bare_text = bare(page, languages)
-        t1 = time.perf_counter()
-        with tempfile.TemporaryDirectory() as tmp:
-            result = ocr_file(page, kind="image", languages=languages, workdir=Path(tmp), workers=2)
-        t2 = time.perf_counter()
-        lantai_text = "\n".join(p.text for p in result.pages)
+        texts["bare"] = bare(page, languages)
+        seconds.append(time.perf_counter() - t0)
+        for engine in ENGINES:
+            t0 = time.perf_counter()
+            with tempfile.TemporaryDirectory() as tmp:
+                result = ocr_file(
+                    page, kind="image", languages=languages, workdir=Path(tmp), workers=2, engine=engine
+                )
+            seconds.append(time.perf_counter() - t0)
+            texts[engine] = "\n".join(p.text for p in result.pages)
         ref = normalize(reference)
         scores = {}
-        for name, text in (("bare", bare_text), ("lantai", lantai_text)):
-            errors = edit_distance(ref, normalize(text))
-            totals[name][0] += errors
-            totals[name][1] += len(ref)
+        for name in names:
+            errors = edit_distance(ref, normalize(texts[name]))
+            for group in (script, "all"):
+                total = totals.setdefault((name, group), [0, 0])
+                total[0] += errors
+                total[1] += len(ref)
             scores[name] = errors / max(1, len(ref))
-        if scores["lantai"] > scores["bare"] + 1e-9:
-            worse.append(label)
+        scores_by_page.append((label, script, scores))
         print(
-            f"{label:58} {languages:12} {scores['bare']:9.3f} {scores['lantai']:10.3f} "
-            f"{t1 - t0:7.2f} {t2 - t1:8.2f}"
+            f"{label:62} {languages:12} "
+            + " ".join(f"{scores[n]:9.3f}" for n in names)
+            + "   "
+            + "/".join(f"{s:.1f}" for s in seconds)
         )
     overall = {k: v[0] / max(1, v[1]) for k, v in totals.items()}
-    print(f"{'overall (character-weighted)':58} {'':12} {overall['bare']:9.3f} {overall['lantai']:10.3f}")
-    print("pages where Lantai is worse than bare Tesseract:", ", ".join(worse) or "none")
+    for group, title in (("zh", "Chinese pages"), ("en", "English pages"), ("all", "all pages")):
+        print(
+            f"{'overall, ' + title + ' (character-weighted)':62} {'':12} "
+            + " ".join(f"{overall[(n, group)]:9.3f}" for n in names)
+        )
+    zh_auto, zh_bare = overall[("auto", "zh")], overall[("bare", "zh")]
+    zh_tess = overall[("tesseract", "zh")]
+    print(
+        f"Chinese: auto / bare Tesseract = {zh_auto / zh_bare:.2f}, auto / Lantai's Tesseract = "
+        f"{zh_auto / zh_tess:.2f} (target <= 0.50)"
+    )
+    worse = [
+        f"{label} (+{s['auto'] - min(s['bare'], s['tesseract']):.3f})"
+        for label, script, s in scores_by_page
+        if script == "zh" and s["auto"] > min(s["bare"], s["tesseract"]) + 0.02
+    ]
+    print("Chinese pages where auto is worse than Tesseract by more than 0.02:", ", ".join(worse) or "none")
+    en_worse = [
+        label
+        for label, script, s in scores_by_page
+        if script == "en" and s["auto"] > min(s["bare"], s["tesseract"]) + 1e-9
+    ]
+    print("English pages where auto is worse than Tesseract:", ", ".join(en_worse) or "none")
     assert cer("繁體", "繁体") == 0  # the normalization treats scripts alike
 
 

@@ -70,7 +70,10 @@ HEADERS = {
     "generation": "generation",
     "ocr语言": "ocr_languages",
     "ocr_languages": "ocr_languages",
+    "ocr引擎": "ocr_engine",
+    "ocr_engine": "ocr_engine",
 }
+OCR_ENGINES = ("auto", "ppocr", "tesseract")
 RETENTION = {"Y": "Y", "D30": "D30", "D10": "D10", "永久": "Y", "30年": "D30", "10年": "D10"}
 MANIFEST_NAMES = ("manifest.csv", "manifest.json", "清单.csv", "清单.json")
 
@@ -196,6 +199,10 @@ def _clean(line: int, raw: dict[str, object]) -> ManifestRow:
         raise BadInputError(f"开放标识 {fields['access']!r} is not one of 开放, 控制, 延期, 未审核")
     if "date" in fields:
         fields["date"] = validate_date(fields["date"])
+    if "ocr_engine" in fields:
+        fields["ocr_engine"] = fields["ocr_engine"].lower()
+        if fields["ocr_engine"] not in OCR_ENGINES:
+            raise BadInputError(f"ocr引擎 {fields['ocr_engine']!r} is not one of {', '.join(OCR_ENGINES)}")
     return ManifestRow(line, file, fields)
 
 

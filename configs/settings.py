@@ -42,6 +42,8 @@ class IngestSettings(BaseModel):
 
 class OcrSettings(BaseModel):
     languages: str = "chi_sim+eng"
+    # auto: PP-OCR for Chinese (with English), Tesseract for every other language
+    engine: Literal["auto", "ppocr", "tesseract"] = "auto"
     dpi: int = Field(300, ge=70, le=1200)
     page_timeout: int = Field(300, ge=1)
     workers: int = Field(0, ge=0)

@@ -259,8 +259,12 @@ def _ocr_asset(
     the editors' corrections and what refers to them stay."""
     began = time.monotonic()
     languages = item.ocr_languages or coll.ocr_languages or settings.ocr.languages
-    options = ocr.options(languages, settings.ocr.dpi)
-    key = result_key(sha256=asset.sha256, engine="tesseract", version=ocr.tesseract_version(), **options)
+    engine_name = ocr.choose_engine(item.ocr_engine or coll.ocr_engine or settings.ocr.engine, languages)
+    workers = settings.ocr.workers or os.cpu_count() or 1
+    engine = ocr.make_engine(engine_name, workers=workers)
+    version = engine.version()
+    options = ocr.options(languages, settings.ocr.dpi, engine=engine_name)
+    key = result_key(sha256=asset.sha256, engine=engine_name, version=version, **options)
     with session_scope(settings) as session:
         current = session.get(Asset, asset.id)
         assert current is not None
@@ -278,7 +282,7 @@ def _ocr_asset(
     parts: list[Path] = []
     failed: list[dict[str, Any]] = []
     count = 0
-    engine_label = f"tesseract {ocr.tesseract_version()}"
+    engine_label = version if engine_name == "ppocr" else f"tesseract {version}"
     with ocr.HocrWriter(workdir / "item.hocr") as hocr:
         for page in ocr.ocr_pages(
             work,
@@ -287,7 +291,8 @@ def _ocr_asset(
             workdir=workdir,
             dpi=settings.ocr.dpi,
             page_timeout=settings.ocr.page_timeout,
-            workers=settings.ocr.workers or os.cpu_count() or 1,
+            workers=workers,
+            engine=engine,
         ):
             count += 1
             image = None
@@ -354,8 +359,8 @@ def _ocr_asset(
             item_id=item.id,
             asset_id=asset.id,
             outcome="warning" if failed else "success",
-            engine="tesseract",
-            version=ocr.tesseract_version(),
+            engine=engine_name,
+            version=version,
             options=options,
             pages=count,
             failed_pages=failed,
@@ -701,9 +706,8 @@ def preflight(settings: Settings, kinds: set[str]) -> None:
     """Check the installation before any work starts, so a missing program or model is one
     clear message (naming the setup command) instead of a failure per item."""
     if Kind.scan in kinds:
-        tools.require("tesseract")
         tools.require("pdfunite")
-        ocr.check_languages(settings.ocr.languages)
+        ocr.require(ocr.choose_engine(settings.ocr.engine, settings.ocr.languages), settings.ocr.languages)
     if Kind.recording in kinds:
         tools.require("ffmpeg")
         tools.require("ffprobe")

@@ -864,6 +864,7 @@ def ingest_flow(
             name=settings.collection.name if code == settings.collection.code else code,
             fonds=settings.collection.fonds,
             ocr_languages=settings.ocr.languages,
+            ocr_engine="" if settings.ocr.engine == "auto" else settings.ocr.engine,
             retention=settings.collection.retention,
             script=settings.asr.script,
         )

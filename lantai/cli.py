@@ -696,14 +696,31 @@ def models_install(
 
 @models_app.command("list")
 def models_list() -> None:
-    """Installed models."""
+    """Installed models: ASR models in the model directory, and the bundled PP-OCR models
+    with their SHA-256 verified (exit 1 when one is missing or altered)."""
     from tasks.models import KNOWN, is_installed
 
     root = get_settings().models_path
     names = sorted({*KNOWN, *(p.name for p in root.glob("*") if p.is_dir() and not p.name.startswith("."))})
+    out.print("[bold]ASR models[/bold] (model directory)")
     for name in names:
         mark = "installed" if is_installed(root, name) else "not installed"
-        out.print(f"{name:12} {mark}")
+        out.print(f"  {name:12} {mark}")
+    from tasks.ocr import ppocr
+
+    out.print("[bold]OCR models[/bold] (PP-OCR, bundled with rapidocr; SHA-256 checked)")
+    try:
+        checks = ppocr.check_models()
+        out.print(f"  {ppocr.version()}")
+    except ppocr.PpOcrUnavailable as e:
+        err.print(f"  PP-OCR not installed: {e}")
+        raise typer.Exit(1) from e
+    for check in checks:
+        state = "ok" if check.ok else ("missing" if not check.actual else f"SHA-256 differs: {check.actual}")
+        out.print(f"  {check.role:4} {check.path.name:38} {check.expected[:16]}…  {state}")
+    if not all(c.ok for c in checks):
+        err.print("reinstall: .venv/bin/pip install --force-reinstall rapidocr==3.10.0")
+        raise typer.Exit(1)
 
 
 @users_app.command("add")

@@ -265,3 +265,39 @@ def test_re_enriching_an_open_item_never_publishes_a_new_number(home: Path, tmp_
         public = Filters(audience="public")
         assert search(s, number, filters=public) == [] and search(s, number[-8:], filters=public) == []
         assert search(s, number, include_restricted=True)  # staff still find it
+
+
+def test_ocr_engine_per_manifest_row(home: Path, tmp_path: Path) -> None:
+    """auto reads Chinese with PP-OCR; a row's ocr引擎 chooses Tesseract for its item; the
+    engine is in the page rows and the provenance event; a bad value is a row error."""
+    from catalog.models import Page
+    from tests.conftest import RESOURCES
+
+    folder = tmp_path / "engines"
+    folder.mkdir()
+    shutil.copy(SAMPLES / "网络支付.png", folder / "a.png")
+    shutil.copy(RESOURCES / "two_columns.png", folder / "b.png")
+    shutil.copy(SAMPLES / "phototest.tif", folder / "c.tif")
+    (folder / "manifest.csv").write_text(
+        "文件名,题名,ocr引擎\na.png,甲,tesseract\nb.png,乙,\nc.tif,丙,paddle\n", encoding="utf-8"
+    )
+    report = ingest_flow(str(folder), "OE", None, None)
+    assert len(report["manifest_errors"]) == 1 and "paddle" in report["manifest_errors"][0]
+    enrich_flow("OE")
+    with session_scope(get_settings()) as session:
+        by_title = {i.title: i for i in session.exec(select(Item))}
+        engines = {}
+        for title in ("甲", "乙"):
+            page = session.exec(select(Page).where(Page.item_id == by_title[title].id)).one()
+            event = session.exec(
+                select(Event).where(
+                    Event.item_id == by_title[title].id, Event.type == "optical character recognition"
+                )
+            ).one()
+            engines[title] = (page.engine.split()[0], event.detail["engine"])
+            assert page.status == "ok"
+        assert engines == {"甲": ("tesseract", "tesseract"), "乙": ("rapidocr", "ppocr")}
+        columns = session.exec(select(Page).where(Page.item_id == by_title["乙"].id)).one()
+        expected = (RESOURCES / "two_columns.txt").read_text("utf-8").split()
+        assert columns.text.split() == expected  # read column by column
+        assert search(session, "扎实推进高质量", include_restricted=True)[0].title == "乙"

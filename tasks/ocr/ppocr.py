@@ -1,0 +1,237 @@
+"""PP-OCR (PaddleOCR's PP-OCRv6 small detection and recognition models, Apache-2.0) through
+RapidOCR on onnxruntime. The models ship inside the ``rapidocr`` wheel: nothing is
+downloaded, and ``lantai models list`` checks their SHA-256 against the values RapidOCR
+publishes in its MODEL_LICENSES.md (pinned here, so a changed file is noticed).
+
+PP-OCR reads Chinese far better than Tesseract (handwriting, low-resolution print, photos:
+docs/benchmarks.md) but returns lines without a reading order; :mod:`tasks.ocr.layout`
+gives them one, and this module writes the hOCR and the searchable PDF page Tesseract
+would have written, so both engines' outputs are alike downstream.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from tasks import tools
+from tasks.ocr import layout
+from tasks.ocr.model import Line, PageResult, PreparedPage, Word
+from tasks.ocr.render import write_hocr, write_text_pdf
+
+RAPIDOCR_VERSION = "3.10.0"
+# (file in rapidocr/models, SHA-256 from RapidOCR's MODEL_LICENSES.md section 6)
+MODELS = {
+    "det": ("PP-OCRv6_det_small.onnx", "090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f"),
+    "rec": ("PP-OCRv6_rec_small.onnx", "6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884"),
+    "cls": (
+        "ch_ppocr_mobile_v2.0_cls_mobile.onnx",
+        "e47acedf663230f8863ff1ab0e64dd2d82b838fceb5957146dab185a89d6215c",
+    ),
+}
+TEXT_SCORE = 0.5  # RapidOCR's default: lines recognised with a lower score are dropped
+UPSIDE_DOWN = 0.9  # the line classifier's own threshold for turning a line (cls_thresh)
+# languages PP-OCR's Chinese recognition model reads (it reads Latin letters and digits too)
+READS = {"chi_sim", "chi_tra", "chi_sim_vert", "chi_tra_vert", "eng"}
+
+
+class PpOcrUnavailable(tools.MissingDependencyError):
+    pass
+
+
+def model_dir() -> Path:
+    try:
+        import rapidocr
+    except ImportError as e:
+        raise PpOcrUnavailable(
+            "PP-OCR (the rapidocr package)", hint="run: bash scripts/setup   (it installs requirements.lock)"
+        ) from e
+    return Path(rapidocr.__file__).parent / "models"
+
+
+@dataclass
+class ModelCheck:
+    role: str
+    path: Path
+    expected: str
+    actual: str
+
+    @property
+    def ok(self) -> bool:
+        return self.actual == self.expected
+
+
+def check_models(*, hash_files: bool = True) -> list[ModelCheck]:
+    """The bundled models with their expected and actual SHA-256 ('' when missing)."""
+    folder = model_dir()
+    checks = []
+    for role, (name, expected) in MODELS.items():
+        path = folder / name
+        actual = ""
+        if path.is_file():
+            actual = _sha256(path) if hash_files else expected
+        checks.append(ModelCheck(role, path, expected, actual))
+    return checks
+
+
+@lru_cache(maxsize=8)
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def version() -> str:
+    try:
+        installed = metadata.version("rapidocr")
+    except metadata.PackageNotFoundError as e:
+        raise PpOcrUnavailable(
+            "PP-OCR (the rapidocr package)", hint="run: bash scripts/setup   (it installs requirements.lock)"
+        ) from e
+    return f"rapidocr {installed} PP-OCRv6 small"
+
+
+def require() -> None:
+    """Fail with one clear message when the engine or its models are not installed intact."""
+    version()
+    bad = [c for c in check_models() if not c.ok]
+    if bad:
+        names = ", ".join(f"{c.path.name} ({'missing' if not c.actual else 'SHA-256 differs'})" for c in bad)
+        raise PpOcrUnavailable(
+            f"intact PP-OCR models: {names}",
+            hint="reinstall: .venv/bin/pip install --force-reinstall rapidocr==3.10.0",
+        )
+
+
+_lock = threading.Lock()
+_engines: dict[int, Any] = {}
+
+
+def _engine(threads: int) -> Any:
+    """One RapidOCR instance per process (and thread count): the models load once, ~0.5 GB."""
+    with _lock:
+        if threads not in _engines:
+            from rapidocr import RapidOCR
+
+            class _Recorder(RapidOCR):
+                """Keeps the line classifier's verdicts of the last call (per thread)."""
+
+                local = threading.local()
+
+                def run_ocr_steps(self, img: np.ndarray, op_record: dict[str, Any]) -> Any:
+                    det, cls, rec, crops = super().run_ocr_steps(img, op_record)
+                    self.local.cls = list(cls.cls_res or [])
+                    return det, cls, rec, crops
+
+            folder = model_dir()
+            _engines[threads] = _Recorder(
+                params={
+                    "Global.log_level": "error",
+                    "Global.return_word_box": True,
+                    "Global.text_score": 0.0,  # filtered here, keeping lines and words aligned
+                    "Det.model_path": str(folder / MODELS["det"][0]),
+                    "Rec.model_path": str(folder / MODELS["rec"][0]),
+                    "Cls.model_path": str(folder / MODELS["cls"][0]),
+                    "EngineConfig.onnxruntime.intra_op_num_threads": threads,
+                    "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+                }
+            )
+        return _engines[threads]
+
+
+def _bbox(quad: Any, factor: float, width: int, height: int) -> tuple[int, int, int, int]:
+    pts = np.asarray(quad, dtype=np.float64).reshape(-1, 2) * factor
+    x0, y0 = pts.min(axis=0)
+    x1, y1 = pts.max(axis=0)
+    return (
+        max(0, round(x0)),
+        max(0, round(y0)),
+        min(width, max(round(x1), round(x0) + 1)),
+        min(height, max(round(y1), round(y0) + 1)),
+    )
+
+
+def _squash(text: str) -> str:
+    return "".join(text.split())
+
+
+class PpOcrEngine:
+    """PP-OCRv6 small on onnxruntime. Thread-safe; pages running in parallel share the one
+    model instance, each ONNX run using ``cores // workers`` threads."""
+
+    name = "ppocr"
+
+    def __init__(self, workers: int = 1) -> None:
+        self.threads = max(1, (os.cpu_count() or 1) // max(1, workers))
+
+    def version(self) -> str:
+        return version()
+
+    def recognize(self, page: PreparedPage, *, languages: str, timeout: float, out_base: Path) -> PageResult:
+        engine = _engine(self.threads)
+        with Image.open(page.image) as img:
+            rgb = np.asarray(img.convert("RGB"))[:, :, ::-1]  # RapidOCR works in BGR
+        try:
+            result = engine(np.ascontiguousarray(rgb))
+        except Exception as e:  # onnxruntime and OpenCV raise their own types
+            raise tools.ToolError(f"PP-OCR of page {page.page_no} failed: {e}") from e
+        verdicts = getattr(engine.local, "cls", [])
+        factor = 1 / page.scale
+        texts = list(result.txts or ())
+        scores = list(result.scores or ())
+        quads = list(result.boxes) if result.boxes is not None else []
+        word_groups = list(result.word_results or ())
+        lines: list[Line] = []
+        g = 0
+        for text, score, quad in zip(texts, scores, quads, strict=False):
+            group = None
+            if g < len(word_groups) and _squash("".join(w[0] for w in word_groups[g])) == _squash(text):
+                group, g = word_groups[g], g + 1
+            if score < TEXT_SCORE or not text.strip():
+                continue
+            box = _bbox(quad, factor, page.width, page.height)
+            words = [
+                Word(
+                    w_text.strip(),
+                    _bbox(w_box, factor, page.width, page.height),
+                    round(float(w_score) * 100, 2),
+                )
+                for w_text, w_score, w_box in (group or ())
+                if w_text.strip() and w_box is not None
+            ] or [Word(text.strip(), box, round(float(score) * 100, 2))]
+            lines.append(Line(text.strip(), box, round(float(score) * 100, 2), words))
+        vertical = layout.is_vertical([ln.bbox for ln in lines], [ln.text for ln in lines])
+        order = layout.reading_order([ln.bbox for ln in lines], vertical=vertical)
+        lines = [lines[i] for i in order]
+        confs = [w.conf for ln in lines for w in ln.words]
+        turned = sum(1 for label, conf in verdicts if str(label) == "180" and conf >= UPSIDE_DOWN)
+        result_page = PageResult(
+            page_no=page.page_no,
+            text="\n".join(ln.text for ln in lines),
+            lines=lines,
+            width=page.width,
+            height=page.height,
+            mean_conf=round(sum(confs) / len(confs), 2) if confs else None,
+            status="ok" if lines else "empty",
+            rotation=page.rotation,
+            skew=page.skew,
+            image=page.view,
+            vertical=vertical,
+            # most lines had to be turned over to be read: the page is upside down
+            turn=180 if verdicts and turned * 2 > len(verdicts) else 0,
+        )
+        dpi = round((page.dpi or 300) / page.scale)
+        result_page.hocr = write_hocr(result_page, out_base.with_suffix(".hocr"), system=self.version())
+        result_page.pdf = write_text_pdf(result_page, out_base.with_suffix(".pdf"), dpi=dpi)
+        return result_page

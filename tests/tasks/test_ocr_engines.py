@@ -1,0 +1,180 @@
+"""Both OCR engines for real (Tesseract, PP-OCR from the rapidocr wheel), the engine choice,
+reading order on a two-column page and on a vertical right-to-left page, and PP-OCR's
+hOCR and searchable PDF."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import pytest
+from PIL import Image
+
+from configs.errors import BadInputError
+from tasks.ocr import OcrResult, choose_engine, ocr_file, ppocr
+from tasks.ocr.layout import reading_order
+from tasks.ocr.model import Line, PageResult, Word
+from tasks.ocr.render import write_hocr
+from tests.conftest import RESOURCES, SAMPLES
+
+
+def _ocr(path: Path, tmp_path: Path, engine: str, languages: str = "chi_sim+eng") -> OcrResult:
+    return ocr_file(
+        path, kind="image", languages=languages, workdir=tmp_path / engine, workers=2, engine=engine
+    )
+
+
+@pytest.mark.parametrize("engine", ["tesseract", "ppocr"])
+def test_both_engines_read_a_chinese_page_with_boxes(tmp_path: Path, engine: str) -> None:
+    result = _ocr(SAMPLES / "网络支付.png", tmp_path, engine)
+    assert result.engine == engine
+    page = result.pages[0]
+    assert page.status == "ok" and "网络支付并无本质的区别" in page.text and "信用卡账户" in page.text
+    assert page.lines[0].text.startswith("网络支付")
+    for line in page.lines:
+        x0, y0, x1, y1 = line.bbox
+        assert 0 <= x0 < x1 <= page.width and 0 <= y0 < y1 <= page.height
+        assert all(x0 - 2 <= w.bbox[0] < w.bbox[2] <= x1 + 2 for w in line.words)
+        assert all(0 <= w.conf <= 100 for w in line.words)
+    assert "ocrx_word" in result.hocr and result.pdf is not None
+
+
+def _lines(name: str) -> list[str]:
+    return (RESOURCES / f"{name}.txt").read_text("utf-8").split()
+
+
+def test_two_columns_under_a_heading_are_read_column_by_column(tmp_path: Path) -> None:
+    result = _ocr(RESOURCES / "two_columns.png", tmp_path, "ppocr")
+    page = result.pages[0]
+    assert [ln.text for ln in page.lines] == _lines("two_columns")
+    assert not page.vertical
+    # the stored order is the order of the hOCR and of the PDF's text
+    hocr_order = [page.lines.index(ln) for ln in page.lines]
+    assert hocr_order == sorted(hocr_order)
+    pdf_text = pdfium.PdfDocument(result.pdf)[0].get_textpage().get_text_range()
+    assert "".join(pdf_text.split()) == "".join(_lines("two_columns"))
+
+
+def test_vertical_page_is_read_right_to_left(tmp_path: Path) -> None:
+    result = _ocr(RESOURCES / "vertical_rtl.png", tmp_path, "ppocr", languages="chi_tra_vert+chi_tra")
+    page = result.pages[0]
+    assert [ln.text for ln in page.lines] == _lines("vertical_rtl")
+    assert page.vertical and page.rotation == 0
+    xs = [ln.bbox[0] for ln in page.lines]
+    assert xs == sorted(xs, reverse=True)  # first column at the right
+    assert "textangle 90" in result.hocr
+    pdf_text = pdfium.PdfDocument(result.pdf)[0].get_textpage().get_text_range()
+    assert "".join(pdf_text.split()) == "".join(_lines("vertical_rtl"))
+
+
+def test_upside_down_page_is_turned_and_read_in_order(tmp_path: Path) -> None:
+    turned = tmp_path / "turned.png"
+    Image.open(RESOURCES / "two_columns.png").rotate(180).save(turned, dpi=(200, 200))
+    page = _ocr(turned, tmp_path, "ppocr").pages[0]
+    assert page.rotation == 180
+    assert [ln.text for ln in page.lines] == _lines("two_columns")
+
+
+def test_sideways_page_is_turned_upright(tmp_path: Path) -> None:
+    sideways = tmp_path / "sideways.png"
+    Image.open(RESOURCES / "two_columns.png").rotate(90, expand=True).save(sideways, dpi=(200, 200))
+    page = _ocr(sideways, tmp_path, "ppocr").pages[0]
+    assert page.rotation in (90, 270) and not page.vertical
+    assert [ln.text for ln in page.lines] == _lines("two_columns")
+
+
+def test_searchable_pdf_puts_each_word_over_its_box(tmp_path: Path) -> None:
+    result = _ocr(SAMPLES / "phototest.tif", tmp_path, "ppocr", languages="eng")
+    page = result.pages[0]
+    doc = pdfium.PdfDocument(result.pdf)
+    pdf_page = doc[0]
+    k = pdf_page.get_width() / page.width  # points per page-image pixel
+    height = pdf_page.get_height()
+    text = pdf_page.get_textpage()
+    words = [w for ln in page.lines for w in ln.words]
+    assert len(words) > 40
+    for word in words:
+        x0, y0, x1, y1 = word.bbox
+        inside = text.get_text_bounded(
+            x0 * k + 0.5, height - y1 * k + 0.5, x1 * k - 0.5, height - y0 * k - 0.5
+        )
+        assert word.text.strip(" .,") in inside, (word, inside)
+    assert "The quick brown dog jumped over the" in text.get_text_range()  # spaces kept
+
+
+def test_hocr_escapes_recognised_text(tmp_path: Path) -> None:
+    image = tmp_path / "p.jpg"
+    Image.new("L", (100, 40), 255).save(image)
+    word = Word("<script>&'\"", (1, 1, 50, 20), 90.0)
+    page = PageResult(
+        page_no=1, lines=[Line(word.text, word.bbox, 90.0, [word])], width=100, height=40, image=image
+    )
+    hocr = write_hocr(page, tmp_path / "p.hocr", system="x").read_text("utf-8")
+    assert "<script>" not in hocr and "&lt;script&gt;&amp;" in hocr
+
+
+def test_engine_choice() -> None:
+    assert choose_engine("auto", "chi_sim+eng") == "ppocr"
+    assert choose_engine("auto", "chi_tra_vert") == "ppocr"
+    assert choose_engine("auto", "eng") == "tesseract"  # Latin script: Tesseract reads it as well
+    for minority in ("bod", "uig", "mon", "chi_sim+bod"):  # scripts PP-OCR's model does not know
+        assert choose_engine("auto", minority) == "tesseract"
+        with pytest.raises(BadInputError, match="PP-OCR does not read"):
+            choose_engine("ppocr", minority)
+    assert choose_engine("tesseract", "chi_sim") == "tesseract"
+    with pytest.raises(BadInputError):
+        choose_engine("paddle", "chi_sim")
+
+
+def test_bundled_models_are_verified(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert all(check.ok for check in ppocr.check_models())
+    ppocr.require()
+    # a model file that differs from the published hash is reported
+    fake = tmp_path / "models"
+    shutil.copytree(ppocr.model_dir(), fake)
+    (fake / ppocr.MODELS["cls"][0]).write_bytes(b"not the model")
+    monkeypatch.setattr(ppocr, "model_dir", lambda: fake)
+    bad = [c for c in ppocr.check_models() if not c.ok]
+    assert [c.role for c in bad] == ["cls"]
+    with pytest.raises(ppocr.PpOcrUnavailable, match="SHA-256 differs"):
+        ppocr.require()
+
+
+def test_reading_order_heading_columns_caption_and_table_row() -> None:
+    h = 20
+    boxes = [(100, 0, 500, 30)]  # heading over both columns
+    left = [(0, 50 + i * 30, 280, 50 + i * 30 + h) for i in range(4)]
+    right = [(320, 50 + i * 30, 600, 50 + i * 30 + h) for i in range(4)]
+    boxes += [b for pair in zip(left, right, strict=True) for b in pair]  # interleaved, as PP-OCR returns
+    boxes += [(0, 200, 600, 220)]  # a full-width paragraph under the columns
+    boxes += [(0, 240, 100, 260), (250, 240, 350, 260), (500, 240, 600, 260)]  # a table row
+    order = reading_order(boxes)
+    expected = [0, 1, 3, 5, 7, 2, 4, 6, 8, 9, 10, 11, 12]
+    assert order == expected
+
+
+def test_reading_order_vertical_columns_right_to_left_in_tiers() -> None:
+    # two tiers of three vertical columns (a page cut by a horizontal rule)
+    top = [(500 - i * 40, 0, 530 - i * 40, 200) for i in range(3)]
+    bottom = [(500 - i * 40, 260, 530 - i * 40, 460) for i in range(3)]
+    boxes = [bottom[2], top[0], bottom[0], top[2], top[1], bottom[1]]
+    order = reading_order(boxes, vertical=True)
+    assert [boxes[i] for i in order] == top + bottom
+
+
+def test_reading_order_padded_lines_that_overlap_stay_top_to_bottom() -> None:
+    # detector boxes are padded: each line's box overlaps its neighbours' by a few pixels;
+    # short lines (a paragraph's last) must not be read before the longer lines above them
+    boxes = [(30, 84 + i * 36, 600 - (300 if i == 2 else 0), 125 + i * 36) for i in range(8)]
+    shuffled = [boxes[i] for i in (5, 1, 7, 0, 3, 2, 6, 4)]
+    assert [shuffled[i] for i in reading_order(shuffled)] == boxes
+
+
+def test_auto_leaves_minority_scripts_to_tesseract(tmp_path: Path) -> None:
+    # Mongolian in Cyrillic, Tibetan, Uyghur: their Tesseract language data is installed
+    for languages in ("mon", "bod+eng", "uig+eng"):
+        result = ocr_file(
+            SAMPLES / "phototest.tif", kind="image", languages=languages, workdir=tmp_path / languages[:3]
+        )
+        assert result.engine == "tesseract" and result.pages[0].status == "ok"
