@@ -1,20 +1,25 @@
-"""OCR throughput: pages per minute for Lantai and OCRmyPDF on the same input, same run.
+"""OCR throughput: pages per minute for Lantai's engines and OCRmyPDF on the same input,
+same run.
 
 Inputs are built from the real page scans in ../shared/data/ocr (cycled to 20 pages):
-(1) one 20-page image-only PDF, (2) a folder of 20 single-page TIFFs. Lantai runs its
-full per-page work (orientation, deskew, OCR, hOCR, page image, searchable PDF); OCRmyPDF
-runs with the same languages, ``--jobs`` = cores and ``--output-type pdf``. CER of each
-output against the references is printed next to the speed.
+(1) one 20-page image-only PDF, (2) with ``--tiffs``, a folder of 20 single-page TIFFs.
+Lantai runs its full per-page work (orientation, deskew, OCR, reading order, hOCR, page
+image, searchable PDF) with the engine forced to Tesseract, to PP-OCR, and left to
+``auto``, each in a fresh process whose peak resident set (with its children: Tesseract
+runs as child processes) is reported; OCRmyPDF runs with the same languages, ``--jobs`` =
+cores and ``--output-type pdf``. CER of each output against the references is printed
+next to the speed.
 
 Needs OCRmyPDF and Ghostscript (``pip install ocrmypdf``; ``apt-get install ghostscript``).
 
-    .venv/bin/python bench/ocr_speed.py [--pages 20] [--data ../shared/data]
+    .venv/bin/python bench/ocr_speed.py [--pages 20] [--tiffs] [--data ../shared/data]
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import shutil
 import subprocess
@@ -61,7 +66,7 @@ def build_inputs(data: Path, n: int, root: Path) -> tuple[Path, Path, list[str]]
 
 
 def line(name: str, seconds: float, n: int, cer: float, extra: str = "") -> str:
-    return f"    {name:8}: {60 * n / seconds:6.1f} pages/min  ({seconds:5.1f} s)  CER {cer:.3f}{extra}"
+    return f"    {name:32}: {60 * n / seconds:6.1f} pages/min  ({seconds:5.1f} s)  CER {cer:.3f}{extra}"
 
 
 def cer_of(texts: list[str], references: list[str]) -> float:
@@ -69,12 +74,12 @@ def cer_of(texts: list[str], references: list[str]) -> float:
     return errors / sum(len(normalize(r)) for r in references)
 
 
-def lantai_pdf(pdf: Path, work: Path) -> list[str]:
+def lantai_pdf(pdf: Path, work: Path, engine: str = "auto") -> list[str]:
     texts, parts = [], []
     work.mkdir(parents=True)
     with ocr.HocrWriter(work / "item.hocr") as hocr:
         for page in ocr.ocr_pages(
-            pdf, kind="pdf", languages=LANGS, workdir=work, workers=os.cpu_count() or 1
+            pdf, kind="pdf", languages=LANGS, workdir=work, workers=os.cpu_count() or 1, engine=engine
         ):
             texts.append(page.text)
             hocr.add(page)
@@ -92,6 +97,22 @@ def lantai_tiffs(folder: Path, work: Path) -> list[str]:
         )
         texts.extend(p.text for p in result.pages)
     return texts
+
+
+def lantai_process(pdf: Path, work: Path, engine: str) -> tuple[list[str], float, float]:
+    """Lantai on the PDF in a fresh process: its texts, seconds and peak RSS in MB (the
+    largest of the process and its children)."""
+    out = work.with_suffix(".json")
+    t = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--child", engine, str(pdf), str(work), str(out)],
+        env={**os.environ, "OMP_THREAD_LIMIT": "1"},
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t
+    if status != 0:
+        raise SystemExit(f"Lantai ({engine}) failed")
+    return json.loads(out.read_text("utf-8")), seconds, usage.ru_maxrss / 1024
 
 
 def ocrmypdf(src: Path, out: Path, *extra: str) -> list[str]:
@@ -121,8 +142,14 @@ def ocrmypdf(src: Path, out: Path, *extra: str) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pages", type=int, default=20)
+    ap.add_argument("--tiffs", action="store_true", help="also the folder of single-page TIFFs")
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        engine, pdf, work, out = args.child
+        Path(out).write_text(json.dumps(lantai_pdf(Path(pdf), Path(work), engine)), "utf-8")
+        return
     if shutil.which("gs") is None:
         raise SystemExit("Ghostscript is needed by OCRmyPDF: apt-get install ghostscript")
     with tempfile.TemporaryDirectory(prefix="lantai-ocr-speed-") as tmp:
@@ -132,9 +159,6 @@ def main() -> None:
         print(f"{n} pages, languages {LANGS}, {os.cpu_count()} cores")
 
         t = time.perf_counter()
-        lantai_texts = lantai_pdf(pdf, root / "lantai-pdf")
-        lantai_s = time.perf_counter() - t
-        t = time.perf_counter()
         omp_texts = ocrmypdf(pdf, root / "ocrmypdf.pdf")[:n]
         omp_s = time.perf_counter() - t
         t = time.perf_counter()
@@ -142,15 +166,20 @@ def main() -> None:
         full_s = time.perf_counter() - t
         print(f"(1) {n}-page scanned PDF")
         print(line("OCRmyPDF", omp_s, n, cer_of(omp_texts, refs)))
-        print(
-            line(
-                "OCRmyPDF --rotate-pages --deskew (what Lantai does too)", full_s, n, cer_of(full_texts, refs)
+        print(line("OCRmyPDF --rotate-pages --deskew", full_s, n, cer_of(full_texts, refs)))
+        for engine in ("tesseract", "ppocr", "auto"):
+            texts, seconds, rss = lantai_process(pdf, root / f"lantai-{engine}", engine)
+            print(
+                line(
+                    f"Lantai {engine}",
+                    seconds,
+                    n,
+                    cer_of(texts, refs),
+                    f"  speed ratio {omp_s / seconds:.2f} of OCRmyPDF  peak RSS {rss:.0f} MB",
+                )
             )
-        )
-        print(
-            line("Lantai", lantai_s, n, cer_of(lantai_texts, refs), f"  speed ratio {omp_s / lantai_s:.2f}")
-        )
-
+        if not args.tiffs:
+            return
         t = time.perf_counter()
         lantai_texts = lantai_tiffs(tiffs, root / "lantai-tif")
         lantai_s = time.perf_counter() - t

@@ -30,7 +30,6 @@ def get_or_create_collection(
     name: str = "",
     fonds: str = "J001",
     ocr_languages: str = "chi_sim+eng",
-    ocr_engine: str = "",
     retention: str = "Y",
     script: str = "zh-Hans",
 ) -> Collection:
@@ -42,7 +41,6 @@ def get_or_create_collection(
         name=name or code,
         fonds=fonds,
         ocr_languages=ocr_languages,
-        ocr_engine=ocr_engine,
         retention=retention,
         script=script,
     )

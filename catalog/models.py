@@ -58,7 +58,6 @@ class Collection(SQLModel, table=True):
     name: str = ""
     fonds: str = Field(default="J001", max_length=32)  # 全宗号
     ocr_languages: str = "chi_sim+eng"
-    ocr_engine: str = ""  # auto | ppocr | tesseract; empty: the setting (LANTAI_OCR__ENGINE)
     asr_language: str = ""  # empty: detect
     script: str = "zh-Hans"
     vocabulary: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
@@ -105,7 +104,6 @@ class Item(ItemBase, table=True):
     source_name: str = ""  # original file name of the first master
     batch: str = ""
     ocr_languages: str = ""  # per-item override of the collection's languages
-    ocr_engine: str = ""  # per-item override of the collection's OCR engine (manifest ocr引擎)
     progress: float = 0.0  # 0..1 while processing
     extra: dict[str, Any] = _json({})
     version: int = 0  # optimistic locking for edits of the description

@@ -259,7 +259,7 @@ def _ocr_asset(
     the editors' corrections and what refers to them stay."""
     began = time.monotonic()
     languages = item.ocr_languages or coll.ocr_languages or settings.ocr.languages
-    engine_name = ocr.choose_engine(item.ocr_engine or coll.ocr_engine or settings.ocr.engine, languages)
+    engine_name = ocr.choose_engine(str(item.extra.get("ocr_engine") or settings.ocr.engine), languages)
     workers = settings.ocr.workers or os.cpu_count() or 1
     engine = ocr.make_engine(engine_name, workers=workers)
     version = engine.version()

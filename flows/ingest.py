@@ -425,6 +425,8 @@ def _new_item(
     extra: dict[str, str] = {"group": group} if group else {}
     if proposed:
         extra["proposed_access"] = proposed
+    if engine := fields.pop("ocr_engine", ""):  # the row's OCR engine (ocr引擎) over the setting
+        extra["ocr_engine"] = engine
     item = Item.model_validate(
         {
             **fields,
@@ -864,7 +866,6 @@ def ingest_flow(
             name=settings.collection.name if code == settings.collection.code else code,
             fonds=settings.collection.fonds,
             ocr_languages=settings.ocr.languages,
-            ocr_engine="" if settings.ocr.engine == "auto" else settings.ocr.engine,
             retention=settings.collection.retention,
             script=settings.asr.script,
         )

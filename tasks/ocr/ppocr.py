@@ -39,7 +39,6 @@ MODELS = {
     ),
 }
 TEXT_SCORE = 0.5  # RapidOCR's default: lines recognised with a lower score are dropped
-UPSIDE_DOWN = 0.9  # the line classifier's own threshold for turning a line (cls_thresh)
 # languages PP-OCR's Chinese recognition model reads (it reads Latin letters and digits too)
 READS = {"chi_sim", "chi_tra", "chi_sim_vert", "chi_tra_vert", "eng"}
 
@@ -215,7 +214,9 @@ class PpOcrEngine:
         order = layout.reading_order([ln.bbox for ln in lines], vertical=vertical)
         lines = [lines[i] for i in order]
         confs = [w.conf for ln in lines for w in ln.words]
-        turned = sum(1 for label, conf in verdicts if str(label) == "180" and conf >= UPSIDE_DOWN)
+        # each line votes with the classifier's label, however sure (it turns a line itself
+        # only above its threshold; a page is judged by most of its lines)
+        turned = sum(1 for label, _ in verdicts if str(label) == "180")
         result_page = PageResult(
             page_no=page.page_no,
             text="\n".join(ln.text for ln in lines),
