@@ -413,6 +413,16 @@ class CopyRequest(SQLModel, table=True):
     created_at: datetime = _ts()
 
 
+class WithdrawnRecord(SQLModel, table=True):
+    """An item that was open (开放) and is no longer: harvesters are told it is deleted
+    (OAI-PMH ``persistent`` deleted records). Removed when the item opens again."""
+
+    __tablename__ = "withdrawn_record"
+
+    item_id: int = Field(foreign_key="item.id", primary_key=True)
+    at: datetime = _ts()
+
+
 class Schedule(SQLModel, table=True):
     """A scheduled deployment (inbox sweep, fixity audit, replication) as operators see it:
     its cron, who serves it, what Prefect has scheduled next and how its last run ended.

@@ -7,7 +7,7 @@ from sqlmodel import Session, col, select
 
 from catalog.crud import add_event
 from catalog.editing import NotFound
-from catalog.models import Access, AccessDecision, Collection, Flag, Item, utcnow
+from catalog.models import Access, AccessDecision, Collection, Flag, Item, WithdrawnRecord, utcnow
 from catalog.redaction import SCREENING_KINDS
 from catalog.search import reindex_item
 from configs.errors import BadInputError, LantaiError
@@ -49,6 +49,8 @@ def decide_flag(session: Session, *, flag_id: int, decision: str, reason: str, r
     )
     item = session.get(Item, flag.item_id)
     if item is not None:
+        item.updated_at = utcnow()  # its public text changed: harvesters see the record as new
+        session.add(item)
         reindex_item(session, item)  # public entries mask what is not dismissed
     return flag
 
@@ -123,6 +125,11 @@ def decide_access(
         item.access = access
         item.version += 1
         session.add(item)
+        withdrawn = session.get(WithdrawnRecord, item_id)
+        if before == Access.open and access != Access.open and withdrawn is None:
+            session.add(WithdrawnRecord(item_id=item_id))  # harvesters must drop it
+        elif access == Access.open and withdrawn is not None:
+            session.delete(withdrawn)
         session.flush()
         reindex_item(session, item)
     add_event(

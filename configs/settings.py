@@ -84,6 +84,15 @@ class WebSettings(BaseModel):
     login_hash_slots: int = Field(2, ge=1)  # password hashes computed at once (argon2id, 64 MiB each)
 
 
+class OaiSettings(BaseModel):
+    """This archive as an OAI-PMH repository (/oai) and as a harvester of others."""
+
+    repository_name: str = "兰台 Lantai"
+    # record identifiers are oai:<repository_identifier>:<item id>; use the archive's domain
+    repository_identifier: str = Field("lantai.local", pattern=r"^[A-Za-z0-9\-.]+$")
+    admin_email: str = "archive@lantai.local"
+
+
 class WorkerSettings(BaseModel):
     name: str = ""  # this worker's name in item claims; empty: the host name
     runs: int = Field(1, ge=1)  # flow runs at once per worker: one item, so one ASR job, at a time
@@ -151,6 +160,7 @@ class Settings(BaseSettings):
     screening: ScreeningSettings = ScreeningSettings()
     worker: WorkerSettings = WorkerSettings()
     web: WebSettings = WebSettings()
+    oai: OaiSettings = OaiSettings()
     schedules: ScheduleSettings = ScheduleSettings()
     # the second store masters and catalog exports are replicated to (异地备份): another
     # bucket, or another S3 endpoint (LANTAI_REPLICA__BACKEND=minio, __ENDPOINT, …)

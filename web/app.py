@@ -18,6 +18,7 @@ from configs.errors import BadInputError, LantaiError
 from web.deps import CsrfFailed, Forbidden, LoginRequired, csrf_guard, render
 from web.routes import (
     auth,
+    oai,
     objects,
     operations,
     pages,
@@ -81,7 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.add_middleware(CompressPages)
-    for module in (auth, review, recordings, pages, search, screening, projects, operations, public, objects):
+    modules = (auth, review, recordings, pages, search, screening, projects, operations, public, objects, oai)
+    for module in modules:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     csp = _csp(settings)
