@@ -423,6 +423,89 @@ class WithdrawnRecord(SQLModel, table=True):
     at: datetime = _ts()
 
 
+class HarvestSource(SQLModel, table=True):
+    """Another archive's OAI-PMH endpoint harvested into the union catalog (跨馆查询), with
+    the state of its harvests. ``key``: the key shared with that archive for forwarding copy
+    requests (跨馆出证); empty when none was agreed."""
+
+    __tablename__ = "harvest_source"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, index=True, unique=True)
+    url: str = Field(max_length=2048)
+    set_spec: str = Field(default="", max_length=128)
+    prefix: str = Field(default="", max_length=32)  # chosen at the first harvest
+    repository_name: str = ""  # from its Identify
+    key: str = Field(default="", max_length=256)
+    since: str = Field(default="", max_length=32)  # the responseDate of the last complete harvest
+    token: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))  # to resume
+    status: str = Field(default="new", max_length=12)  # new | running | ok | failed
+    error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    records: int = 0
+    last_added: int = 0
+    last_deleted: int = 0
+    last_rejected: int = 0
+    last_run_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+
+
+class UnionRecord(SQLModel, table=True):
+    """A record harvested from another archive, as that archive describes it publicly."""
+
+    __tablename__ = "union_record"
+    __table_args__ = (UniqueConstraint("source_id", "identifier"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(foreign_key="harvest_source.id", index=True)
+    identifier: str = Field(max_length=512)
+    datestamp: str = Field(default="", max_length=32)
+    title: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    creator: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    date: str = Field(default="", max_length=64)
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    subject: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    kind: str = Field(default="", max_length=32)
+    reference_code: str = Field(default="", max_length=256)
+    link: str = Field(default="", max_length=2048)  # its page at the holding archive (http(s))
+    folded: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))  # for search
+
+
+class Partner(SQLModel, table=True):
+    """An archive allowed to forward copy requests here (跨馆出证), with the shared key its
+    requests are signed with."""
+
+    name: str = Field(primary_key=True, max_length=64)
+    key: str = Field(max_length=256)
+    created_at: datetime = _ts()
+
+
+class PartnerRequest(SQLModel, table=True):
+    """A copy request forwarded here by a partner archive (which alone may read its status)."""
+
+    __tablename__ = "partner_request"
+
+    copy_request_id: int = Field(foreign_key="copy_request.id", primary_key=True)
+    partner: str = Field(max_length=64, index=True)
+
+
+class ForwardedRequest(SQLModel, table=True):
+    """A copy request made here for another archive's record, forwarded to that archive."""
+
+    __tablename__ = "forwarded_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: int = Field(foreign_key="union_record.id", index=True)
+    name: str = Field(max_length=128)
+    contact: str = Field(max_length=256)
+    purpose: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    remote_id: int | None = None
+    status: str = Field(default="forwarding", max_length=12)  # forwarding | new | done | refused | failed
+    error: str = ""
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts(onupdate=utcnow)
+
+
 class Schedule(SQLModel, table=True):
     """A scheduled deployment (inbox sweep, fixity audit, replication) as operators see it:
     its cron, who serves it, what Prefect has scheduled next and how its last run ended.

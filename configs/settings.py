@@ -113,9 +113,10 @@ class ScheduleSettings(BaseModel):
     jobs: str = "* * * * *"
     fixity_audit: str = "0 2 * * *"
     replication: str = "0 3 * * 0"
+    harvest: str = "30 1 * * *"  # other archives' OAI-PMH feeds (跨馆查询), incrementally
     timezone: str = "Asia/Shanghai"
 
-    @field_validator("inbox_sweep", "jobs", "fixity_audit", "replication")
+    @field_validator("inbox_sweep", "jobs", "fixity_audit", "replication", "harvest")
     @classmethod
     def _cron(cls, value: str) -> str:
         from datetime import UTC, datetime

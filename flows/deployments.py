@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flows.audit import audit_flow as _audit
 from flows.enrich import enrich_flow as _enrich
+from flows.harvest import harvest_flow as _harvest
 from flows.jobs import jobs_flow as _jobs
 from flows.replicate import replicate_flow as _replicate
 from flows.schedules import inbox_sweep_flow as _sweep
@@ -16,3 +17,4 @@ inbox_sweep_flow = _sweep.prefect
 jobs_flow = _jobs.prefect
 audit_flow = _audit.prefect
 replicate_flow = _replicate.prefect
+harvest_flow = _harvest.prefect

@@ -15,6 +15,7 @@ from configs import Settings, get_settings
 from flows import run_records, runner
 from flows.audit import audit_flow
 from flows.enrich import enrich_flow
+from flows.harvest import harvest_flow
 from flows.ingest import ingest_flow, record_problem
 from flows.jobs import jobs_flow, run_jobs
 from flows.replicate import replicate_flow
@@ -65,6 +66,7 @@ def scheduled(settings: Settings) -> list[tuple[str, str, str, str]]:
         ("jobs", jobs_flow.name, s.jobs, s.timezone),
         ("nightly-fixity-audit", audit_flow.name, s.fixity_audit, s.timezone),
         ("weekly-replication", replicate_flow.name, s.replication, s.timezone),
+        ("nightly-harvest", harvest_flow.name, s.harvest, s.timezone),
     ]
 
 
@@ -72,7 +74,7 @@ def deployments(settings: Settings) -> list[Any]:
     """The deployments a worker serves, with their schedules."""
     from prefect.schedules import Cron
 
-    flows = {fl.name: fl for fl in (inbox_sweep_flow, jobs_flow, audit_flow, replicate_flow)}
+    flows = {fl.name: fl for fl in (inbox_sweep_flow, jobs_flow, audit_flow, replicate_flow, harvest_flow)}
     made = [enrich_flow.to_deployment(name="enrich", description="enrich pending items (on demand)")]
     for name, flow_name, cron, timezone in scheduled(settings):
         fl = flows[flow_name]

@@ -30,6 +30,14 @@ models_app = typer.Typer(no_args_is_help=True, help="ASR models in the model dir
 app.add_typer(models_app, name="models")
 users_app = typer.Typer(no_args_is_help=True, help="Web UI accounts.")
 app.add_typer(users_app, name="users")
+harvest_app = typer.Typer(
+    no_args_is_help=True, help="Other archives' OAI-PMH feeds: the union catalog (跨馆查询)."
+)
+app.add_typer(harvest_app, name="harvest")
+partners_app = typer.Typer(
+    no_args_is_help=True, help="Archives that may forward copy requests here (跨馆出证)."
+)
+app.add_typer(partners_app, name="partners")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True)
@@ -208,9 +216,13 @@ def search(
     access: Annotated[str | None, typer.Option(help="开放标识: 开放, 控制, 延期, 未审核")] = None,
     show_facets: Annotated[bool, typer.Option("--facets", help="also count the hits per facet")] = False,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+    union: Annotated[
+        bool, typer.Option("--union", help="also other archives' records (harvested: lantai harvest)")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Search titles, descriptions, page text and transcripts."""
+    """Search titles, descriptions, page text and transcripts (with --union, also the
+    records harvested from other archives, each naming its holder and linking to it)."""
     from catalog.search import Filters, search_with_facets
 
     if kind not in (None, "scan", "recording"):
@@ -230,7 +242,11 @@ def search(
             session, query, filters=filters, limit=limit, with_facets=show_facets
         )
         counts = found if show_facets else None
+        others = _union_hits(session, query, limit) if union else []
     if as_json:
+        if union:
+            _print_json([h.as_json() for h in hits] + others)
+            return
         _print_json(
             {"hits": [h.as_json() for h in hits], "facets": counts, "facets_capped": counts.capped}
             if counts is not None
@@ -243,6 +259,11 @@ def search(
         snippet = h.snippet.replace("<mark>", "[bold red]").replace("</mark>", "[/]")
         out.print(f"[cyan]{h.reference_code}[/] {_escape(h.title)}  [dim]{_where(h.location)}[/]")
         out.print(f"    {_unescape(snippet)}")
+    for other in others:
+        out.print(f"[magenta]{_escape(other['holder'])}[/] [cyan]{_escape(other['reference_code'])}[/] "
+                  f"{_escape(other['title'])}  [dim]{_escape(other['link'])}[/]")  # fmt: skip
+        if other["snippet"]:
+            out.print(f"    {_escape(other['snippet'])}")
     for name, values in (counts or {}).items():
         if values:
             more = "+" if counts is not None and counts.capped else ""
@@ -668,6 +689,104 @@ def serve(
         proxy_headers=bool(trusted.strip()),
         forwarded_allow_ips=trusted.strip() or None,
     )
+
+
+def _union_hits(session: Any, query: str, limit: int) -> list[dict[str, Any]]:
+    """Union-catalog hits in the shape of search hits (no item id here: another archive holds
+    them), with the holder's name and the link to its public page."""
+    from catalog import union
+
+    return [
+        {
+            "item_id": None,
+            "reference_code": h.reference_code,
+            "title": h.title,
+            "kind": h.kind,
+            "snippet": h.snippet,
+            "location": {},
+            "holder": h.holder,
+            "source": h.source,
+            "link": h.link,
+            "union_record_id": h.record_id,
+        }
+        for h in union.search(session, query, limit=limit)
+    ]
+
+
+@harvest_app.command("add")
+def harvest_add(
+    name: Annotated[str, typer.Argument(help="a short name for the archive, e.g. xian-archives")],
+    url: Annotated[str, typer.Argument(help="its OAI-PMH endpoint, e.g. https://archive.example/oai")],
+    set_spec: Annotated[str, typer.Option("--set", help="harvest only this set (a collection)")] = "",
+    key_stdin: Annotated[
+        bool, typer.Option("--key-stdin", help="read the key shared with it for forwarding copy requests")
+    ] = False,
+) -> None:
+    """Add another archive's OAI-PMH feed to the union catalog."""
+    from catalog import union
+
+    key = sys.stdin.readline().strip() if key_stdin else ""
+    with _session() as session:
+        source = union.add_source(session, name=name, url=url, set_spec=set_spec, key=key)
+        added = f"source {_escape(source.name)} added: {_escape(source.url)}"
+        out.print(f"{added} (run: lantai harvest run {_escape(source.name)})")
+
+
+@harvest_app.command("run")
+def harvest_run(
+    name: Annotated[str | None, typer.Argument(help="one source; default: all")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Harvest (incrementally, resuming an interrupted run) every source or the one named.
+    Exits 1 when a source failed; the others are harvested all the same."""
+    from flows.harvest import harvest_flow
+
+    _runtime()
+    results = run_flow(harvest_flow, name)
+    if as_json:
+        _print_json(results)
+    else:
+        for r in results:
+            state = "[green]ok[/]" if r["status"] == "ok" else f"[red]failed[/]: {_escape(r['error'])}"
+            counts = f"{r['added']} added or changed, {r['deleted']} deleted, {r['rejected']} rejected"
+            out.print(f"{_escape(r['source'])}: {state} · {counts} · {r['records']} records")
+    if any(r["status"] != "ok" for r in results):
+        raise typer.Exit(1)
+
+
+@harvest_app.command("list")
+def harvest_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Sources with the state of their last harvest."""
+    from catalog import union
+
+    with _session() as session:
+        rows = [
+            {"name": s.name, "url": s.url, "set": s.set_spec, "holder": s.repository_name, "status": s.status,
+             "error": s.error, "records": s.records, "last_run_at": s.last_run_at, "forwarding": bool(s.key)}
+            for s in union.sources(session)
+        ]  # fmt: skip
+    if as_json:
+        _print_json(rows)
+        return
+    for r in rows:
+        out.print(f"{_escape(r['name']):16} {r['status']:8} {r['records']:>8} records  {_escape(r['url'])}"
+                  + (f"  [red]{_escape(r['error'])}[/]" if r["error"] else ""))  # fmt: skip
+
+
+@partners_app.command("add")
+def partners_add(
+    name: Annotated[str, typer.Argument(help="the partner archive's name (as it harvests this one)")],
+) -> None:
+    """Let an archive forward copy requests here; the shared key is read from stdin (give the
+    same key to its `lantai harvest add … --key-stdin`)."""
+    from catalog.models import Partner
+
+    key = sys.stdin.readline().strip()
+    if len(key) < 16:
+        raise BadInputError("the shared key must be at least 16 characters (read from stdin)")
+    with _session() as session:
+        session.merge(Partner(name=name.strip()[:64], key=key))
+    out.print(f"partner {_escape(name)} may forward copy requests")
 
 
 @models_app.command("install")

@@ -22,6 +22,7 @@ from web.routes import (
     objects,
     operations,
     pages,
+    partners,
     projects,
     public,
     recordings,
@@ -82,7 +83,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.add_middleware(CompressPages)
-    modules = (auth, review, recordings, pages, search, screening, projects, operations, public, objects, oai)
+    modules = (
+        auth,
+        review,
+        recordings,
+        pages,
+        search,
+        screening,
+        projects,
+        operations,
+        public,
+        objects,
+        oai,
+        partners,
+    )
     for module in modules:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

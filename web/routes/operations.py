@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from sqlmodel import col, select
 
-from catalog import crud, jobs, operations
+from catalog import crud, jobs, operations, union
 from catalog import schedules as catalog_schedules
 from catalog.db import get_engine
 from catalog.models import Event, Item, ItemStatus
@@ -69,6 +69,7 @@ def dashboard(request: Request, db: DbSession, viewer: Operator) -> Response:
             for j in jobs.live(db)
         ],
         schedules=catalog_schedules.report(db, lease=lease),
+        harvest=union.sources(db),
     )
 
 

@@ -4,17 +4,20 @@ public index entries, whose text is already masked."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 
+from catalog import partners, union
 from catalog.access import PUBLIC, may_see, public_description
 from catalog.access import public_text as masked
 from catalog.crud import add_event
 from catalog.editing import NotFound
-from catalog.models import CopyRequest, Item, Page, Segment
+from catalog.models import CopyRequest, ForwardedRequest, HarvestSource, Item, Page, Segment, UnionRecord
 from catalog.parts import recording_parts, segments_of
 from catalog.redaction import mask_lines, mask_text, masks_for, public_media_asset, public_page_asset
 from catalog.search import MAX_QUERY, Filters, search_with_facets
@@ -56,7 +59,18 @@ def public_search(
     q: str = Query("", max_length=MAX_QUERY),
     kind: str = Query("", pattern=r"^(scan|recording)?$"),
     year: str = Query("", pattern=r"^([0-9]{4})?$"),
+    scope: str = Query("", pattern=r"^(union)?$"),
 ) -> Response:
+    if scope == "union":  # 其他档案馆: records harvested from other archives
+        others: list[dict[str, Any]] = []
+        error = ""
+        if q.strip():
+            try:
+                others = [h.as_json() for h in union.search(db, q, limit=50)]
+            except BadInputError as e:
+                error = str(e)
+        return render(request, "public_search.html", q=q, hits=[], others=others, facets={},
+                      facets_capped=False, error=error, kind="", year="", scope=scope)  # fmt: skip
     y = int(year) if year else None
     filters = Filters(kind=kind or None, year_from=y, year_to=y, audience="public")
     hits: list[dict[str, Any]] = []
@@ -93,6 +107,8 @@ def public_search(
         error=error,
         kind=kind,
         year=year,
+        scope="",
+        others=[],
     )
 
 
@@ -179,3 +195,72 @@ def request_copy(
     db.flush()
     add_event(db, type="copy request", item_id=item_id, agent="public", request=row.id)
     return RedirectResponse(f"/public/items/{item_id}?sent=1", status_code=303)
+
+
+def _forward_token(request: Request, forwarded_id: int) -> str:
+    key = settings_of(request).secret.encode()
+    return hmac.new(key, f"forwarded:{forwarded_id}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+@router.get("/union/{record_id}", response_class=HTMLResponse)
+def union_record(request: Request, db: DbSession, viewer: AnyViewer, record_id: int) -> Response:
+    """Another archive's record as harvested, with a form to ask that archive for a copy."""
+    record, source = partners.holder_of(db, record_id)
+    _ensure_token(viewer)
+    holder = source.repository_name or source.name
+    response = render(request, "public_union.html", record=record, holder=holder, forwarding=bool(source.key))
+    return _with_csrf(request, viewer, response)
+
+
+@router.post("/union/{record_id}/request")
+def forward_copy_request(
+    request: Request,
+    db: DbSession,
+    record_id: int,
+    name: Annotated[str, Form(min_length=1, max_length=128)],
+    contact: Annotated[str, Form(min_length=3, max_length=256)],
+    purpose: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """跨馆出证: the request is kept here, then forwarded to the holding archive (no
+    transaction stays open while it is sent)."""
+    record, source = partners.holder_of(db, record_id)
+    url, key = source.url, source.key
+    row = ForwardedRequest(
+        record_id=record_id, name=name.strip(), contact=contact.strip(), purpose=purpose.strip()
+    )
+    db.add(row)
+    db.commit()
+    payload = {
+        "identifier": record.identifier,
+        "name": row.name,
+        "contact": row.contact,
+        "purpose": row.purpose,
+    }
+    local = settings_of(request).oai.repository_identifier
+    row.remote_id, row.status, row.error = partners.send(url, key, local, payload)
+    db.add(row)
+    db.commit()
+    token = _forward_token(request, row.id or 0)
+    return RedirectResponse(f"/public/union/requests/{row.id}?t={token}", status_code=303)
+
+
+@router.get("/union/requests/{forwarded_id}", response_class=HTMLResponse)
+def forwarded_status(
+    request: Request, db: DbSession, forwarded_id: int, t: str = Query("", max_length=64)
+) -> Response:
+    """The status of a forwarded request, read back from the holding archive (the link
+    the visitor was given is the only way in)."""
+    row = db.get(ForwardedRequest, forwarded_id)
+    if row is None or not hmac.compare_digest(t, _forward_token(request, forwarded_id)):
+        raise NotFound("no such request")
+    record = db.get(UnionRecord, row.record_id)
+    source = db.get(HarvestSource, record.source_id) if record else None
+    if row.remote_id is not None and row.status == "new" and source is not None:
+        url, key, remote = source.url, source.key, row.remote_id
+        db.commit()  # nothing held open while the holding archive answers
+        status = partners.status_of(url, key, settings_of(request).oai.repository_identifier, remote)
+        if status and status != row.status:
+            row.status = status
+            db.add(row)
+    return render(request, "public_forwarded.html", row=row, record=record,
+                  holder=(source.repository_name or source.name) if source else "")  # fmt: skip
