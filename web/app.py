@@ -18,6 +18,7 @@ from configs.errors import BadInputError, LantaiError
 from web.deps import CsrfFailed, Forbidden, LoginRequired, csrf_guard, render
 from web.routes import (
     auth,
+    iiif,
     oai,
     objects,
     operations,
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         objects,
         oai,
         partners,
+        iiif,
     )
     for module in modules:
         app.include_router(module.router)

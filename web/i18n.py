@@ -130,6 +130,10 @@ LABELS: dict[str, tuple[str, str]] = {
         "Keep this page's address to follow your request.",
     ),
     "harvest_sources": ("跨馆查询数据源", "Harvested archives"),
+    "iiif_manifest": (
+        "IIIF 清单（在 Mirador 等查看器中打开）",
+        "IIIF manifest (open in Mirador or any IIIF viewer)",
+    ),
     "open_flags": ("待审标记", "Open flags"),
     "screened": ("已筛查", "screened"),
     "no_flags": ("没有筛查标记", "No screening flags"),
