@@ -75,7 +75,7 @@ def manifest(session: Session, item: Item, role: str | None, links: Links) -> di
         annotations = []
         for n, (line, text) in enumerate(zip(page.lines, texts, strict=False), 1):
             box = line.get("bbox") or [0, 0, 0, 0]
-            x0, y0, x1, y1 = (int(v) for v in box)  # type: ignore[union-attr]
+            x0, y0, x1, y1 = (int(v) for v in box)
             if not text.strip() or x1 <= x0 or y1 <= y0:
                 continue
             annotations.append(

@@ -118,16 +118,18 @@ def set_spec(coll: Collection) -> str:
 def _was_open() -> Any:
     """Withdrawn since the record was kept, or opened by a review decision before that."""
     return or_(
-        exists().where(WithdrawnRecord.item_id == Item.id),
+        exists().where(col(WithdrawnRecord.item_id) == col(Item.id)),
         exists().where(
-            AccessDecision.item_id == Item.id, AccessDecision.access == Access.open, AccessDecision.effective
+            col(AccessDecision.item_id) == col(Item.id),
+            col(AccessDecision.access) == Access.open,
+            col(AccessDecision.effective),
         ),
     )
 
 
 def _harvestable() -> Any:
     """Open items, and items that were open (their deleted records)."""
-    return or_(Item.access == Access.open, _was_open())
+    return or_(col(Item.access) == Access.open, _was_open())
 
 
 def _naive(when: datetime) -> datetime:

@@ -769,8 +769,9 @@ def harvest_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
         _print_json(rows)
         return
     for r in rows:
-        out.print(f"{_escape(r['name']):16} {r['status']:8} {r['records']:>8} records  {_escape(r['url'])}"
-                  + (f"  [red]{_escape(r['error'])}[/]" if r["error"] else ""))  # fmt: skip
+        error = f"  [red]{_escape(str(r['error']))}[/]" if r["error"] else ""
+        name, url = _escape(str(r["name"])), _escape(str(r["url"]))
+        out.print(f"{name:16} {r['status']:8} {r['records']:>8} records  {url}{error}")
 
 
 @partners_app.command("add")

@@ -171,6 +171,9 @@ def ocr_pages(
             raster.image.close()
 
     pending: deque[Future[PageResult]] = deque()
+    # pages rendered ahead (their images in memory): twice the workers keeps every core busy
+    # behind a slow page; an engine that runs one page at a time asks for fewer
+    ahead = getattr(engine, "ahead", None) or 2 * max(1, workers)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for source in sources:
             if isinstance(source, PageResult):
@@ -186,7 +189,7 @@ def ocr_pages(
                 while pending and pending[0].done():
                     yield pending.popleft().result()
                 unfinished = [f for f in pending if not f.done()]
-                if len(unfinished) < 2 * max(1, workers) and len(pending) < MAX_AHEAD:
+                if len(unfinished) < ahead and len(pending) < MAX_AHEAD:
                     break
                 wait(unfinished or list(pending)[:1], return_when=FIRST_COMPLETED)
         while pending:

@@ -55,8 +55,8 @@ def grid_page(seeded: Seeded) -> int:
         master = Asset(item_id=item.id or 0, role="master", key="masters/gg/grid/grid.png", sha256="c" * 64)
         s.add(master)
         s.flush()
-        page = Page(item_id=item.id or 0, asset_id=master.id or 0, page_no=1, text="", lines=[], width=1000, height=1000,
-                    image_key="derivatives/gg/grid/pages/00001.png")  # fmt: skip
+        page = Page(item_id=item.id or 0, asset_id=master.id or 0, page_no=1, text="", lines=[],
+                    width=1000, height=1000, image_key="derivatives/gg/grid/pages/00001.png")  # fmt: skip
         s.add(page)
         s.commit()
         return page.id or 0
