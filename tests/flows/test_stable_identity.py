@@ -104,11 +104,17 @@ def test_re_enrichment_keeps_pages_corrections_excerpts_and_locations(home: Path
     old_keys = keys()
     with session_scope(settings) as session:  # a changed engine option: another result key
         coll = session.exec(select(Collection).where(Collection.code == "G")).one()
+        # (English only: `auto` now hands the pages to Tesseract instead of PP-OCR)
         coll.ocr_languages = "eng"
         session.add(coll)
     enrich_flow(None, record, True)
     enrich_flow(None, interview, True)  # and the interview transcribed again
-    assert _state(record) == before
+    after = _state(record)
+    # the same rows, numbers and correction; the other engine puts its boxes a few pixels off
+    assert {k: v for k, v in after.items() if k != "locations"} == {
+        k: v for k, v in before.items() if k != "locations"
+    }
+    assert {loc[0] for loc in after["locations"]} == {1, 2, 3}  # type: ignore[union-attr]
     with session_scope(settings) as session:
         assert keys().isdisjoint(old_keys)  # every page was read again, in place
         page_ex_now, seg_ex_now = (session.get(Excerpt, i) for i in ids)
@@ -125,8 +131,10 @@ def test_re_enrichment_keeps_pages_corrections_excerpts_and_locations(home: Path
         history = session.exec(
             select(Revision).where(Revision.target == "page", Revision.target_id == page1.id)
         ).all()
-        # the correction stays; the machine's new reading (English only) is a revision to compare
-        assert [r.author for r in sorted(history, key=lambda r: r.number)] == ["machine", "ed", "machine"]
+        # the correction stays; the machine's new reading is a revision to compare when it reads
+        # the page differently (PP-OCR and then Tesseract may read this English page alike)
+        authors = [r.author for r in sorted(history, key=lambda r: r.number)]
+        assert authors[:2] == ["machine", "ed"] and set(authors[2:]) <= {"machine"}
 
 
 def test_two_part_interview_every_part_visible_editable_and_on_one_time_line(
