@@ -706,8 +706,8 @@ def preflight(settings: Settings, kinds: set[str]) -> None:
     """Check the installation before any work starts, so a missing program or model is one
     clear message (naming the setup command) instead of a failure per item."""
     if Kind.scan in kinds:
-        tools.require("pdfunite")
         ocr.require(ocr.choose_engine(settings.ocr.engine, settings.ocr.languages), settings.ocr.languages)
+        tools.require("pdfunite")
     if Kind.recording in kinds:
         tools.require("ffmpeg")
         tools.require("ffprobe")

@@ -18,6 +18,7 @@ def worker_env(
     api: str = "",
     schedules: tuple[str, str, str] = ("", "", ""),
     jobs: str = "",
+    harvest: str = "",
 ) -> dict[str, str]:
     """The environment of a Lantai process as on its own machine: its own home, the shared
     S3 bucket, a catalog (PostgreSQL, or SQLite in the home when ``db_url`` is empty), the
@@ -38,6 +39,7 @@ def worker_env(
             "LANTAI_SCHEDULES__FIXITY_AUDIT": schedules[1],
             "LANTAI_SCHEDULES__REPLICATION": schedules[2],
             "LANTAI_SCHEDULES__JOBS": jobs,
+            "LANTAI_SCHEDULES__HARVEST": harvest,  # no other archives to harvest here
             "PREFECT_RUNNER_POLL_FREQUENCY": "2",
             "PREFECT_WORKER_QUERY_SECONDS": "2",
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",

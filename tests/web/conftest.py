@@ -39,6 +39,7 @@ class Seeded:
     transcript: int
     segments: list[int]
     page: int
+    closed_page: int = 0
 
 
 def _seed(session: Session) -> Seeded:
@@ -186,20 +187,28 @@ def _seed(session: Session) -> Seeded:
         image_key="derivatives/bb/page-1.png",
     )
     session.add(page)
-    session.add(
-        Page(
-            item_id=closed.id,
-            asset_id=closed_master.id,
-            page_no=1,
-            text="水库秘密",
-            lines=[{"text": "水库秘密", "bbox": [0, 0, 10, 10], "conf": 90, "words": []}],
-        )
+    closed_page = Page(
+        item_id=closed.id,
+        asset_id=closed_master.id,
+        page_no=1,
+        text="水库秘密",
+        lines=[{"text": "水库秘密", "bbox": [0, 0, 10, 10], "conf": 90, "words": []}],
+        width=10,
+        height=10,
+        image_key="derivatives/bb/page-1.png",  # an image, so IIIF has something to refuse
     )
+    session.add(closed_page)
     session.flush()
     for item in (rec, scan, closed):
         reindex_item(session, item)
     return Seeded(
-        rec.id or 0, scan.id or 0, closed.id or 0, tr.id or 0, [s.id or 0 for s in segs], page.id or 0
+        rec.id or 0,
+        scan.id or 0,
+        closed.id or 0,
+        tr.id or 0,
+        [s.id or 0 for s in segs],
+        page.id or 0,
+        closed_page.id or 0,
     )
 
 

@@ -14,7 +14,12 @@ from configs import get_settings
 from tests.web.conftest import PASSWORD, Browser, Seeded
 from web.app import create_app
 
-PUBLIC = {"/login", "/logout", "/healthz", "/lang/{code}", "/objects/{key:path}"}
+PUBLIC = {"/login", "/logout", "/healthz", "/lang/{code}", "/objects/{key:path}",
+          # machine endpoints with their own access checks (see test_policy.py)
+          "/oai", "/oai/schemas/lantai-dat.xsd", "/iiif/image/{identifier}",
+          "/iiif/image/{identifier}/info.json", "/iiif/image/{identifier}/{region}/{size}/{rotation}/{name}",
+          "/iiif/manifest/{item_id}",
+          "/partner/requests", "/partner/requests/{request_id}"}  # fmt: skip
 
 
 def _routes(routes: list) -> list[APIRoute]:  # type: ignore[type-arg]

@@ -92,17 +92,7 @@ def test_regions_sizes_rotation_and_cache(client: Browser, grid_page: int) -> No
 
 
 def test_access_policy_on_iiif_routes(client: Browser, clients: dict[str, Browser], seeded: Seeded) -> None:
-    closed_page = None
-    with Session(get_engine(get_settings().db_url)) as s:
-        from sqlmodel import select
-
-        closed_page = s.exec(select(Page).where(Page.item_id == seeded.closed)).first()
-        assert closed_page is not None
-        closed_page.image_key = "derivatives/bb/page-1.png"
-        closed_page.width, closed_page.height = 10, 10
-        s.add(closed_page)
-        s.commit()
-        closed_id = closed_page.id
+    closed_id = seeded.closed_page
     # the public: nothing of a controlled item, not even its existence
     for url in (f"/iiif/image/{closed_id}/info.json", f"/iiif/image/{closed_id}/full/max/0/default.jpg",
                 f"/iiif/manifest/{seeded.closed}"):  # fmt: skip

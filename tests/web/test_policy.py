@@ -73,6 +73,22 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/public/items/{item_id}/text.txt"): NOBODY,
     ("POST", "/public/items/{item_id}/request"): NOBODY,
     ("GET", "/objects/{key:path}"): NOBODY,  # only with a valid signature, which nobody has here
+    # machine endpoints with their own checks (tests/web/test_oai.py, test_iiif.py,
+    # tests/flows/test_harvest.py): OAI-PMH shows open records only; IIIF what the viewer may
+    # see; the partner API only signed requests of a known partner archive
+    ("GET", "/oai"): EVERYONE,
+    ("POST", "/oai"): EVERYONE,
+    ("GET", "/oai/schemas/lantai-dat.xsd"): EVERYONE,
+    ("GET", "/iiif/image/{identifier}"): EVERYONE,  # a redirect to info.json, nothing more
+    ("GET", "/iiif/image/{identifier}/info.json"): SEES_CONTROLLED,
+    ("GET", "/iiif/image/{identifier}/{region}/{size}/{rotation}/{name}"): SEES_CONTROLLED,
+    ("GET", "/iiif/manifest/{item_id}"): SEES_CONTROLLED,
+    ("POST", "/partner/requests"): NOBODY,
+    ("GET", "/partner/requests/{request_id}"): NOBODY,
+    # other archives' records (the union catalog) and copy requests forwarded to them
+    ("GET", "/public/union/{record_id}"): EVERYONE,
+    ("POST", "/public/union/{record_id}/request"): EVERYONE,
+    ("GET", "/public/union/requests/{forwarded_id}"): EVERYONE,
 }
 NOT_RUN = {("POST", "/logout")}  # it would end the session the rest of the matrix uses
 USERS = {"collector": "col", "editor": "ed", "operator": "op", "admin": "boss"}
@@ -84,6 +100,11 @@ def _url(path: str, seeded: Seeded) -> str:
         "segment_id": seeded.segments[0],
         "transcript_id": seeded.transcript,
         "page_id": seeded.page,
+        "identifier": seeded.closed_page,  # the controlled item's page (IIIF)
+        "region": "full",
+        "size": "max",
+        "rotation": "0",
+        "name": "default.jpg",
         "page_no": 1,
         "line": 0,
         "fmt": "txt",
