@@ -132,8 +132,8 @@ def _harvestable() -> Any:
     return or_(col(Item.access) == Access.open, _was_open())
 
 
-def _naive(when: datetime) -> datetime:
-    return when.astimezone(UTC).replace(tzinfo=None)
+def _utc(when: datetime) -> datetime:
+    return when.astimezone(UTC)
 
 
 def _records_query(session: Session, args: dict[str, str], after: int) -> Any:
@@ -142,9 +142,9 @@ def _records_query(session: Session, args: dict[str, str], after: int) -> Any:
         coll = _collection_for(session, args["set"])
         query = query.where(Item.collection_id == coll.id)
     if args.get("from"):
-        query = query.where(col(Item.updated_at) >= _naive(_parse_stamp(args["from"], end=False)))
+        query = query.where(col(Item.updated_at) >= _utc(_parse_stamp(args["from"], end=False)))
     if args.get("until"):
-        query = query.where(col(Item.updated_at) <= _naive(_parse_stamp(args["until"], end=True)))
+        query = query.where(col(Item.updated_at) <= _utc(_parse_stamp(args["until"], end=True)))
     return query.order_by(col(Item.id))
 
 

@@ -135,3 +135,36 @@ def test_manifests_parse_with_iiif_prezi3(client: Browser, seeded: Seeded, grid_
     assert canvas.annotations and canvas.annotations[0].items[0].motivation == "supplementing"
     talk = Manifest(**client.get(f"/iiif/manifest/{seeded.recording}").json())
     assert talk.items[0].duration > 0 and talk.items[0].annotations[0].items
+
+
+def test_a_page_redacted_again_is_never_served_from_the_old_cut_outs(client: Browser, seeded: Seeded) -> None:
+    """The redacted copy of a page keeps its object key when it is made again with more
+    boxes; IIIF must serve the new one at once, not a cached tile of the old one."""
+    from sqlmodel import select
+
+    from catalog.models import Flag
+    from catalog.screening import term_lists
+    from flows.redact import redact_item
+    from flows.screen import screen_item
+
+    with Session(get_engine(get_settings().db_url)) as s:
+        item = s.get(Item, seeded.scan)
+        assert item is not None
+        screen_item(s, item, term_lists(get_settings(), None))
+        s.commit()
+    redact_item(seeded.scan)
+    url = f"/iiif/image/{seeded.page}/full/max/0/default.png"
+    first = client.get(url)
+    assert first.status_code == 200
+    with Session(get_engine(get_settings().db_url)) as s:  # a reviewer flags another line
+        flag = s.exec(select(Flag).where(Flag.item_id == seeded.scan, Flag.page_no == 1)).first()
+        assert flag is not None
+        s.add(Flag(item_id=seeded.scan, kind="pii", category="name", status="confirmed", page_no=1,
+                   bbox=[10, 10, 60, 40], detail={"value": "网络支付"}))  # fmt: skip
+        s.commit()
+    assert client.get(url).status_code == 404  # the new redacted copy is not made yet
+    redact_item(seeded.scan)
+    second = client.get(url)
+    assert second.status_code == 200 and second.content != first.content
+    img = Image.open(io.BytesIO(second.content)).convert("L")
+    assert max(img.crop((12, 12, 58, 38)).getdata()) < 40  # the new box is black

@@ -23,7 +23,7 @@ from catalog.iiif import Links, manifest
 from catalog.models import Item, Page
 from catalog.redaction import masks_for, public_page_asset
 from configs.errors import BadInputError
-from storage import download, open_store
+from storage import ObjectNotFound, download, open_store
 from tasks import iiif_image
 from web.deps import AnyViewer, DbSession, settings_of
 
@@ -66,13 +66,21 @@ def _page_source(request: Request, db: DbSession, page_id: int, role: str) -> tu
         key, ready = public_page_asset(db, page, masks_for(db, item.id or 0))
         if not ready or not key:
             raise NotFound("the redacted image is being prepared")
+    store = open_store(settings_of(request))
+    try:
+        info = store.stat(key)
+    except ObjectNotFound:
+        raise NotFound("no such image") from None
+    # named by the object's content, not only its key: a page re-redacted with more boxes is
+    # written under the same key, and its old cut-outs must never be served again
+    version = f"{key}|{info.sha256 or ''}|{info.size}|{info.modified.isoformat() if info.modified else ''}"
     cache = settings_of(request).home_dir / "cache" / "iiif"
-    source = cache / "sources" / f"{hashlib.sha256(key.encode()).hexdigest()[:40]}.jpg"
+    source = cache / "sources" / f"{hashlib.sha256(version.encode()).hexdigest()[:40]}.jpg"
     size_file = source.with_suffix(".size")
     if not source.exists() or not size_file.exists():
         source.parent.mkdir(parents=True, exist_ok=True)
         raw = source.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        download(open_store(settings_of(request)), key, raw)
+        download(store, key, raw)
         staged = source.with_suffix(f".{os.getpid()}.{threading.get_ident()}.jpg")
         width, height = iiif_image.jpeg_source(raw, staged)
         raw.unlink(missing_ok=True)
