@@ -276,3 +276,18 @@ def live_server(seeded: Seeded) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+def screen_and_redact(item_id: int) -> None:
+    """Screen an item as enrichment does (its hits become open flags, masked for the public)
+    and make its redacted public copies as the worker does."""
+    from catalog.screening import term_lists
+    from flows.redact import redact_item
+    from flows.screen import screen_item
+
+    with Session(get_engine(get_settings().db_url)) as s:
+        item = s.get(Item, item_id)
+        assert item is not None
+        screen_item(s, item, term_lists(get_settings(), None))
+        s.commit()
+    redact_item(item_id)

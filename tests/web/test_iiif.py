@@ -19,7 +19,7 @@ from catalog.db import get_engine
 from catalog.models import Access, Asset, Collection, Item, ItemStatus, Page
 from configs import get_settings
 from storage import open_store
-from tests.web.conftest import Browser, Seeded
+from tests.web.conftest import Browser, Seeded, screen_and_redact
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -143,16 +143,9 @@ def test_a_page_redacted_again_is_never_served_from_the_old_cut_outs(client: Bro
     from sqlmodel import select
 
     from catalog.models import Flag
-    from catalog.screening import term_lists
     from flows.redact import redact_item
-    from flows.screen import screen_item
 
-    with Session(get_engine(get_settings().db_url)) as s:
-        item = s.get(Item, seeded.scan)
-        assert item is not None
-        screen_item(s, item, term_lists(get_settings(), None))
-        s.commit()
-    redact_item(seeded.scan)
+    screen_and_redact(seeded.scan)
     url = f"/iiif/image/{seeded.page}/full/max/0/default.png"
     first = client.get(url)
     assert first.status_code == 200

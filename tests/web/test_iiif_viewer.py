@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.web.conftest import Seeded
+from tests.web.conftest import Seeded, screen_and_redact
 
 HERE = Path(__file__).parent / "mirador"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -59,21 +59,7 @@ def test_mirador_shows_the_page_and_its_text_annotations(
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is missing: apt-get install chromium (bash scripts/test installs it)")
     # screened and redacted as enrichment and the worker do: masked text, the redacted image
-    from sqlmodel import Session
-
-    from catalog.db import get_engine
-    from catalog.models import Item
-    from catalog.screening import term_lists
-    from configs import get_settings
-    from flows.redact import redact_item
-    from flows.screen import screen_item
-
-    with Session(get_engine(get_settings().db_url)) as s:
-        item = s.get(Item, seeded.scan)
-        assert item is not None
-        screen_item(s, item, term_lists(get_settings(), None))
-        s.commit()
-    redact_item(seeded.scan)
+    screen_and_redact(seeded.scan)
     manifest = f"{live_server}/iiif/manifest/{seeded.scan}"
     (tmp_path / "site" / "index.html").write_text(PAGE.replace("MANIFEST", json.dumps(manifest)), "utf-8")
     with sync_playwright() as p:
