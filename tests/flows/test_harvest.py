@@ -148,7 +148,17 @@ def test_b_harvests_a_finds_its_open_record_and_forwards_a_copy_request(
     # 跨馆出证: a visitor of B asks for a copy; A receives it, B reads its status back
     from fastapi.testclient import TestClient
 
+    from tests.web.conftest import PASSWORD, Browser
     from web.app import create_app
+    from web.security import add_user
+
+    with session_scope(get_settings()) as s:
+        add_user(s, name="ed", role="editor", password=PASSWORD)
+    with Browser(create_app()) as staff:  # staff search lists other archives' hits too
+        page = staff.login("ed").get("/search", params={"q": "水库"}).text
+        assert (
+            'id="union-results"' in page and "西安市档案馆" in page and f"/public/union/{record_id}" in page
+        )
 
     with TestClient(create_app()) as browser:
         page = browser.get("/public/search", params={"q": "水库", "scope": "union"})

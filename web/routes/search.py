@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from catalog import union
 from catalog.crud import collection_codes
 from catalog.search import MAX_QUERY, FacetCounts, Filters, search_with_facets
 from configs.errors import BadInputError
@@ -69,6 +70,9 @@ def search_page(
             error = str(e)
     for h in hits:
         h["link"] = deep_link(h)
+    others: list[dict[str, Any]] = []  # 其他档案馆: the union catalog (lantai harvest)
+    if q.strip() and not error:
+        others = [h.as_json() for h in union.search(db, q, limit=20)]
     chosen = {k: ("" if v is None else v) for k, v in asdict(params).items()}
     return render(
         request,
@@ -80,6 +84,7 @@ def search_page(
         error=error,
         collections=collection_codes(db),
         chosen=chosen,
+        others=others,
     )
 
 
