@@ -9,7 +9,7 @@ INTEGRITY="sha512-uWsE9e2oqSc/lUu+vVwDGhTsycuhGsfZ2KfX6CLfXiT3wgGy6qT9+q5M3V9Zz7
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 (cd "$tmp" && npm pack mirador@4.0.0 --silent >/dev/null)
-got="sha512-$(openssl dgst -sha512 -binary "$tmp/mirador-4.0.0.tgz" | base64 -w0)"
+got=$(python3 -c 'import base64, hashlib, sys; print("sha512-" + base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).decode())' "$tmp/mirador-4.0.0.tgz")
 [ "$got" = "$INTEGRITY" ] || { echo "mirador-4.0.0.tgz: integrity $got, expected $INTEGRITY" >&2; exit 1; }
 tar xzf "$tmp/mirador-4.0.0.tgz" -C "$tmp" package/dist/mirador.min.js package/LICENSE
 mv "$tmp/package/dist/mirador.min.js" mirador.min.js
