@@ -17,7 +17,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from catalog.access import PUBLIC_FIELDS, masks_text, public_description
-from catalog.models import Item, Page
+from catalog.models import Asset, Item, Page
 from catalog.parts import recording_parts, segments_of
 from catalog.redaction import mask_lines, mask_text, masks_for, public_media_asset
 
@@ -127,8 +127,6 @@ def manifest(session: Session, item: Item, role: str | None, links: Links) -> di
         media, ready = public_media_asset(session, part.transcript, masks) if masked else (None, True)
         key = media.key if media is not None and ready else ""
         if not masked:
-            from catalog.models import Asset
-
             access = session.exec(
                 select(Asset).where(Asset.source_asset_id == part.asset_id, Asset.role == "access")
             ).first()

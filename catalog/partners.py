@@ -16,7 +16,6 @@ import hashlib
 import hmac
 import json
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 from typing import Any
@@ -25,6 +24,7 @@ from sqlmodel import Session
 
 from catalog.models import HarvestSource, Partner, UnionRecord
 from configs.errors import BadInputError, LantaiError
+from tasks.oaiclient import HarvestError, read_bounded
 
 SKEW = 300
 TIMEOUT = 30.0
@@ -86,14 +86,9 @@ def _call(
 
 def request_json(request: urllib.request.Request) -> dict[str, Any]:
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # http(s) only
-            answer = response.read(MAX_ANSWER + 1)
-    except urllib.error.HTTPError as e:
-        raise PartnerError(f"the holding archive answered HTTP {e.code}") from e
-    except (urllib.error.URLError, OSError, ValueError) as e:
-        raise PartnerError(f"cannot reach the holding archive: {getattr(e, 'reason', e)}") from e
-    if len(answer) > MAX_ANSWER:
-        raise PartnerError("the holding archive's answer is too large")
+        answer = read_bounded(request, limit=MAX_ANSWER, timeout=TIMEOUT)
+    except HarvestError as e:
+        raise PartnerError(f"the holding archive: {e.message}") from e
     try:
         data = json.loads(answer)
     except ValueError as e:

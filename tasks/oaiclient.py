@@ -69,6 +69,21 @@ def http_url(value: str) -> str:
     return value.strip() if parsed.scheme in ("http", "https") and parsed.netloc else ""
 
 
+def read_bounded(request: urllib.request.Request, *, limit: int, timeout: float) -> bytes:
+    """The body of an http(s) request to another archive, refused past ``limit`` bytes;
+    every failure is a HarvestError with its reason."""
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # http(s) only: callers check
+            body: bytes = response.read(limit + 1)
+    except urllib.error.HTTPError as e:
+        raise HarvestError(f"answered HTTP {e.code}") from e
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        raise HarvestError(f"cannot reach it: {getattr(e, 'reason', e)}") from e
+    if len(body) > limit:
+        raise HarvestError(f"response larger than {limit // 1024} KB refused")
+    return body
+
+
 def fetch(base_url: str, params: dict[str, str], *, timeout: float = TIMEOUT) -> Element:
     """One OAI-PMH request, its response parsed safely; OAI-PMH errors raise (except
     noRecordsMatch, answered by an empty list)."""
@@ -77,14 +92,9 @@ def fetch(base_url: str, params: dict[str, str], *, timeout: float = TIMEOUT) ->
     url = base_url + ("&" if "?" in base_url else "?") + urllib.parse.urlencode(params)
     request = urllib.request.Request(url, headers={"User-Agent": "Lantai-harvester/1", "Accept": "text/xml"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # http(s) only: checked above
-            body = response.read(MAX_RESPONSE + 1)
-    except urllib.error.HTTPError as e:
-        raise HarvestError(f"{base_url} answered HTTP {e.code}") from e
-    except (urllib.error.URLError, OSError, ValueError) as e:
-        raise HarvestError(f"cannot reach {base_url}: {getattr(e, 'reason', e)}") from e
-    if len(body) > MAX_RESPONSE:
-        raise HarvestError(f"response larger than {MAX_RESPONSE // (1024 * 1024)} MB refused")
+        body = read_bounded(request, limit=MAX_RESPONSE, timeout=timeout)
+    except HarvestError as e:
+        raise HarvestError(f"{base_url}: {e.message}") from e
     try:
         root = SafeET.fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as e:

@@ -20,7 +20,6 @@ from tasks.ocr.outputs import HocrWriter, merge_pdfs
 from tasks.ocr.pipeline import (
     ENGINES,
     choose_engine,
-    engine_version,
     make_engine,
     ocr_file,
     ocr_pages,
@@ -42,7 +41,6 @@ __all__ = [
     "Word",
     "check_languages",
     "choose_engine",
-    "engine_version",
     "make_engine",
     "merge_pdfs",
     "ocr_file",

@@ -58,10 +58,6 @@ def make_engine(name: str, *, workers: int = 1) -> OcrEngine:
     raise BadInputError(f"OCR engine {name!r} is not ppocr or tesseract")
 
 
-def engine_version(name: str) -> str:
-    return make_engine(name).version()
-
-
 def require(name: str, languages: str) -> None:
     """Check that the engine (and Tesseract, which also detects orientation) is installed."""
     tools.require("tesseract")
