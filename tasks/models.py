@@ -57,11 +57,7 @@ class ModelInstallError(LantaiError):
 
 
 def model_sha256(model_dir: Path) -> str:
-    digest = hashlib.sha256()
-    with (model_dir / "model.bin").open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_sha256(model_dir / "model.bin")
 
 
 def is_installed(models_dir: Path, name: str) -> bool:
@@ -190,7 +186,8 @@ def resolve_openai(models_dir: Path, name: str) -> Path:
     if not path.is_file():
         raise ConfigError(
             f"openai-whisper model {name!r} is not installed ({path} is missing)",
-            hint=f"copy the .pt file there; online: lantai models install {name} --engine openai-whisper",
+            hint=f"build it offline from the CTranslate2 model: lantai models install {name} "
+            "--engine openai-whisper",
         )
     return path
 
@@ -212,19 +209,74 @@ def resolve(models_dir: Path, name: str) -> Path:
     return folder
 
 
-def install_openai(models_dir: Path, name: str) -> Path:
-    """Fetch an openai-whisper checkpoint into ``<models_dir>/openai-whisper/`` with
-    openai-whisper's own downloader (it checks the SHA-256 in the file's URL). Needs
-    internet and the openai-whisper extra; offline, copy the ``.pt`` file there instead."""
+def install_openai(
+    models_dir: Path,
+    name: str,
+    *,
+    source: Path | None = None,
+    force: bool = False,
+    progress: Callable[[str], None] = lambda _msg: None,
+) -> Path:
+    """Build the openai-whisper checkpoint ``<models_dir>/openai-whisper/<name>.pt`` offline
+    from the CTranslate2 model ``name`` (installed first if need be, verified by SHA-256),
+    exactly: same float16 tensors, split and renamed (``tasks.asr.convert``). ``name`` may
+    also be the path of any CTranslate2 Whisper model folder. The checkpoint's own SHA-256
+    is recorded beside it and checked whenever the engine loads it."""
     try:
-        import whisper
+        import torch  # noqa: F401
+        import whisper  # noqa: F401
     except ImportError as e:
         raise ModelInstallError(
-            "openai-whisper is not installed", hint="pip install torch==2.13.0 openai-whisper"
+            "the openai-whisper engine is not installed",
+            hint="pip install --no-deps -r requirements-torch.lock",
         ) from e
-    if name not in whisper._MODELS:
-        raise ModelInstallError(f"openai-whisper has no model {name!r}", hint=", ".join(whisper._MODELS))
-    root = models_dir / OPENAI_DIR
-    root.mkdir(parents=True, exist_ok=True)
-    whisper._download(whisper._MODELS[name], str(root), False)
-    return root / f"{name}.pt"
+    from tasks.asr.convert import convert
+
+    candidate = Path(name).expanduser()
+    if candidate.is_dir():
+        ct2, stem = candidate, candidate.name
+    else:
+        ct2 = install(name, models_dir, source=source, progress=progress)
+        stem = name
+    target = models_dir / OPENAI_DIR / f"{stem}.pt"
+    record = target.with_name(f"{target.name}.sha256")
+    if not force and target.exists() and record.exists():
+        try:
+            verify_checkpoint(target)
+            progress(f"{target} is already built (SHA-256 verified)")
+            return target
+        except ConfigError:
+            progress(f"{target} differs from its record: rebuilding")
+    path, digest = convert(ct2, target, progress=progress)
+    progress(f"built {path} from {ct2} (SHA-256 {digest})")
+    return path
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_checkpoint(checkpoint: Path) -> str:
+    """The SHA-256 of an openai-whisper checkpoint, checked against the one recorded beside
+    it at install (``<name>.pt.sha256``); a file without a record (OpenAI's own, copied in)
+    is taken as it is and its SHA-256 recorded in every transcription event."""
+    digest = file_sha256(checkpoint)
+    record = checkpoint.with_name(f"{checkpoint.name}.sha256")
+    if record.exists() and record.read_text(encoding="utf-8").strip() != digest:
+        raise ConfigError(
+            f"the openai-whisper checkpoint {checkpoint} was altered since it was installed "
+            f"(SHA-256 {digest[:16]}…, recorded {record.read_text(encoding='utf-8').strip()[:16]}…)",
+            hint=f"rebuild it: lantai models install {checkpoint.stem} --engine openai-whisper --force",
+        )
+    return digest
+
+
+def has_openai(models_dir: Path, name: str) -> bool:
+    """Whether an openai-whisper checkpoint for ``name`` is in place (so ``auto`` may pick it)."""
+    candidate = Path(name).expanduser()
+    path = candidate if candidate.suffix == ".pt" else models_dir / OPENAI_DIR / f"{name}.pt"
+    return path.is_file()

@@ -11,7 +11,6 @@ would have written, so both engines' outputs are alike downstream.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from dataclasses import dataclass
@@ -84,11 +83,9 @@ def check_models(*, hash_files: bool = True) -> list[ModelCheck]:
 
 @lru_cache(maxsize=8)
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    from tasks.models import file_sha256
+
+    return file_sha256(path)
 
 
 def version() -> str:

@@ -1,15 +1,18 @@
 """Speech transcription: a 16 kHz WAV in, timed segments with words out, streamed.
 
-Engines sit behind :class:`AsrEngine`; faster-whisper (CTranslate2) is the default. Models
-load from a local folder only, once per process. Chinese output is converted to one script
-with OpenCC; the engine's raw text is kept beside it.
+Engines sit behind :class:`AsrEngine`, one module each: faster-whisper (CTranslate2,
+``tasks.asr.ctranslate``) and openai-whisper (PyTorch, ``tasks.asr.torch_whisper``, its
+checkpoint rebuilt offline from the CTranslate2 model by ``tasks.asr.convert``). Models
+load from a local folder only, once per process. Sequential decoding for single items;
+batched decoding of VAD windows for backlogs, re-segmented into sentence-sized segments
+(``tasks.asr.resegment``). Speaker turns come from ``tasks.asr.speakers``. Chinese output
+is converted to one script with OpenCC; the engine's raw text is kept beside it.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
 import re
 import wave
 from collections.abc import Iterator
@@ -18,7 +21,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
-from tasks.models import model_sha256
 from tasks.text import to_script
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,21 @@ class AsrSegment:
     no_speech_prob: float
     words: list[AsrWord] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)  # e.g. "repetition", "low_confidence"
+    speaker: str = ""  # SPEAKER_1, SPEAKER_2, … when speaker turns were found
+
+
+@dataclass
+class Decoded:
+    """A segment as an engine decoded it, in faster-whisper's shape (what the shared
+    post-processing reads): openai-whisper's segments and re-cut batched ones take it."""
+
+    start: float
+    end: float
+    text: str
+    avg_logprob: float
+    compression_ratio: float
+    no_speech_prob: float
+    words: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -55,14 +72,26 @@ class AsrInfo:
 
 @dataclass(frozen=True)
 class AsrOptions:
+    """What changes the transcript (all of it goes into the result key).
+
+    The decoding defaults are Whisper's own (beam 5, the temperature fallback schedule,
+    ``condition_on_previous_text``, no VAD in front of sequential decoding): on real
+    Chinese speech nobody here tuned to, turning VAD on and conditioning off lost 10 %
+    against the bare engine, and an initial "punctuated Chinese" prompt made ``base``
+    repeat whole sentences on three of five dev clips (docs/benchmarks.md). Batched
+    decoding always cuts at VAD windows (that is what it batches) and decodes each window
+    on its own."""
+
     language: str | None = None  # None: detect
     prompt: str = ""  # vocabulary: names, places, terms
     beam_size: int = 5
-    vad: bool = True
+    vad: bool = False  # a voice-activity filter before sequential decoding
     word_timestamps: bool = True
-    condition_on_previous_text: bool = False
+    condition_on_previous_text: bool = True
     script: str = "zh-Hans"
     low_confidence: float = 0.5
+    batched: bool = False  # VAD windows decoded in batches, re-segmented from the words
+    batch_size: int = 8
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -73,74 +102,10 @@ class AsrEngine(Protocol):
     version: str
     model_name: str
     model_sha256: str
+    device: str
+    compute_type: str  # int8, float16, float32: part of what the output depends on
 
     def transcribe(self, wav: Path, options: AsrOptions) -> tuple[AsrInfo, Iterator[AsrSegment]]: ...
-
-
-class FasterWhisperEngine:
-    """faster-whisper on CPU (int8) or CUDA (float16)."""
-
-    name = "faster-whisper"
-
-    def __init__(self, model_dir: Path, *, device: str = "auto", compute_type: str = "auto") -> None:
-        import ctranslate2
-        import faster_whisper
-        from faster_whisper import WhisperModel
-
-        if device == "auto":
-            device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-        if compute_type == "auto":
-            compute_type = "float16" if device == "cuda" else "int8"
-        verified = model_dir / ".verified"
-        self.model_sha256 = verified.read_text().strip() if verified.exists() else model_sha256(model_dir)
-        self.model_name = model_dir.name
-        self.version = faster_whisper.__version__
-        self.device, self.compute_type = device, compute_type
-        self._model = WhisperModel(
-            str(model_dir),
-            device=device,
-            compute_type=compute_type,
-            cpu_threads=os.cpu_count() or 1,
-            local_files_only=True,
-        )
-
-    def transcribe(self, wav: Path, options: AsrOptions) -> tuple[AsrInfo, Iterator[AsrSegment]]:
-        """Transcribe a 16 kHz mono WAV. Recordings longer than ``CHUNK_SECONDS`` are read and
-        transcribed window by window, each window ending at the quietest moment near its end,
-        so memory stays bounded however long the interview is (faster-whisper decodes a
-        whole file into memory: 3 hours would be 0.7 GB of samples)."""
-        with wave.open(str(wav), "rb") as w:
-            if w.getframerate() != SAMPLE_RATE or w.getnchannels() != 1 or w.getsampwidth() != 2:
-                raise ValueError(f"{wav} is not 16 kHz mono 16-bit PCM (use tasks.media.to_asr_wav)")
-            duration = w.getnframes() / SAMPLE_RATE
-        if duration <= CHUNK_SECONDS + TAIL_SECONDS:
-            segments, info = self._run(str(wav), options.language, options)
-            asr_info = AsrInfo(info.language, round(info.language_probability, 4), info.duration)
-            return asr_info, _postprocess(segments, asr_info.language, options)
-        windows = _windows(wav)
-        first_start, first_audio = next(windows)
-        segments, info = self._run(first_audio, options.language, options)
-        language = options.language or info.language
-        asr_info = AsrInfo(language, round(info.language_probability, 4), duration)
-
-        def stream() -> Iterator[Any]:
-            yield from _shifted(segments, first_start)
-            for start, audio in windows:
-                more, _ = self._run(audio, language, options)
-                yield from _shifted(more, start)
-
-        return asr_info, _postprocess(stream(), language, options)
-
-    def _run(self, audio: Any, language: str | None, options: AsrOptions) -> tuple[Any, Any]:
-        return self._model.transcribe(
-            audio,
-            language=language or None,
-            beam_size=options.beam_size,
-            vad_filter=options.vad,
-            word_timestamps=options.word_timestamps,
-            initial_prompt=options.prompt or None,
-            condition_on_previous_text=options.condition_on_previous_text,
-        )
 
 
 SAMPLE_RATE = 16_000
@@ -186,23 +151,34 @@ def _shifted(segments: Any, offset: float) -> Iterator[Any]:
         yield replace(seg, start=seg.start + offset, end=seg.end + offset, words=words or seg.words)
 
 
-def _postprocess(segments: Any, language: str, options: AsrOptions) -> Iterator[AsrSegment]:
-    """Script conversion, confidence, and the doubt flags, segment by segment (streamed)."""
+def _postprocess(
+    segments: Any, language: str, options: AsrOptions, speech: list[tuple[float, float]] | None = None
+) -> Iterator[AsrSegment]:
+    """Script conversion, confidence, and the doubt flags, segment by segment (streamed).
+    ``speech``: where a voice-activity detector heard speech (sorted, filled as the stream
+    goes): segment and word boundaries that run into silence are drawn in to the speech
+    they overlap (Whisper's timestamps often reach into pauses); a segment wholly outside
+    it is flagged ``no_speech`` (the text is kept: a flag for editors, not a cut), unless
+    Whisper too judged its window silent (no-speech probability over 0.6): two detectors
+    agreeing there is no voice, the text ("You", "谢谢观看") is not a segment at all."""
     chinese = language in CHINESE
     previous = ""
     for seg in segments:
         raw = seg.text.strip()
         if not raw:  # nothing said: not a segment
             continue
-        words = [
-            AsrWord(
-                round(float(w.start), 2),
-                round(float(w.end), 2),
-                to_script(w.word, options.script) if chinese else w.word,
-                round(float(w.probability), 4),
+        start, end = _tighten(speech, float(seg.start), float(seg.end))
+        words = []
+        for w in seg.words or []:
+            w_start, w_end = _tighten(speech, float(w.start), float(w.end))
+            words.append(
+                AsrWord(
+                    round(w_start, 2),
+                    round(w_end, 2),
+                    to_script(w.word, options.script) if chinese else w.word,
+                    round(float(w.probability), 4),
+                )
             )
-            for w in (seg.words or [])
-        ]
         text = to_script(raw, options.script) if chinese else raw
         # word probabilities are the finer measure; the segment's log-probability when there are none
         word_mean = sum(w.probability for w in words) / len(words) if words else None
@@ -211,18 +187,22 @@ def _postprocess(segments: Any, language: str, options: AsrOptions) -> Iterator[
             confidence = 0.0
         flags = doubt_flags(
             text,
-            start=float(seg.start),
-            end=float(seg.end),
+            start=start,
+            end=end,
             previous=previous,
             compression_ratio=float(seg.compression_ratio),
             no_speech_prob=float(seg.no_speech_prob),
         )
+        if speech is not None and not _overlaps(speech, float(seg.start), float(seg.end)):
+            if "no_speech" in flags:
+                continue
+            flags.append("no_speech")
         if confidence < options.low_confidence:
             flags.append("low_confidence")
         previous = text
         yield AsrSegment(
-            start=round(max(0.0, float(seg.start)), 2),
-            end=round(max(0.0, float(seg.end)), 2),
+            start=round(max(0.0, start), 2),
+            end=round(max(0.0, end), 2),
             text=text,
             raw_text=raw,
             confidence=round(float(confidence), 4),
@@ -230,6 +210,27 @@ def _postprocess(segments: Any, language: str, options: AsrOptions) -> Iterator[
             words=words,
             flags=flags,
         )
+
+
+def _near(regions: list[tuple[float, float]], start: float, end: float) -> list[tuple[float, float]]:
+    """The regions (sorted, not overlapping) that overlap [start, end]."""
+    import bisect
+
+    i = bisect.bisect_right(regions, (float(start), float("inf")))
+    j = bisect.bisect_left(regions, (float(end), float("-inf")))
+    return [(a, b) for a, b in regions[max(0, i - 1) : j] if a < end and b > start]
+
+
+def _overlaps(regions: list[tuple[float, float]], start: float, end: float) -> bool:
+    return bool(_near(regions, start, end))
+
+
+def _tighten(regions: list[tuple[float, float]] | None, start: float, end: float) -> tuple[float, float]:
+    """[start, end] drawn in to the speech regions it overlaps; unchanged without any."""
+    near = _near(regions, start, end) if regions else []
+    if not near:
+        return start, end
+    return max(start, near[0][0]), min(end, near[-1][1])
 
 
 _LOOP = re.compile(r"(.{2,}?)\1{3,}")
@@ -275,11 +276,51 @@ def _repeats(text: str) -> bool:
 def load_engine(engine: str, model_dir: Path, device: str, compute_type: str) -> AsrEngine:
     """The engine with its model loaded, once per process and configuration. ``model_dir``
     is a folder for faster-whisper, a ``.pt`` checkpoint for openai-whisper
-    (``tasks.models.resolve_for`` finds either)."""
+    (``tasks.models.resolve_for`` finds either; ``choose_engine`` resolves ``auto``)."""
     if engine == "faster-whisper":
+        from tasks.asr.ctranslate import FasterWhisperEngine
+
         return FasterWhisperEngine(model_dir, device=device, compute_type=compute_type)
     if engine == "openai-whisper":
-        from tasks.asr_openai import OpenAIWhisperEngine
+        from tasks.asr.torch_whisper import OpenAIWhisperEngine
 
         return OpenAIWhisperEngine(model_dir, device=device)
     raise ValueError(f"unknown ASR engine {engine!r}")
+
+
+def cuda_devices() -> dict[str, int]:
+    """CUDA devices each engine can use here: CTranslate2 (its PyPI wheels need the CUDA 12
+    runtime libraries) and PyTorch (whatever CUDA its build was made for)."""
+    found = {"ctranslate2": 0, "torch": 0}
+    try:
+        import ctranslate2
+
+        found["ctranslate2"] = int(ctranslate2.get_cuda_device_count())
+    except Exception:  # a wheel without CUDA support, or no driver
+        pass
+    try:
+        import torch
+
+        found["torch"] = int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
+    except Exception:  # torch is an optional extra
+        pass
+    return found
+
+
+def choose_engine(engine: str, device: str, *, openai_checkpoint: bool) -> tuple[str, str]:
+    """(engine, device) for ``LANTAI_ASR__ENGINE`` / ``LANTAI_ASR__DEVICE`` on this machine.
+
+    ``auto`` engine: faster-whisper wherever CTranslate2 runs on the device (CPU always,
+    CUDA when its CUDA 12 libraries load); on a CUDA machine where only PyTorch sees the
+    GPU (a CUDA 13 image, say) and an openai-whisper checkpoint is installed, openai-whisper
+    on the GPU. ``auto`` device: CUDA when the chosen engine sees one, else the CPU."""
+    gpus = cuda_devices()
+    if engine == "auto":
+        if device in ("auto", "cuda") and not gpus["ctranslate2"] and gpus["torch"] and openai_checkpoint:
+            engine = "openai-whisper"
+        else:
+            engine = "faster-whisper"
+    if device == "auto":
+        key = "ctranslate2" if engine == "faster-whisper" else "torch"
+        device = "cuda" if gpus[key] else "cpu"
+    return engine, device
