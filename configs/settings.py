@@ -50,17 +50,27 @@ class OcrSettings(BaseModel):
 
 
 class AsrSettings(BaseModel):
-    engine: Literal["faster-whisper", "openai-whisper"] = "faster-whisper"
+    # auto: faster-whisper wherever CTranslate2 runs on the device; openai-whisper on a GPU
+    # only PyTorch can use (CUDA 13 without CTranslate2's CUDA 12 libraries)
+    engine: Literal["auto", "faster-whisper", "openai-whisper"] = "auto"
     model: str = "base"
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    compute_type: str = "auto"
+    compute_type: str = "auto"  # int8 on the CPU, float16 on CUDA (faster-whisper)
     beam_size: int = Field(5, ge=1)
-    vad: bool = True
+    vad: bool = False  # a voice-activity filter before sequential decoding (Whisper's default: none)
     language: str = ""
     script: Literal["zh-Hans", "zh-Hant", "zh-TW", "zh-HK"] = "zh-Hans"
-    condition_on_previous_text: bool = False
+    condition_on_previous_text: bool = True  # Whisper's default
     low_confidence: float = Field(0.5, ge=0, le=1)
     track: int = Field(-1, ge=-1)  # audio track to transcribe; -1: the first one that is not silent
+    # batched decoding of VAD windows: on, off, or auto (recordings of batch_minutes and
+    # more, and every recording on a GPU)
+    batch: Literal["auto", "on", "off"] = "auto"
+    batch_size: int = Field(8, ge=1, le=256)
+    batch_minutes: float = Field(10.0, ge=0)
+    # speaker turns: 0 = as many as the manifest names (口述者 + 采集者; fewer than two: none),
+    # 1 = never, N = always N
+    speakers: int = Field(0, ge=0, le=20)
 
 
 class ScreeningSettings(BaseModel):

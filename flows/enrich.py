@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -37,7 +38,7 @@ from catalog.models import (
 )
 from catalog.screening import term_lists
 from configs import Settings, get_settings
-from configs.errors import BadInputError, ConfigError
+from configs.errors import BadInputError, ConfigError, MissingDependencyError
 from flows import runner
 from flows.progress import report
 from flows.redact import redact_item
@@ -46,6 +47,7 @@ from flows.screen import screen_item
 from storage import ObjectStore, StorageError, download, open_store
 from storage.keys import derivative_key
 from tasks import asr, media, models, ocr, tools
+from tasks.asr import speakers as asr_speakers
 
 DOUBTS = ("repetition", "no_speech", "too_fast")  # segment flags that become review flags
 LANGUAGE_CODES = {
@@ -374,7 +376,39 @@ def _ocr_asset(
 # ---------------------------------------------------------------- ASR
 
 
-def _asr_options(settings: Settings, item: Item, coll: Collection) -> asr.AsrOptions:
+def asr_engine(settings: Settings) -> asr.AsrEngine:
+    """The ASR engine for this machine (``auto``: see ``tasks.asr.choose_engine``), loaded once."""
+    name, device = asr.choose_engine(
+        settings.asr.engine,
+        settings.asr.device,
+        openai_checkpoint=models.has_openai(settings.models_path, settings.asr.model),
+    )
+    model = models.resolve_for(name, settings.models_path, settings.asr.model)
+    return asr.load_engine(name, model, device, settings.asr.compute_type)
+
+
+def _batched(settings: Settings, engine: asr.AsrEngine, duration: float) -> bool:
+    """Batched decoding: as configured; ``auto`` for long recordings (the backlog of
+    interviews, where batching pays: docs/benchmarks.md) and for every recording on a GPU."""
+    if settings.asr.batch != "auto":
+        return settings.asr.batch == "on"
+    return engine.device == "cuda" or duration >= settings.asr.batch_minutes * 60
+
+
+def expected_speakers(settings: Settings, item: Item) -> int:
+    """How many voices to tell apart: the configured number, or the people the manifest
+    names as narrators (口述者) and interviewers (采集者), when both are named."""
+    if settings.asr.speakers:
+        return settings.asr.speakers
+    split = re.compile(r"\s*[、,，;；/]\s*|\s+(?:and|和|与)\s+")
+    narrators = {n for n in split.split(item.narrator.strip()) if n}
+    interviewers = {n for n in split.split(item.interviewer.strip()) if n} - narrators
+    return len(narrators) + len(interviewers) if narrators and interviewers else 1
+
+
+def _asr_options(
+    settings: Settings, item: Item, coll: Collection, *, batched: bool = False
+) -> asr.AsrOptions:
     language = (
         coll.asr_language
         or settings.asr.language
@@ -388,6 +422,8 @@ def _asr_options(settings: Settings, item: Item, coll: Collection) -> asr.AsrOpt
         condition_on_previous_text=settings.asr.condition_on_previous_text,
         script=coll.script or settings.asr.script,
         low_confidence=settings.asr.low_confidence,
+        batched=batched,
+        batch_size=settings.asr.batch_size,
     )
 
 
@@ -459,6 +495,7 @@ def _write_transcript(
             raw_text=seg.raw_text,
             confidence=seg.confidence,
             no_speech_prob=seg.no_speech_prob,
+            speaker=seg.speaker,
             words=[w.__dict__ for w in seg.words],
         )
         session.add(row)
@@ -511,9 +548,9 @@ def _asr_asset(
     began = time.monotonic()
     info = media.probe(work)
     outcome.duration += info.duration
-    model_dir = models.resolve_for(settings.asr.engine, settings.models_path, settings.asr.model)
-    engine = asr.load_engine(settings.asr.engine, model_dir, settings.asr.device, settings.asr.compute_type)
-    options = _asr_options(settings, item, coll)
+    engine = asr_engine(settings)
+    options = _asr_options(settings, item, coll, batched=_batched(settings, engine, info.duration))
+    speakers = expected_speakers(settings, item)
     # the configured track, or the first that is not silent (-1): part of what the result depends on
     track = settings.asr.track if settings.asr.track >= 0 else media.speech_track(work, info)
     key = result_key(
@@ -521,8 +558,10 @@ def _asr_asset(
         engine=engine.name,
         version=engine.version,
         model=engine.model_sha256,
+        compute_type=engine.compute_type,
         **options.as_dict(),
         **({"track": track} if track else {}),  # keys of single-track results stay as they were
+        **({"speakers": speakers} if speakers > 1 else {}),
     )
     with session_scope(settings) as session:
         done = session.exec(
@@ -568,6 +607,14 @@ def _asr_asset(
         publish_progress(
             store, item.id or 0, {"stage": "transcribe", "fraction": round(min(fraction, 1.0), 3)}
         )
+    turns_note = ""
+    if speakers > 1 and segments:
+        publish_progress(store, item.id or 0, {"stage": "speakers", "fraction": 0.0})
+        try:
+            segments = asr_speakers.assign(wav, segments, speakers)
+        except MissingDependencyError as e:  # the transcript stands; the turns wait for the extra
+            turns_note = f"speaker turns not found: {e}"
+            outcome.reason += f"{turns_note}; "
     with session_scope(settings) as session:
         current = session.get(Asset, asset.id)
         assert current is not None
@@ -603,6 +650,10 @@ def _asr_asset(
             model=engine.model_name,
             model_sha256=engine.model_sha256,
             options=options.as_dict(),
+            device=engine.device,
+            compute_type=engine.compute_type,
+            speakers=sorted({s.speaker for s in segments if s.speaker}) or speakers,
+            speaker_note=turns_note,
             language=asr_info.language,
             segments=len(segments),
             note="" if segments else "no speech detected",
@@ -711,7 +762,12 @@ def preflight(settings: Settings, kinds: set[str]) -> None:
     if Kind.recording in kinds:
         tools.require("ffmpeg")
         tools.require("ffprobe")
-        models.resolve_for(settings.asr.engine, settings.models_path, settings.asr.model)
+        name, _ = asr.choose_engine(
+            settings.asr.engine,
+            settings.asr.device,
+            openai_checkpoint=models.has_openai(settings.models_path, settings.asr.model),
+        )
+        models.resolve_for(name, settings.models_path, settings.asr.model)
 
 
 def pending_kinds(

@@ -301,3 +301,40 @@ def test_ocr_engine_per_manifest_row(home: Path, tmp_path: Path) -> None:
         expected = (RESOURCES / "two_columns.txt").read_text("utf-8").split()
         assert columns.text.split() == expected  # read column by column
         assert search(session, "扎实推进高质量", include_restricted=True)[0].title == "乙"
+
+
+def test_interview_with_narrator_and_interviewer_gets_speaker_turns(home: Path, tmp_path: Path) -> None:
+    """口述者 and 采集者 in the manifest: the transcript's segments carry SPEAKER_1/2 and
+    the provenance event says so."""
+    import wave
+
+    import numpy as np
+
+    from bench.diarization import RATE, assemble, load
+    from catalog.models import Segment, Transcript
+
+    folder = tmp_path / "访谈"
+    folder.mkdir()
+    a, b = load(SAMPLES / "房地产中介协会.wav", tmp_path), load(SAMPLES / "寄语.wav", tmp_path)
+    audio, _ = assemble(a, b, 40, seed=3)
+    with wave.open(str(folder / "访谈.wav"), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes((audio * 32767).astype(np.int16).tobytes())
+    (folder / "manifest.csv").write_text(
+        "文件名,题名,语言,口述者,采集者\n访谈.wav,老街坊访谈,中文,王某某,李某某\n", encoding="utf-8"
+    )
+    ingest_flow(str(folder), "IV", None, None)
+    (outcome,) = enrich_flow("IV")
+    assert outcome["status"] == "enriched"
+    with session_scope(get_settings()) as session:
+        transcript = session.exec(select(Transcript)).one()
+        rows = session.exec(
+            select(Segment).where(Segment.transcript_id == transcript.id).order_by(Segment.seq)
+        )
+        labels = [s.speaker for s in rows]
+        event = session.exec(select(Event).where(Event.type == "transcription")).one()
+    assert set(labels) == {"SPEAKER_1", "SPEAKER_2"} and labels[0] == "SPEAKER_1"
+    assert event.detail["speakers"] == ["SPEAKER_1", "SPEAKER_2"] and event.detail["compute_type"] == "int8"
+    assert enrich_flow("IV") == []  # finished: nothing to redo
