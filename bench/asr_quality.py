@@ -1,6 +1,14 @@
-"""ASR quality: CER (Chinese) and WER (English) per clip and overall, Lantai's
-transcription task against a bare ``faster_whisper.WhisperModel.transcribe`` with the same
-model in the same run, and a check that Lantai's stored Chinese is in one script.
+"""ASR quality: CER (Chinese) and WER (English) per clip and overall, in the same run:
+
+- bare: ``faster_whisper.WhisperModel.transcribe`` with its defaults, ``beam_size=5``, the
+  clip's language given (the baseline);
+- Lantai sequential (``tasks.asr``, faster-whisper, the language given, as the enrich
+  flow runs it for a collection with a language);
+- Lantai batched (VAD windows in batches, re-segmented);
+- Lantai with the openai-whisper engine and the checkpoint rebuilt from the same
+  CTranslate2 model (float32 on the CPU), when the PyTorch extra is installed;
+
+and a check that Lantai's stored Chinese is in one script.
 
     .venv/bin/python bench/asr_quality.py [--data ../shared/data] [--model base]
 """
@@ -11,7 +19,6 @@ import argparse
 import csv
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,43 +36,58 @@ def main() -> None:
     args = ap.parse_args()
     from faster_whisper import WhisperModel
 
-    model_dir = models.resolve(get_settings().models_path, args.model)
+    models_dir = get_settings().models_path
+    model_dir = models.resolve(models_dir, args.model)
     bare = WhisperModel(str(model_dir), device="cpu", compute_type="int8", local_files_only=True)
     engine = asr.load_engine("faster-whisper", model_dir, "cpu", "int8")
+    runs: dict[str, tuple[asr.AsrEngine, bool]] = {"lantai": (engine, False), "batched": (engine, True)}
+    try:
+        checkpoint = models.install_openai(models_dir, args.model)
+        runs["openai-whisper"] = (asr.load_engine("openai-whisper", checkpoint, "cpu", "auto"), False)
+    except Exception as e:  # the PyTorch extra is optional
+        print(f"openai-whisper engine skipped: {e}")
     rows = [
         r
         for r in csv.DictReader((args.data / "MANIFEST.tsv").open(encoding="utf-8"), delimiter="\t")
         if r["kind"] == "asr"
     ]
-    print(f"{'clip':50} {'metric':6} {'bare':>6} {'lantai':>7} {'bare s':>7} {'lantai s':>8}  one script")
-    worse, totals = [], {"bare": [], "lantai": []}
+    names = ["bare", *runs]
+    print(f"{'clip':50} {'metric':6} " + " ".join(f"{n:>14}" for n in names) + "  one script")
+    totals: dict[str, dict[str, list[float]]] = {lang: {n: [] for n in names} for lang in ("zh", "en")}
+    worse: dict[str, list[str]] = {n: [] for n in runs}
     for row in rows:
         clip = args.data / row["file"]
         reference = (args.data / row["reference_text_file"]).read_text(encoding="utf-8")
-        metric = cer if row["language"] == "zh" else wer
-        t0 = time.perf_counter()
-        segments, _ = bare.transcribe(str(clip), beam_size=5)
-        bare_text = "".join(s.text for s in segments)
-        t1 = time.perf_counter()
+        language = row["language"]
+        metric = cer if language == "zh" else wer
+        joiner = "" if language == "zh" else " "
+        segments, _ = bare.transcribe(str(clip), beam_size=5, language=language)
+        scores = {"bare": metric(reference, "".join(s.text for s in segments))}
+        one_script = True
         with tempfile.TemporaryDirectory() as tmp:
             wav = media.to_asr_wav(clip, Path(tmp) / "a.wav", media.probe(clip))
-            _, stream = engine.transcribe(wav, asr.AsrOptions())
-            lantai_text = "".join(s.text for s in stream)
-        t2 = time.perf_counter()
-        scores = {"bare": metric(reference, bare_text), "lantai": metric(reference, lantai_text)}
-        for k, v in scores.items():
-            totals[k].append(v)
-        one_script = row["language"] != "zh" or to_script(lantai_text, "zh-Hans") == lantai_text
-        if scores["lantai"] > scores["bare"] + 1e-9:
-            worse.append(row["file"])
+            for name, (run, batched) in runs.items():
+                _, stream = run.transcribe(wav, asr.AsrOptions(language=language, batched=batched))
+                text = joiner.join(s.text for s in stream)
+                scores[name] = metric(reference, text)
+                if language == "zh" and to_script(text, "zh-Hans") != text:
+                    one_script = False
+        for name, value in scores.items():
+            totals[language][name].append(value)
+            if name != "bare" and value > scores["bare"] + 1e-9:
+                worse[name].append(row["file"])
         note = "" if row["ref_quality"] != "UNVERIFIED_assumed" else "  (reference unverified)"
         print(
-            f"{row['file']:50} {metric.__name__.upper():6} {scores['bare']:6.3f} {scores['lantai']:7.3f} "
-            f"{t1 - t0:7.2f} {t2 - t1:8.2f}  {'yes' if one_script else 'NO'}{note}"
+            f"{row['file']:50} {metric.__name__.upper():6} "
+            + " ".join(f"{scores[n]:14.3f}" for n in names)
+            + f"  {'yes' if one_script else 'NO'}{note}",
+            flush=True,
         )
-    for k, v in totals.items():
-        print(f"mean error rate {k}: {sum(v) / len(v):.3f}")
-    print("clips where Lantai is worse than bare faster-whisper:", ", ".join(worse) or "none")
+    for language, by_name in totals.items():
+        means = " ".join(f"{n}={sum(v) / len(v):.3f}" for n, v in by_name.items() if v)
+        print(f"mean error rate ({language}): {means}")
+    for name, clips in worse.items():
+        print(f"clips where {name} is worse than bare faster-whisper:", ", ".join(clips) or "none")
 
 
 if __name__ == "__main__":
