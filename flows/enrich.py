@@ -553,16 +553,20 @@ def _asr_asset(
     speakers = expected_speakers(settings, item)
     # the configured track, or the first that is not silent (-1): part of what the result depends on
     track = settings.asr.track if settings.asr.track >= 0 else media.speech_track(work, info)
-    key = result_key(
-        sha256=asset.sha256,
-        engine=engine.name,
-        version=engine.version,
-        model=engine.model_sha256,
-        compute_type=engine.compute_type,
-        **options.as_dict(),
-        **({"track": track} if track else {}),  # keys of single-track results stay as they were
-        **({"speakers": speakers} if speakers > 1 else {}),
-    )
+
+    def key_with(voices: int) -> str:
+        return result_key(
+            sha256=asset.sha256,
+            engine=engine.name,
+            version=engine.version,
+            model=engine.model_sha256,
+            compute_type=engine.compute_type,
+            **options.as_dict(),
+            **({"track": track} if track else {}),  # keys of single-track results stay as they were
+            **({"speakers": voices} if voices > 1 else {}),
+        )
+
+    key = key_with(speakers)
     with session_scope(settings) as session:
         done = session.exec(
             select(Transcript.id).where(Transcript.asset_id == asset.id, Transcript.result_key == key)
@@ -615,6 +619,7 @@ def _asr_asset(
         except MissingDependencyError as e:  # the transcript stands; the turns wait for the extra
             turns_note = f"speaker turns not found: {e}"
             outcome.reason += f"{turns_note}; "
+            key = key_with(1)  # stored as what it is: a run with the extra redoes it
     with session_scope(settings) as session:
         current = session.get(Asset, asset.id)
         assert current is not None

@@ -338,3 +338,31 @@ def test_interview_with_narrator_and_interviewer_gets_speaker_turns(home: Path, 
     assert set(labels) == {"SPEAKER_1", "SPEAKER_2"} and labels[0] == "SPEAKER_1"
     assert event.detail["speakers"] == ["SPEAKER_1", "SPEAKER_2"] and event.detail["compute_type"] == "int8"
     assert enrich_flow("IV") == []  # finished: nothing to redo
+
+
+def test_interview_without_the_torch_extra_keeps_its_transcript(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No voice encoder installed: the transcript is stored with one speaker, and the
+    report and the event say why (nothing fails)."""
+    from catalog.models import Segment
+    from configs.errors import MissingDependencyError
+    from tasks.asr import speakers
+
+    def missing(device: str = "cpu") -> None:
+        raise MissingDependencyError("speaker turns need the PyTorch extra", hint="pip install …")
+
+    monkeypatch.setattr(speakers, "encoder", missing)
+    folder = tmp_path / "iv"
+    folder.mkdir()
+    shutil.copy(SAMPLES / "寄语.wav", folder / "a.wav")
+    (folder / "manifest.csv").write_text(
+        "文件名,题名,口述者,采集者\na.wav,寄语,王某某,李某某\n", encoding="utf-8"
+    )
+    ingest_flow(str(folder), "NX", None, None)
+    (outcome,) = enrich_flow("NX")
+    assert outcome["status"] == "enriched" and "PyTorch extra" in outcome["reason"]
+    with session_scope(get_settings()) as session:
+        assert {s.speaker for s in session.exec(select(Segment))} == {""}
+        event = session.exec(select(Event).where(Event.type == "transcription")).one()
+    assert "PyTorch extra" in event.detail["speaker_note"] and event.detail["speakers"] == []
