@@ -288,23 +288,30 @@ def load_engine(engine: str, model_dir: Path, device: str, compute_type: str) ->
     raise ValueError(f"unknown ASR engine {engine!r}")
 
 
-def cuda_devices() -> dict[str, int]:
-    """CUDA devices each engine can use here: CTranslate2 (its PyPI wheels need the CUDA 12
-    runtime libraries) and PyTorch (whatever CUDA its build was made for)."""
-    found = {"ctranslate2": 0, "torch": 0}
+@lru_cache(maxsize=1)
+def _ctranslate2_gpus() -> int:
     try:
         import ctranslate2
 
-        found["ctranslate2"] = int(ctranslate2.get_cuda_device_count())
+        return int(ctranslate2.get_cuda_device_count())
     except Exception:  # a wheel without CUDA support, or no driver
-        pass
+        return 0
+
+
+@lru_cache(maxsize=1)
+def _torch_gpus() -> int:
     try:
         import torch
 
-        found["torch"] = int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
+        return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
     except Exception:  # torch is an optional extra
-        pass
-    return found
+        return 0
+
+
+def cuda_devices() -> dict[str, int]:
+    """CUDA devices each engine can use here: CTranslate2 (its PyPI wheels need the CUDA 12
+    runtime libraries) and PyTorch (whatever CUDA its build was made for)."""
+    return {"ctranslate2": _ctranslate2_gpus(), "torch": _torch_gpus()}
 
 
 def choose_engine(engine: str, device: str, *, openai_checkpoint: bool) -> tuple[str, str]:
@@ -314,13 +321,11 @@ def choose_engine(engine: str, device: str, *, openai_checkpoint: bool) -> tuple
     CUDA when its CUDA 12 libraries load); on a CUDA machine where only PyTorch sees the
     GPU (a CUDA 13 image, say) and an openai-whisper checkpoint is installed, openai-whisper
     on the GPU. ``auto`` device: CUDA when the chosen engine sees one, else the CPU."""
-    gpus = cuda_devices()
+    # torch is imported only where its answer matters (an openai-whisper checkpoint, or that engine asked for)
     if engine == "auto":
-        if device in ("auto", "cuda") and not gpus["ctranslate2"] and gpus["torch"] and openai_checkpoint:
-            engine = "openai-whisper"
-        else:
-            engine = "faster-whisper"
+        wants_gpu = device in ("auto", "cuda") and openai_checkpoint and not _ctranslate2_gpus()
+        engine = "openai-whisper" if wants_gpu and _torch_gpus() else "faster-whisper"
     if device == "auto":
-        key = "ctranslate2" if engine == "faster-whisper" else "torch"
-        device = "cuda" if gpus[key] else "cpu"
+        gpus = _ctranslate2_gpus() if engine == "faster-whisper" else _torch_gpus()
+        device = "cuda" if gpus else "cpu"
     return engine, device
