@@ -11,6 +11,7 @@ is converted to one script with OpenCC; the engine's raw text is kept beside it.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 import re
@@ -214,8 +215,6 @@ def _postprocess(
 
 def _near(regions: list[tuple[float, float]], start: float, end: float) -> list[tuple[float, float]]:
     """The regions (sorted, not overlapping) that overlap [start, end]."""
-    import bisect
-
     i = bisect.bisect_right(regions, (float(start), float("inf")))
     j = bisect.bisect_left(regions, (float(end), float("-inf")))
     return [(a, b) for a, b in regions[max(0, i - 1) : j] if a < end and b > start]

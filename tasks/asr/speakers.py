@@ -22,6 +22,7 @@ editors rename them to the people (as they always could).
 
 from __future__ import annotations
 
+import heapq
 import wave
 from collections.abc import Sequence
 from dataclasses import replace
@@ -134,35 +135,52 @@ def _word_labels(words: list[AsrWord], times: np.ndarray, labels: np.ndarray, sp
 
 
 def _smooth(words: list[AsrWord], labels: list[int]) -> list[int]:
-    """Runs of one speaker shorter than ``MIN_TURN`` seconds take their longer neighbour's."""
-    labels = list(labels)
-    changed = True
-    while changed:
-        changed = False
-        runs: list[tuple[int, int]] = []  # (first index, last index)
-        for i in range(len(labels)):
-            if runs and labels[runs[-1][0]] == labels[i]:
-                runs[-1] = (runs[-1][0], i)
-            else:
-                runs.append((i, i))
-        if len(runs) < 2:
-            break
-        lengths = [words[b].end - words[a].start for a, b in runs]
-        shortest = min(range(len(runs)), key=lambda r: lengths[r])
-        if lengths[shortest] >= MIN_TURN:
-            break
-        a, b = runs[shortest]
-        if shortest == 0:
-            neighbour = runs[1]
-        elif shortest == len(runs) - 1:
-            neighbour = runs[-2]
+    """Runs of one speaker shorter than ``MIN_TURN`` seconds take their longer neighbour's,
+    shortest first (a heap of runs: a 3-hour interview has tens of thousands of words)."""
+    runs: list[list[int]] = []  # [label, first word, last word]
+    for i, label in enumerate(labels):
+        if runs and runs[-1][0] == label:
+            runs[-1][2] = i
         else:
-            left, right = runs[shortest - 1], runs[shortest + 1]
-            neighbour = left if lengths[shortest - 1] >= lengths[shortest + 1] else right
-        for i in range(a, b + 1):
-            labels[i] = labels[neighbour[0]]
-        changed = True
-    return labels
+            runs.append([label, i, i])
+    prev = list(range(-1, len(runs) - 1))
+    nxt = list(range(1, len(runs) + 1))  # len(runs): no next run
+    alive = [True] * len(runs)
+
+    def length(r: int) -> float:
+        return words[runs[r][2]].end - words[runs[r][1]].start
+
+    def absorb(into: int, r: int) -> None:  # run r joins run ``into`` and leaves the list
+        alive[r] = False
+        runs[into][1], runs[into][2] = min(runs[into][1], runs[r][1]), max(runs[into][2], runs[r][2])
+        a, b = prev[r], nxt[r]
+        if a >= 0:
+            nxt[a] = b
+        if b < len(runs):
+            prev[b] = a
+
+    heap = [(length(r), r) for r in range(len(runs))]
+    heapq.heapify(heap)
+    while heap:
+        size, r = heapq.heappop(heap)
+        if not alive[r] or size != length(r):
+            continue  # merged away, or grown since it was pushed
+        if size >= MIN_TURN:
+            break
+        left, right = prev[r], nxt[r] if nxt[r] < len(runs) else -1
+        if left < 0 and right < 0:
+            break
+        into = left if right < 0 or (left >= 0 and length(left) >= length(right)) else right
+        other = right if into == left else left  # the run on r's far side may now touch its own kind
+        absorb(into, r)
+        if other >= 0 and alive[other] and runs[other][0] == runs[into][0]:
+            absorb(into, other)
+        heapq.heappush(heap, (length(into), into))
+    out = list(labels)
+    for r, (label, first, last) in enumerate(runs):
+        if alive[r]:
+            out[first : last + 1] = [label] * (last - first + 1)
+    return out
 
 
 def _split(seg: AsrSegment, labels: list[int], names: dict[int, str]) -> list[AsrSegment]:

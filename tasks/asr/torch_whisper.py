@@ -73,7 +73,7 @@ class OpenAIWhisperEngine:
     def transcribe(self, wav: Path, options: AsrOptions) -> tuple[AsrInfo, Iterator[AsrSegment]]:
         with wave.open(str(wav), "rb") as w:
             duration = w.getnframes() / SAMPLE_RATE
-        windows = _windows(wav) if duration > CHUNK_SECONDS + TAIL_SECONDS else iter([(0.0, _read_all(wav))])
+        windows = _windows(wav) if duration > CHUNK_SECONDS + TAIL_SECONDS else iter([(0.0, read_all(wav))])
         first_start, first_audio = next(windows)
         language, probability = self._language(first_audio, options.language)
 
@@ -284,7 +284,3 @@ def _split_at_timestamps(result: Any, tokenizer: Any, offset: float, duration: f
         end = (rest[-1] - begin) * precision if rest[-1] >= begin and len(rest) > 1 else duration
         out.append(piece(start, max(end, start), rest))
     return out
-
-
-def _read_all(wav: Path) -> Any:
-    return read_all(wav)
