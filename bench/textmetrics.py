@@ -5,6 +5,7 @@ traditional → simplified so that script differences are not counted as errors)
 from __future__ import annotations
 
 import unicodedata
+from collections import Counter
 from functools import lru_cache
 
 import opencc
@@ -45,6 +46,15 @@ def edit_distance(a: list[str] | str, b: list[str] | str) -> int:
 def cer(reference: str, hypothesis: str) -> float:
     ref, hyp = normalize(reference), normalize(hypothesis)
     return edit_distance(ref, hyp) / max(1, len(ref))
+
+
+def bag_errors(reference: str, hypothesis: str) -> int:
+    """Errors regardless of order: characters of the longer text left unmatched by the
+    multiset of the other (the order-independent "bag of characters" count of OCR
+    evaluation tools). A lower bound of the edit distance; equal to it when the only
+    difference is substitutions, insertions and deletions, not where text went."""
+    common = sum((Counter(reference) & Counter(hypothesis)).values())
+    return max(len(reference), len(hypothesis)) - common
 
 
 def wer(reference: str, hypothesis: str) -> float:

@@ -155,8 +155,9 @@ def ocr_pages(
                     again = attempt(raster, (rotation + turned.turn) % 360)
                     _discard(turned)
                     turned = again
-                # turned the right way, a page reads about as confidently (PP-OCR turns lines
-                # itself); a truly vertical page turned sideways reads far worse and stays
+                # the engine's verdict fixed by the turn: the turned reading is kept unless
+                # it is much less confident; a truly vertical page turned sideways reads far
+                # worse and stays
                 fixed = (result.turn and not turned.turn) or (sideways and not turned.vertical)
                 before, after = result.mean_conf or 0, turned.mean_conf or 0
                 if (fixed and after >= before - TURN_MARGIN) or after > before:

@@ -7,9 +7,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pypdfium2 as pdfium
 import pytest
 from PIL import Image
+from rapidocr import RapidOCR
 
 from configs.errors import BadInputError
 from tasks.ocr import OcrResult, choose_engine, ocr_file, ppocr
@@ -178,3 +180,31 @@ def test_auto_leaves_minority_scripts_to_tesseract(tmp_path: Path) -> None:
             SAMPLES / "phototest.tif", kind="image", languages=languages, workdir=tmp_path / languages[:3]
         )
         assert result.engine == "tesseract" and result.pages[0].status == "ok"
+
+
+def test_large_scan_is_recognised_at_its_own_resolution(tmp_path: Path) -> None:
+    """RapidOCR reduces a page to 2,000 pixels a side; detection may work there, but the
+    lines are cut from the scan itself for recognition (as PaddleOCR's own pipeline does)."""
+    page = _ocr(RESOURCES / "wide_small_print.png", tmp_path, "ppocr").pages[0]
+    assert [ln.text for ln in page.lines] == _lines("wide_small_print")
+    assert page.width == 6000
+    assert page.lines[0].bbox[0] > 900 and page.lines[0].bbox[2] < 5100  # boxes in the scan's pixels
+    # the same page read from RapidOCR's reduction: the small print is lost
+    folder = ppocr.model_dir()
+    paths = {f"{role.capitalize()}.model_path": str(folder / f) for role, (f, _) in ppocr.MODELS.items()}
+    stock = RapidOCR(params={"Global.log_level": "error", **paths})
+    reduced = stock(np.asarray(Image.open(RESOURCES / "wide_small_print.png").convert("RGB")))
+    assert "".join(getattr(reduced, "txts", None) or ()) != "".join(_lines("wide_small_print"))
+
+
+def test_no_line_is_turned_on_its_own_verdict() -> None:
+    """The line classifier votes on the page's orientation but turns no line itself: one
+    line's verdict is often wrong, and a line turned wrongly is read as nonsense."""
+    engine = ppocr._engine(1)
+    page = Image.open(RESOURCES / "wide_small_print.png").convert("RGB")
+    line = np.asarray(page.crop((900, 50, 5100, 100)))
+    upside_down = np.ascontiguousarray(line[::-1, ::-1])
+    crops, verdicts = engine.cls_and_rotate([upside_down, line])
+    assert [label for label, _ in verdicts.cls_res] == ["180", "0"]
+    assert verdicts.cls_res[0][1] > engine.text_cls.cls_thresh  # sure enough that RapidOCR would turn it
+    assert crops[0] is upside_down and crops[1] is line
