@@ -376,14 +376,20 @@ def _ocr_asset(
 # ---------------------------------------------------------------- ASR
 
 
-def asr_engine(settings: Settings) -> asr.AsrEngine:
-    """The ASR engine for this machine (``auto``: see ``tasks.asr.choose_engine``), loaded once."""
+def _asr_choice(settings: Settings) -> tuple[str, str, Path]:
+    """Engine name, device and model path for this machine (``auto``: see
+    ``tasks.asr.choose_engine``); the model must be installed."""
     name, device = asr.choose_engine(
         settings.asr.engine,
         settings.asr.device,
         openai_checkpoint=models.has_openai(settings.models_path, settings.asr.model),
     )
-    model = models.resolve_for(name, settings.models_path, settings.asr.model)
+    return name, device, models.resolve_for(name, settings.models_path, settings.asr.model)
+
+
+def asr_engine(settings: Settings) -> asr.AsrEngine:
+    """The ASR engine for this machine, loaded once per process."""
+    name, device, model = _asr_choice(settings)
     return asr.load_engine(name, model, device, settings.asr.compute_type)
 
 
@@ -395,14 +401,16 @@ def _batched(settings: Settings, engine: asr.AsrEngine, duration: float) -> bool
     return engine.device == "cuda" or duration >= settings.asr.batch_minutes * 60
 
 
+_PEOPLE = re.compile(r"\s*[、,，;；/]\s*|\s+(?:and|和|与)\s+")  # between names in a manifest cell
+
+
 def expected_speakers(settings: Settings, item: Item) -> int:
     """How many voices to tell apart: the configured number, or the people the manifest
     names as narrators (口述者) and interviewers (采集者), when both are named."""
     if settings.asr.speakers:
         return settings.asr.speakers
-    split = re.compile(r"\s*[、,，;；/]\s*|\s+(?:and|和|与)\s+")
-    narrators = {n for n in split.split(item.narrator.strip()) if n}
-    interviewers = {n for n in split.split(item.interviewer.strip()) if n} - narrators
+    narrators = {n for n in _PEOPLE.split(item.narrator.strip()) if n}
+    interviewers = {n for n in _PEOPLE.split(item.interviewer.strip()) if n} - narrators
     return len(narrators) + len(interviewers) if narrators and interviewers else 1
 
 
@@ -768,12 +776,7 @@ def preflight(settings: Settings, kinds: set[str]) -> None:
     if Kind.recording in kinds:
         tools.require("ffmpeg")
         tools.require("ffprobe")
-        name, _ = asr.choose_engine(
-            settings.asr.engine,
-            settings.asr.device,
-            openai_checkpoint=models.has_openai(settings.models_path, settings.asr.model),
-        )
-        models.resolve_for(name, settings.models_path, settings.asr.model)
+        _asr_choice(settings)
 
 
 def pending_kinds(

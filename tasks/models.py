@@ -266,10 +266,11 @@ def verify_checkpoint(checkpoint: Path) -> str:
     is taken as it is and its SHA-256 recorded in every transcription event."""
     digest = file_sha256(checkpoint)
     record = checkpoint.with_name(f"{checkpoint.name}.sha256")
-    if record.exists() and record.read_text(encoding="utf-8").strip() != digest:
+    recorded = record.read_text(encoding="utf-8").strip() if record.exists() else digest
+    if recorded != digest:
         raise ConfigError(
             f"the openai-whisper checkpoint {checkpoint} was altered since it was installed "
-            f"(SHA-256 {digest[:16]}…, recorded {record.read_text(encoding='utf-8').strip()[:16]}…)",
+            f"(SHA-256 {digest[:16]}…, recorded {recorded[:16]}…)",
             hint=f"rebuild it: lantai models install {checkpoint.stem} --engine openai-whisper --force",
         )
     return digest
