@@ -151,10 +151,13 @@ def ocr_pages(
                 rotation = result.turn
             if rotation:
                 turned = attempt(raster, rotation)
-                if turned.turn:  # still upside down: orientation detection was half a turn off
-                    again = attempt(raster, (rotation + turned.turn) % 360)
+                back = (rotation + turned.turn) % 360
+                if turned.turn and back:  # still upside down: orientation detection was half a turn off
+                    again = attempt(raster, back)
                     _discard(turned)
                     turned = again
+                # (back to no turn at all: that reading is ``result``; reading it again would
+                # write over its files)
                 # the engine's verdict fixed by the turn: the turned reading is kept unless
                 # it is much less confident; a truly vertical page turned sideways reads far
                 # worse and stays

@@ -151,19 +151,21 @@ def _engine(threads: int) -> Any:
                 local = threading.local()
 
                 def preprocess_img(self, ori_img: np.ndarray) -> Any:
-                    img, op_record = super().preprocess_img(ori_img)
-                    reduced = img.shape[0] < ori_img.shape[0]
-                    self.local.detect_on = img if reduced else None
+                    padded = _thick_enough(ori_img, self.max_side_len)
+                    img, op_record = super().preprocess_img(padded)
+                    reduced = img.shape[0] < padded.shape[0]
+                    self.local.detect_on = (img, padded.shape[:2]) if reduced else None
                     if reduced:  # detection alone gets the reduced page
                         return ori_img, {"preprocess": {"ratio_h": 1.0, "ratio_w": 1.0}}
                     return img, op_record
 
                 def detect_and_crop(self, img: np.ndarray, op_record: dict[str, Any]) -> Any:
-                    small, self.local.detect_on = self.local.detect_on, None
-                    if small is None:
+                    reduced, self.local.detect_on = self.local.detect_on, None
+                    if reduced is None:
                         return super().detect_and_crop(img, op_record)
+                    small, (before_h, before_w) = reduced
                     height, width = img.shape[:2]
-                    ratios = {"ratio_h": height / small.shape[0], "ratio_w": width / small.shape[1]}
+                    ratios = {"ratio_h": before_h / small.shape[0], "ratio_w": before_w / small.shape[1]}
                     record = {"preprocess": ratios}
                     _, det = super().detect_and_crop(small, record)
                     boxes = np.asarray(det.boxes, np.float32)  # never None: RapidOCR raises then
@@ -200,6 +202,23 @@ def _engine(threads: int) -> Any:
                 }
             )
         return _engines[threads]
+
+
+MIN_REDUCED_SIDE = 48  # pixels: RapidOCR rounds reduced sides to 32s and refuses a 0
+
+
+def _thick_enough(img: np.ndarray, max_side: float) -> np.ndarray:
+    """The page, with white added below (or to the right of) a long thin strip — a ledger
+    line, a cropped caption — that RapidOCR's reduction to ``max_side`` would make thinner
+    than it can round to (it fails with no message). Added at the far edge, the padding
+    moves no coordinate, and it is only seen by detection."""
+    height, width = img.shape[:2]
+    long, short = max(height, width), min(height, width)
+    needed = -(-long * MIN_REDUCED_SIDE // int(max_side))  # ceiling
+    if long <= max_side or short >= needed:
+        return img
+    pad = ((0, needed - height), (0, 0)) if width >= height else ((0, 0), (0, needed - width))
+    return np.pad(img, (*pad, (0, 0))[: img.ndim], constant_values=255)
 
 
 def _bbox(quad: Any, factor: float, width: int, height: int) -> tuple[int, int, int, int]:
@@ -250,7 +269,7 @@ class PpOcrEngine:
                 if libc is not None:
                     libc.malloc_trim(0)  # give the pass's memory back before the next page
         except Exception as e:  # onnxruntime and OpenCV raise their own types
-            raise tools.ToolError(f"PP-OCR of page {page.page_no} failed: {e}") from e
+            raise tools.ToolError(f"PP-OCR of page {page.page_no} failed: {e or type(e).__name__}") from e
         del rgb
         factor = 1 / page.scale
         texts = list(result.txts or ())

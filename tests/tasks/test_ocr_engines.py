@@ -208,3 +208,20 @@ def test_no_line_is_turned_on_its_own_verdict() -> None:
     assert [label for label, _ in verdicts.cls_res] == ["180", "0"]
     assert verdicts.cls_res[0][1] > engine.text_cls.cls_thresh  # sure enough that RapidOCR would turn it
     assert crops[0] is upside_down and crops[1] is line
+
+
+@pytest.mark.parametrize("turn", [0, 180])
+def test_a_long_thin_strip_is_read(tmp_path: Path, turn: int) -> None:
+    """A 6,000 x 44 pixel strip (one ledger line, a cropped caption): RapidOCR's reduction
+    alone would make it too thin to detect on (it fails with no message), and the line
+    classifier's verdicts on it send the page back to the turn already read."""
+    strip = tmp_path / "strip.png"
+    band = Image.open(RESOURCES / "wide_small_print.png").crop((0, 50, 6000, 94))
+    band.rotate(turn).save(strip, dpi=(200, 200))
+    result = _ocr(strip, tmp_path, "ppocr")
+    page = result.pages[0]
+    assert page.status == "ok" and page.text == _lines("wide_small_print")[0]
+    assert result.pdf is not None and result.pdf.is_file()
+    blank = tmp_path / "blank.png"
+    Image.new("L", (6000, 40), 255).save(blank)
+    assert _ocr(blank, tmp_path / "blank", "ppocr").pages[0].status == "empty"
