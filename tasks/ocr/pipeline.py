@@ -209,7 +209,7 @@ def options(
     if engine == "ppocr":
         return {
             "languages": languages, "dpi": dpi, "osd": osd, "deskew": deskew,
-            "text_score": ppocr.TEXT_SCORE, "reading_order": "xy-cut 1",
+            "text_score": ppocr.TEXT_SCORE, "reading_order": "xy-cut 1, body first",
         }  # fmt: skip
     return {"languages": languages, "dpi": dpi, "osd": osd, "deskew": deskew, "psm": 3}
 

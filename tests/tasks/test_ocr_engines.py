@@ -1,9 +1,10 @@
 """Both OCR engines for real (Tesseract, PP-OCR from the rapidocr wheel), the engine choice,
-reading order on a two-column page and on a vertical right-to-left page, and PP-OCR's
-hOCR and searchable PDF."""
+reading order on a two-column page, a vertical right-to-left page and a two-page spread
+with footnotes and running feet, and PP-OCR's hOCR and searchable PDF."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from rapidocr import RapidOCR
 
 from configs.errors import BadInputError
 from tasks.ocr import OcrResult, choose_engine, ocr_file, ppocr
-from tasks.ocr.layout import reading_order
+from tasks.ocr.layout import body_first, reading_order
 from tasks.ocr.model import Line, PageResult, Word
 from tasks.ocr.render import write_hocr
 from tests.conftest import RESOURCES, SAMPLES
@@ -56,6 +57,22 @@ def test_two_columns_under_a_heading_are_read_column_by_column(tmp_path: Path) -
     assert hocr_order == sorted(hocr_order)
     pdf_text = pdfium.PdfDocument(result.pdf)[0].get_textpage().get_text_range()
     assert "".join(pdf_text.split()) == "".join(_lines("two_columns"))
+
+
+def test_book_spread_is_read_body_across_the_pages_then_notes_then_running_feet(tmp_path: Path) -> None:
+    # two facing pages in one scan: the sentence that breaks at the foot of the left page
+    # runs on at the head of the right one; the left page's footnotes and both running feet
+    # (with their page numbers) come after the body, in the stored lines, hOCR and PDF alike
+    result = _ocr(RESOURCES / "book_spread.png", tmp_path, "ppocr")
+    page = result.pages[0]
+    expected = [
+        "".join(line.split()) for line in (RESOURCES / "book_spread.txt").read_text("utf-8").splitlines()
+    ]
+    assert ["".join(ln.text.split()) for ln in page.lines] == expected
+    hocr_lines = re.findall(r"<span class='ocr_line'[^>]*>(.*?)</span>\n", result.hocr)
+    assert ["".join(re.sub(r"<[^>]+>", "", h).split()) for h in hocr_lines] == expected
+    pdf_text = pdfium.PdfDocument(result.pdf)[0].get_textpage().get_text_range()
+    assert "".join(pdf_text.split()) == "".join(expected)
 
 
 def test_vertical_page_is_read_right_to_left(tmp_path: Path) -> None:
@@ -171,6 +188,74 @@ def test_reading_order_padded_lines_that_overlap_stay_top_to_bottom() -> None:
     boxes = [(30, 84 + i * 36, 600 - (300 if i == 2 else 0), 125 + i * 36) for i in range(8)]
     shuffled = [boxes[i] for i in (5, 1, 7, 0, 3, 2, 6, 4)]
     assert [shuffled[i] for i in reading_order(shuffled)] == boxes
+
+
+def _page(rows: list[tuple[str, int, int, int]]) -> tuple[list[tuple[int, int, int, int]], list[str]]:
+    """Lines as (text, x, y, character size): boxes as a detector draws them."""
+    boxes = [(x, y, x + int(layout_ems(t) * size), y + size) for t, x, y, size in rows]
+    return boxes, [t for t, *_ in rows]
+
+
+def layout_ems(text: str) -> float:
+    return sum(1.0 if "\u4e00" <= c <= "\u9fff" else 0.5 for c in text)
+
+
+BODY = "档案工作体制机制不断完善档案资源建设成效显著"  # 22 characters
+
+
+def test_body_first_moves_notes_and_numbered_running_heads_only() -> None:
+    # two facing pages, given in reading order: on the left a running head with its page
+    # number, a numbered heading, body and two notes in small type (26 px under 32) at the
+    # foot; on the right more body
+    rows = [("45", 100, 40, 24), ("第二章总体要求", 160, 40, 24), ("1 总体要求", 100, 120, 40)]
+    rows += [(BODY, 100, 180 + k * 50, 32) for k in range(4)]
+    rows += [("1 中共陕西省委办公厅二〇二一年印发", 100, 400, 26), ("2 全国档案事业发展规划", 100, 432, 26)]
+    rows += [(BODY, 900, 180 + k * 50, 32) for k in range(3)]
+    boxes, texts = _page(rows)
+    assert body_first(boxes, texts) == [2, 3, 4, 5, 6, 9, 10, 11, 7, 8, 0, 1]
+    # a note run on from the previous page opens the note area with no mark of its own
+    rows[7] = ("出版社二〇二一年版第十二页", 100, 400, 26)
+    boxes, texts = _page(rows)
+    assert body_first(boxes, texts) == [2, 3, 4, 5, 6, 9, 10, 11, 7, 8, 0, 1]
+    # a paragraph's last line, too short to measure, over the notes is still body
+    rows[6] = ("研究工作。", 100, 330, 32)
+    boxes, texts = _page(rows)
+    assert body_first(boxes, texts) == [2, 3, 4, 5, 6, 9, 10, 11, 7, 8, 0, 1]
+    # notes too short to measure any of: left where they are
+    rows[7], rows[8] = ("研究。", 100, 400, 26), ("2 同上", 100, 432, 26)
+    boxes, texts = _page(rows)
+    assert body_first(boxes, texts) == [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0, 1]
+
+
+def test_body_first_keeps_a_display_title_level_with_a_page_number() -> None:
+    rows = [("第一章总体要求", 300, 40, 48), ("1", 900, 52, 24)] + [
+        (BODY, 100, 140 + k * 50, 32) for k in range(3)
+    ]
+    boxes, texts = _page(rows)
+    assert body_first(boxes, texts) == [0, 2, 3, 4, 1]
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        # a numbered list at the foot in body type: body, not notes
+        [(BODY, 100, 100 + k * 50, 32) for k in range(4)]
+        + [("1 " + BODY[:12], 100, 320, 32), ("2 " + BODY[:12], 100, 370, 32)],
+        # a caption in small type at the foot with no note mark
+        [(BODY, 100, 100 + k * 50, 32) for k in range(4)]
+        + [("图一档案馆库房外景二〇二一年摄", 100, 320, 26)],
+        # a running head with no page number, and a page number that is not at the page's edge
+        [("第二章总体要求", 100, 40, 24)]
+        + [(BODY, 100, 100 + k * 50, 32) for k in range(3)]
+        + [("12", 100, 260, 32), (BODY, 100, 310, 32)],
+        # nothing but notes
+        [("1 中共陕西省委办公厅二〇二一年印发", 100, 100, 26), ("2 全国档案事业发展规划", 100, 132, 26)],
+    ],
+    ids=["numbered-list", "caption", "head-without-number", "only-notes"],
+)
+def test_body_first_leaves_the_body_alone(rows: list[tuple[str, int, int, int]]) -> None:
+    boxes, texts = _page(rows)
+    assert body_first(boxes, texts) == list(range(len(rows)))
 
 
 def test_auto_leaves_minority_scripts_to_tesseract(tmp_path: Path) -> None:
