@@ -241,6 +241,10 @@ def test_body_first_keeps_a_display_title_level_with_a_page_number() -> None:
         # a numbered list at the foot in body type: body, not notes
         [(BODY, 100, 100 + k * 50, 32) for k in range(4)]
         + [("1 " + BODY[:12], 100, 320, 32), ("2 " + BODY[:12], 100, 370, 32)],
+        # a dateline in small type at the foot: a date, not a note mark
+        [(BODY, 100, 100 + k * 50, 32) for k in range(4)]
+        + [("12月3日陕西省档案馆供稿", 100, 320, 26)]
+        + [(BODY, 900, 100 + k * 50, 32) for k in range(2)],
         # a caption in small type at the foot with no note mark
         [(BODY, 100, 100 + k * 50, 32) for k in range(4)]
         + [("图一档案馆库房外景二〇二一年摄", 100, 320, 26)],
@@ -251,7 +255,7 @@ def test_body_first_keeps_a_display_title_level_with_a_page_number() -> None:
         # nothing but notes
         [("1 中共陕西省委办公厅二〇二一年印发", 100, 100, 26), ("2 全国档案事业发展规划", 100, 132, 26)],
     ],
-    ids=["numbered-list", "caption", "head-without-number", "only-notes"],
+    ids=["numbered-list", "dateline", "caption", "head-without-number", "only-notes"],
 )
 def test_body_first_leaves_the_body_alone(rows: list[tuple[str, int, int, int]]) -> None:
     boxes, texts = _page(rows)
