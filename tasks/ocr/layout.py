@@ -62,6 +62,18 @@ NOTE_MARK = re.compile(
 )
 
 
+def page_order(
+    boxes: Sequence[tuple[int, int, int, int]], texts: Sequence[str], *, vertical: bool = False
+) -> list[int]:
+    """Indices of a page's lines in the order they are stored and read: the XY-cut's, then,
+    on horizontal pages, the body first (:func:`body_first`)."""
+    order = reading_order(boxes, vertical=vertical)
+    if vertical:
+        return order
+    again = body_first([boxes[i] for i in order], [texts[i] for i in order])
+    return [order[k] for k in again]
+
+
 def reading_order(boxes: Sequence[tuple[int, int, int, int]], *, vertical: bool = False) -> list[int]:
     """Indices of ``boxes`` in reading order."""
     if vertical:
@@ -224,11 +236,12 @@ def _margin_rows(boxes: Sequence[tuple[int, int, int, int]], texts: Sequence[str
     if not boxes:
         return set()
     centres = [(b[1] + b[3]) / 2 for b in boxes]
-    highest, lowest = min(centres), max(centres)
+    topmost, bottommost = min(centres), max(centres)  # line centres
     rows: set[int] = set()
     for i, text in enumerate(texts):
         top, bottom = boxes[i][1], boxes[i][3]
-        if not (lowest <= bottom or highest >= top) or not PAGE_NUMBER.fullmatch(text.strip()):
+        at_edge = bottommost <= bottom or topmost >= top  # no line's centre below / above it
+        if not at_edge or not PAGE_NUMBER.fullmatch(text.strip()):
             continue
         # the row: lines beside the number in its type size (a display title that happens
         # to stand level with a page number is half as tall again, and stays)

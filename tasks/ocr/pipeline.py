@@ -152,12 +152,12 @@ def ocr_pages(
             if rotation:
                 turned = attempt(raster, rotation)
                 back = (rotation + turned.turn) % 360
-                if turned.turn and back:  # still upside down: orientation detection was half a turn off
+                # still upside down: orientation detection was half a turn off (unless the
+                # turn leads back to no turn, whose reading is ``result`` and owns its files)
+                if turned.turn and back:
                     again = attempt(raster, back)
                     _discard(turned)
                     turned = again
-                # (back to no turn at all: that reading is ``result``; reading it again would
-                # write over its files)
                 # the engine's verdict fixed by the turn: the turned reading is kept unless
                 # it is much less confident; a truly vertical page turned sideways reads far
                 # worse and stays

@@ -296,12 +296,8 @@ class PpOcrEngine:
             ] or [Word(text.strip(), box, round(float(score) * 100, 2))]
             lines.append(Line(text.strip(), box, round(float(score) * 100, 2), words))
         vertical = layout.is_vertical([ln.bbox for ln in lines], [ln.text for ln in lines])
-        order = layout.reading_order([ln.bbox for ln in lines], vertical=vertical)
+        order = layout.page_order([ln.bbox for ln in lines], [ln.text for ln in lines], vertical=vertical)
         lines = [lines[i] for i in order]
-        if not vertical:
-            lines = [
-                lines[i] for i in layout.body_first([ln.bbox for ln in lines], [ln.text for ln in lines])
-            ]
         confs = [w.conf for ln in lines for w in ln.words]
         # each line votes with the classifier's label, however sure (it turns a line itself
         # only above its threshold; a page is judged by most of its lines)
