@@ -66,7 +66,7 @@ def seed(db_url: str, events: int) -> None:
             )
         s.commit()
     chunk = 20_000
-    # what the counters hold after these runs (catalog.operations.count_processing keeps them
+    # what the counters hold after these runs (catalog.ops.operations.count_processing keeps them
     # as events are written; the bench writes the events directly)
     stats: dict[str, dict[str, float]] = {}
     with engine.begin() as conn:

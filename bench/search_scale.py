@@ -73,7 +73,7 @@ def insert(c: Any, table: str, rows: list[dict[str, Any]]) -> None:
 
 def build(url: str, args: argparse.Namespace, rnd: random.Random, pool: list[str]) -> dict[str, Any]:
     from catalog.db import get_engine
-    from catalog.textindex import index_terms
+    from catalog.search.terms import index_terms
 
     engine = get_engine(url)  # schema via the migrations
     t0 = time.perf_counter()

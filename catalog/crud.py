@@ -8,6 +8,8 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from catalog.models import (
+    SCREENING_KINDS,
+    UNDECIDED,
     Asset,
     Collection,
     Event,
@@ -63,7 +65,7 @@ def add_event(
     event = Event(type=type, item_id=item_id, asset_id=asset_id, agent=agent, outcome=outcome, detail=detail)
     session.add(event)
     if type in ("optical character recognition", "transcription") and "seconds" in detail:
-        from catalog.operations import count_processing
+        from catalog.ops.operations import count_processing
 
         count_processing(session, engine=str(detail.get("engine") or type), seconds=float(detail["seconds"]))
     return event
@@ -208,7 +210,9 @@ def list_items(
 ) -> list[dict[str, Any]]:
     open_flags = dict(
         session.exec(
-            select(Flag.item_id, func.count()).where(Flag.status == "open").group_by(col(Flag.item_id))
+            select(Flag.item_id, func.count())
+            .where(col(Flag.status).in_(UNDECIDED))
+            .group_by(col(Flag.item_id))
         ).all()
     )
     query = select(Item, Collection.code).join(Collection)
@@ -256,7 +260,9 @@ def review_queue(
     confidence (OCR mean confidence or transcript segment confidence, 0..1)."""
     flags = dict(
         session.exec(
-            select(Flag.item_id, func.count()).where(Flag.status == "open").group_by(col(Flag.item_id))
+            select(Flag.item_id, func.count())
+            .where(col(Flag.status).in_(UNDECIDED))
+            .group_by(col(Flag.item_id))
         ).all()
     )
     page_conf = dict(
@@ -305,7 +311,7 @@ def item_screening(session: Session, *, item_id: int) -> dict[str, int]:
     """Open screening flags of an item, counted by category."""
     rows = session.exec(
         select(Flag.category, func.count())
-        .where(Flag.item_id == item_id, Flag.status == "open", col(Flag.kind).in_(["pii", "term"]))
+        .where(Flag.item_id == item_id, col(Flag.status).in_(UNDECIDED), col(Flag.kind).in_(SCREENING_KINDS))
         .group_by(col(Flag.category))
     ).all()
     return {category: int(n) for category, n in rows}

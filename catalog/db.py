@@ -107,15 +107,19 @@ def refresh_index(engine: Engine) -> int:
     the index; nothing when it is current). Returns the number of items rebuilt."""
     from catalog.models import IndexState, Item
     from catalog.search import reindex_item
-    from catalog.textindex import NORMALIZATION_VERSION, VARIANTS
+    from catalog.search.terms import NORMALIZATION_VERSION, VARIANTS
+    from tasks.text import FORMAT_CHARACTERS
 
     with Session(engine) as session:
         state = session.get(IndexState, "normalization") or IndexState(name="normalization", version=1)
         if state.version >= NORMALIZATION_VERSION:
             return 0
-        changed = sorted(chr(c) for c in VARIANTS)
-        clauses = " OR ".join(f"tokens LIKE :c{i}" for i in range(len(changed)))  # normalized form
-        params = {f"c{i}": f"%{ch}%" for i, ch in enumerate(changed)}
+        # version 2 folded VARIANTS (found in the normalized tokens an older index holds);
+        # version 3 drops format characters (found in the entry's text)
+        changed = [("tokens", chr(c)) for c in sorted(VARIANTS)]
+        changed += [("text", ch) for ch in FORMAT_CHARACTERS] if state.version < 3 else []
+        clauses = " OR ".join(f"{column} LIKE :c{i}" for i, (column, _) in enumerate(changed))
+        params = {f"c{i}": f"%{ch}%" for i, (_, ch) in enumerate(changed)}
         ids = session.execute(text(f"SELECT DISTINCT item_id FROM search_entry WHERE {clauses}"), params)
         count = 0
         for (item_id,) in ids.all():

@@ -15,64 +15,13 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from catalog.fields import BY_NAME, MANIFEST_HEADERS
 from catalog.models import Access
 from catalog.refcode import validate as validate_refcode
 from configs.errors import BadInputError
 
-# Accepted headers → Item field names.
-HEADERS = {
-    "文件名": "file",
-    "文件": "file",
-    "file": "file",
-    "filename": "file",
-    "path": "file",
-    "档号": "reference_code",
-    "reference_code": "reference_code",
-    "件号": "item",
-    "item": "item",
-    "题名": "title",
-    "title": "title",
-    "责任者": "creator",
-    "creator": "creator",
-    "日期": "date",
-    "date": "date",
-    "地点": "place",
-    "place": "place",
-    "人名": "people",
-    "people": "people",
-    "语言": "language",
-    "language": "language",
-    "主题词": "subject",
-    "关键词": "subject",
-    "subject": "subject",
-    "范围和提要": "abstract",
-    "abstract": "abstract",
-    "保管期限": "retention",
-    "retention": "retention",
-    "开放标识": "access",
-    "access": "access",
-    "密级": "classification",
-    "classification": "classification",
-    "附注": "notes",
-    "备注": "notes",
-    "notes": "notes",
-    "口述者": "narrator",
-    "narrator": "narrator",
-    "采集者": "interviewer",
-    "interviewer": "interviewer",
-    "采集时间": "collected_at",
-    "collected_at": "collected_at",
-    "采集地点": "collected_place",
-    "collected_place": "collected_place",
-    "授权": "consent",
-    "consent": "consent",
-    "生成方式": "generation",
-    "generation": "generation",
-    "ocr语言": "ocr_languages",
-    "ocr_languages": "ocr_languages",
-    "ocr引擎": "ocr_engine",
-    "ocr_engine": "ocr_engine",
-}
+# Accepted headers → Item field names (from the one field table).
+HEADERS = MANIFEST_HEADERS
 OCR_ENGINES = ("auto", "ppocr", "tesseract")
 RETENTION = {"Y": "Y", "D30": "D30", "D10": "D10", "永久": "Y", "30年": "D30", "10年": "D10"}
 MANIFEST_NAMES = ("manifest.csv", "manifest.json", "清单.csv", "清单.json")
@@ -169,7 +118,7 @@ def json_depth(text: str) -> int:
 def check_text(name: str, value: str) -> str:
     """A description value without control characters (terminal escape sequences, NUL…);
     tabs and line breaks are allowed in the multi-line fields."""
-    allowed = "\t\n\r" if name in ("abstract", "notes") else ""
+    allowed = "\t\n\r" if name in BY_NAME and BY_NAME[name].multiline else ""
     bad = next((ch for ch in value if unicodedata.category(ch) == "Cc" and ch not in allowed), None)
     if bad is not None:
         raise BadInputError(f"{name} contains a control character (U+{ord(bad):04X}): remove it")
@@ -197,8 +146,11 @@ def _clean(line: int, raw: dict[str, object]) -> ManifestRow:
         fields["retention"] = str(value)
     if "access" in fields and fields["access"] not in {a.value for a in Access}:
         raise BadInputError(f"开放标识 {fields['access']!r} is not one of 开放, 控制, 延期, 未审核")
-    if "date" in fields:
-        fields["date"] = validate_date(fields["date"])
+    for name in ("date", "collected_at"):
+        if name in fields:
+            fields[name] = validate_date(fields[name], label=BY_NAME[name].zh)
+    if "language" in fields:
+        fields["language"] = validate_language(fields["language"])
     if "ocr_engine" in fields:
         fields["ocr_engine"] = fields["ocr_engine"].lower()
         if fields["ocr_engine"] not in OCR_ENGINES:
@@ -206,7 +158,20 @@ def _clean(line: int, raw: dict[str, object]) -> ManifestRow:
     return ManifestRow(line, file, fields)
 
 
-def validate_date(value: str) -> str:
+def validate_language(value: str) -> str:
+    """语言: names or codes of languages (汉语, 粤语, zh, chi_sim, en-US), separated by
+    ;，、/ or spaces — letters of any script, never digits or other signs (so the field, which
+    the public facet lists, cannot carry a number)."""
+    value = value.strip()
+    if len(value) > 100 or not _LANGUAGE.fullmatch(value):
+        raise BadInputError(f"语言 {value[:40]!r} is not a list of language names or codes (letters only)")
+    return value
+
+
+_LANGUAGE = re.compile(r"[^\W\d_]+(?:[\-_][^\W\d_]+)*(?:\s*[;；,，、/ ]\s*[^\W\d_]+(?:[\-_][^\W\d_]+)*)*")
+
+
+def validate_date(value: str, *, label: str = "日期") -> str:
     """DA/T 18 dates: YYYYMMDD (or YYYYMM, YYYY), or a range joined by '-'."""
     value = re.sub(
         r"(\d{4})年(?:(\d{1,2})月(?:(\d{1,2})日)?)?",
@@ -217,11 +182,11 @@ def validate_date(value: str) -> str:
     parts = value.split("-") if len(value) > 8 else [value.replace("-", "")]
     for part in parts:
         if not (part.isdigit() and len(part) in (4, 6, 8)):
-            raise BadInputError(f"日期 {value!r} is not YYYYMMDD (or a range YYYYMMDD-YYYYMMDD)")
+            raise BadInputError(f"{label} {value!r} is not YYYYMMDD (or a range YYYYMMDD-YYYYMMDD)")
         if len(part) >= 6 and not 1 <= int(part[4:6]) <= 12:
-            raise BadInputError(f"日期 {value!r} has month {part[4:6]}")
+            raise BadInputError(f"{label} {value!r} has month {part[4:6]}")
         if len(part) == 8 and not 1 <= int(part[6:8]) <= 31:
-            raise BadInputError(f"日期 {value!r} has day {part[6:8]}")
+            raise BadInputError(f"{label} {value!r} has day {part[6:8]}")
     return "-".join(parts)
 
 

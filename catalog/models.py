@@ -44,6 +44,23 @@ class Access(StrEnum):
     unreviewed = "未审核"
 
 
+class FlagStatus(StrEnum):
+    """Where a flag stands. ``removed``: an edit took the flagged value out of the text; its
+    image boxes and audio spans stay redacted until a reviewer decides it (an edit never
+    un-redacts)."""
+
+    open = "open"
+    confirmed = "confirmed"
+    dismissed = "dismissed"
+    removed = "removed"
+
+
+# a flag in one of these states waits for a reviewer: the item cannot open
+UNDECIDED = (FlagStatus.open.value, FlagStatus.removed.value)
+# the flags open review decides: screening hits and text regions OCR could not read
+SCREENING_KINDS = ("pii", "term", "unread")
+
+
 class Kind(StrEnum):
     scan = "scan"
     recording = "recording"
@@ -279,9 +296,9 @@ class Flag(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     item_id: int = Field(foreign_key="item.id", index=True)
-    kind: str = Field(max_length=24)  # hallucination | pii | term
+    kind: str = Field(max_length=24)  # hallucination | pii | term | unread
     category: str = ""  # e.g. repetition, id_number, mobile, a term list's category
-    status: str = Field(default="open", max_length=12)  # open | confirmed | dismissed
+    status: str = Field(default="open", max_length=12)  # FlagStatus
     page_no: int | None = None
     page_id: int | None = None  # the Page row (its number above, as shown)
     bbox: list[int] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
@@ -362,7 +379,7 @@ class SearchEntry(SQLModel, table=True):
     """One searchable unit: an item's description, one OCR line, or one transcript segment.
 
     ``tokens`` and ``bigrams`` hold the normalized forms the full-text index is built on
-    (see ``catalog.textindex``).
+    (see ``catalog.search.terms``).
     """
 
     __tablename__ = "search_entry"

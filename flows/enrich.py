@@ -22,7 +22,6 @@ from sqlmodel import Session, col, delete, func, select
 
 from catalog import crud
 from catalog.db import session_scope
-from catalog.editing import add_machine_reading
 from catalog.models import (
     Access,
     Asset,
@@ -36,7 +35,8 @@ from catalog.models import (
     Segment,
     Transcript,
 )
-from catalog.screening import term_lists
+from catalog.review.editing import add_machine_reading
+from catalog.review.screening import term_lists
 from configs import Settings, get_settings
 from configs.errors import BadInputError, ConfigError, MissingDependencyError
 from flows import runner

@@ -10,8 +10,8 @@ from typing import Any, BinaryIO
 
 from sqlmodel import Session, col, select
 
-from catalog import exports
 from catalog.models import Asset, Item
+from catalog.publish import exports
 from configs import get_settings
 from configs.errors import BadInputError
 from storage import open_store

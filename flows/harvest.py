@@ -14,9 +14,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from catalog import union
 from catalog.db import session_scope
 from catalog.models import HarvestSource, utcnow
+from catalog.publish import union
 from configs import get_settings
 from configs.errors import LantaiError
 from flows import run_records, runner

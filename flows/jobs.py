@@ -1,12 +1,12 @@
-"""The worker's side of the job queue (``catalog.jobs``): retries and redaction the web
+"""The worker's side of the job queue (``catalog.ops.jobs``): retries and redaction the web
 app asked for run here, in a worker, never inside the web server."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from catalog import jobs
 from catalog.db import session_scope
+from catalog.ops import jobs
 from configs import get_settings
 from flows import run_records, runner
 from flows.enrich import enrich_flow

@@ -15,11 +15,12 @@ from catalog import crud
 from catalog.db import session_scope
 from catalog.models import Asset, Item, Page
 from catalog.parts import recording_parts
-from catalog.redaction import (
+from catalog.review.redaction import (
     PUBLIC_ACCESS,
     PUBLIC_PAGE,
     fingerprint,
     masks_for,
+    page_boxes,
     part_spans,
     public_media_asset,
     public_page_asset,
@@ -74,7 +75,7 @@ def _plan(settings: Settings, item_id: int) -> _Plan | None:
         masks = masks_for(session, item_id)
         plan = _Plan([], [], masks.count)
         for page in session.exec(select(Page).where(Page.item_id == item_id)).all():
-            boxes = masks.boxes.get(page.page_no)
+            boxes = page_boxes(page, masks)
             if not boxes or not page.image_key or public_page_asset(session, page, masks)[1]:
                 continue
             source = session.get(Asset, page.asset_id)

@@ -11,9 +11,10 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from catalog import crud, exports
+from catalog import crud
 from catalog.db import session_scope
 from catalog.models import Asset, Collection
+from catalog.publish import exports
 from configs import get_settings
 from flows import run_records, runner
 from flows.progress import report

@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from catalog import schedules
 from catalog.db import session_scope
+from catalog.ops import schedules
 from configs import get_settings
 
 log = logging.getLogger(__name__)

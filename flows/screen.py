@@ -1,5 +1,5 @@
 """Screening of items (开放审核's machine first pass) as a flow: every enriched item (of a
-collection, or one) is screened by ``catalog.screening`` — OCR lines, transcript segments
+collection, or one) is screened by ``catalog.review.screening`` — OCR lines, transcript segments
 and speakers, the description fields and file names — its search entries rebuilt, and an
 open item's redacted public copies remade. Decisions already taken on a hit survive."""
 
@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from catalog import screening
 from catalog.db import session_scope
 from catalog.models import Access, Collection, Item
+from catalog.review import screening
 from catalog.search import reindex_item
 from configs import get_settings
 from flows import runner

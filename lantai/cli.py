@@ -321,7 +321,7 @@ def open_cmd(
     _runtime()
     if collection is None and item is None:
         raise BadInputError("name the items to open: --collection CODE or --item ID")
-    from catalog.openreview import open_items
+    from catalog.review.openreview import open_items
     from flows.redact import redact_item
 
     who = by or f"cli:{getpass.getuser()}"
@@ -389,8 +389,9 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     Exits 7 when a schedule is overdue or Prefect's scheduler reports a problem."""
     from datetime import timedelta
 
-    from catalog import crud, operations
-    from catalog import schedules as catalog_schedules
+    from catalog import crud
+    from catalog.ops import operations
+    from catalog.ops import schedules as catalog_schedules
 
     lease = timedelta(hours=get_settings().worker.lease_hours)
     with _session() as session:
@@ -628,8 +629,8 @@ def worker(
         err.print(f"started a local Prefect server: UI at http://127.0.0.1:{port}")
     from prefect import serve as prefect_serve
 
-    from catalog import schedules as catalog_schedules
     from catalog.db import session_scope
+    from catalog.ops import schedules as catalog_schedules
     from flows.schedules import deployments, scheduled
     from lantai.worker_watch import Watchdog
 
@@ -694,7 +695,7 @@ def serve(
 def _union_hits(session: Any, query: str, limit: int) -> list[dict[str, Any]]:
     """Union-catalog hits in the shape of search hits (no item id here: another archive holds
     them), with the holder's name and the link to its public page."""
-    from catalog import union
+    from catalog.publish import union
 
     return [
         {
@@ -723,7 +724,7 @@ def harvest_add(
     ] = False,
 ) -> None:
     """Add another archive's OAI-PMH feed to the union catalog."""
-    from catalog import union
+    from catalog.publish import union
 
     key = sys.stdin.readline().strip() if key_stdin else ""
     with _session() as session:
@@ -757,7 +758,7 @@ def harvest_run(
 @harvest_app.command("list")
 def harvest_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Sources with the state of their last harvest."""
-    from catalog import union
+    from catalog.publish import union
 
     with _session() as session:
         rows = [
@@ -969,7 +970,7 @@ def demo() -> None:
         if not flagged:
             out.print("no personal information or listed terms found")
         out.rule("open review (开放审核): opening")
-        from catalog.openreview import open_items
+        from catalog.review.openreview import open_items
 
         opened = open_items(
             session,

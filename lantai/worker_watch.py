@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from catalog import schedules as catalog_schedules
 from catalog.db import session_scope
 from catalog.models import utcnow
+from catalog.ops import schedules as catalog_schedules
 from configs import Settings
 
 _HEADER = re.compile(r"^\d\d:\d\d:\d\d\.\d+ \| (?P<level>[A-Z]+)\s*\| (?P<message>.*)$")

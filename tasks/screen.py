@@ -1,21 +1,48 @@
-"""Screening of recognised text for content that must stay controlled before records open:
-personal information (Chinese resident ID numbers with their checksum, mobile and
-landline numbers, bank cards with the Luhn check, e-mail addresses, passport numbers) and
-listed terms (per collection, with categories), matched in simplified and traditional
-script and across the spaces and line breaks OCR puts inside words.
+"""Screening of text for what must stay controlled before records open (开放审核's machine
+pass): personal information and listed terms, found the ways real records write them.
+
+Detection works on a folded view of the text (``tasks.text.fold_with_offsets``: NFKC, so
+full-width digits are digits; format characters such as soft hyphens and zero-width joiners
+removed; runs of Chinese numerals read as digits; 简繁 and variant folding as in search), and
+every hit is mapped back to the original characters, so masks and redaction boxes land on
+what was written.
+
+Numbers are validated by the standards that define them, never by fitting examples:
+
+- resident ID numbers (GB 11643-1999): 18 digits with the ISO 7064 MOD 11-2 check character
+  (x or X), a province-level code of GB/T 2260 and a real birth date; the first-generation
+  15-digit numbers (province code and a real 19YYMMDD birth date);
+- telephone numbers through libphonenumber's metadata for China (``phonenumbers``): mobiles,
+  landlines with their area code (in brackets or not, with +86/0086, with an extension);
+  a local landline without area code only where a telephone label stands before it;
+- bank card numbers: 16 to 19 digits, an issuer prefix and the Luhn check (ISO/IEC 7812);
+- e-mail addresses; passport numbers of the PRC's series.
+
+Candidates are the digit runs of the text and the joins of neighbouring runs across the
+separators people and OCR put inside numbers (a space, a hyphen, a dot, brackets, one line
+end). Each candidate is validated on its own: two numbers side by side are two hits, a number
+broken by grouping or a line end is one. Which joins count is decided by the number's
+standard grouping (a group of fewer than three digits joins only across a line end, as a
+country code, or as the last group of a number a check digit validates), so a row of
+small numbers in a table, a date or an amount never becomes a number.
 
 Pure functions: text in, ``Hit`` spans (character offsets into the text given) out."""
 
 from __future__ import annotations
 
+import datetime
+import itertools
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-import opencc
+import phonenumbers
+from phonenumbers import PhoneNumberType
+
+from tasks.text import Folded, fold_with_offsets
 
 PII = "pii"
 TERM = "term"
@@ -23,22 +50,52 @@ TERM = "term"
 # Resident identity card (GB 11643-1999): weights and check characters of the 18th digit.
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
-# the first two digits: province-level divisions (GB/T 2260)
+# the first two digits: province-level divisions (GB/T 2260), 71/81/82 for Taiwan, Hong Kong
+# and Macao (residence permits), 83 for the residence permits of Taiwan residents
 _PROVINCES = frozenset(
     {"11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41", "42"}
     | {"43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65", "71", "81", "82"}
-    | {"91"}
+    | {"83", "91"}
 )
+# the personal kinds of number libphonenumber tells apart (service numbers such as 400/800
+# toll-free or premium-rate lines belong to organisations)
+_PERSONAL_PHONES = frozenset(
+    {
+        PhoneNumberType.MOBILE,
+        PhoneNumberType.FIXED_LINE,
+        PhoneNumberType.FIXED_LINE_OR_MOBILE,
+        PhoneNumberType.VOIP,
+        PhoneNumberType.PERSONAL_NUMBER,
+        PhoneNumberType.PAGER,
+    }
+)
+# issuer identification numbers (ISO/IEC 7812 major industry identifiers 3–6, UnionPay's 62
+# and 81, 9 for the domestic cards issued before UnionPay)
+_CARD_PREFIXES = ("3", "4", "5", "6", "81", "9")
+# what stands before a telephone number written without its area code
+_PHONE_LABEL = re.compile(r"(电话|手机|座机|传真|宅电|办公室|tel|phone|fax|联系方式|联系人)[^0-9\n]{0,6}$")
+# what people and OCR put inside a number (folded text: full-width forms are already ASCII)
+_JOINER = re.compile(r"[ \t\-‐‑‒–—―.·()\[\]]{1,3}|[ \t]*\r?\n[ \t]*|[ \t\-]*[)\]][ \t\-]*")
+_EXTENSION = re.compile(r"[ \t]*(?:-|转|分机|ext\.?|x|#)[ \t]*[0-9]{1,6}(?![0-9])")
+_DIGIT_RUN = re.compile(r"[0-9]+")
+# the check character X of an ID number (folded to x), right after its 17 digits or across a
+# separator or line end, not the start of a word
+_CHECK_X = re.compile(r"(?:[ \t\-]{0,2}|[ \t]*\n[ \t]*)x(?![a-z0-9])")
+_EMAIL = re.compile(r"[a-z0-9._%+\-]+@[a-z0-9\-]+(?:\.[a-z0-9\-]+)*\.[a-z]{2,}")
+_PASSPORT = re.compile(r"(?<![0-9a-z])(e[0-9]{8}|e[a-z][0-9]{7}|g[0-9]{8}|[dsp][0-9]{7})(?![0-9a-z])")
+_MAX_DIGITS = 23  # 0086 + a 19-digit card is the longest candidate worth validating
+_MAX_RUNS = 6
 
 
 @dataclass(frozen=True)
 class Hit:
     kind: str  # pii | term
-    # id_number, id_number_15, mobile, landline, bank_card, email, passport, or a term list's category
+    # id_number, id_number_15, id_number_unverified, mobile, landline, bank_card, email,
+    # passport, or a term list's category
     category: str
     start: int  # offsets into the text screened (end exclusive)
     end: int
-    value: str  # the matched text as found (spaces included)
+    value: str  # the matched text as found (separators included)
     preview: str  # masked: enough to recognise, not enough to use
     detail: dict[str, str] = field(default_factory=dict)
 
@@ -48,58 +105,6 @@ class TermList:
     name: str
     category: str
     terms: tuple[str, ...]
-
-
-# ---------------------------------------------------------------- normalisation
-
-
-@cache
-def _t2s() -> opencc.OpenCC:
-    return opencc.OpenCC("t2s")
-
-
-def _is_space(ch: str) -> bool:
-    return ch.isspace() or ch in "\u200b\u3000"
-
-
-def _digitish(ch: str) -> bool:
-    return ch.isdigit() or ch in "xX"
-
-
-def _compact(text: str, *, only_between_digits: bool = False) -> tuple[str, list[int]]:
-    """The text without whitespace (or, with ``only_between_digits``, without the
-    whitespace OCR and speech put inside numbers), full-width digits and letters made
-    half-width, traditional characters made simplified, lower-cased, and for each
-    character kept its offset in the original."""
-    chars: list[str] = []
-    where: list[int] = []
-    n = len(text)
-    for i, ch in enumerate(text):
-        if _is_space(ch):
-            if not only_between_digits:
-                continue
-            before = next((text[j] for j in range(i - 1, -1, -1) if not _is_space(text[j])), "")
-            after = next((text[j] for j in range(i + 1, n) if not _is_space(text[j])), "")
-            if _digitish(_halfwidth(before)) and _digitish(_halfwidth(after)):
-                continue
-            ch = " "
-        chars.append(_halfwidth(ch))
-        where.append(i)
-    flat = "".join(chars)
-    simplified = _t2s().convert(flat)
-    if len(simplified) != len(flat):  # conversion is 1:1 for single characters; keep safe
-        simplified = "".join(_t2s().convert(c)[:1] or c for c in flat)
-    return simplified.lower(), where
-
-
-def _halfwidth(ch: str) -> str:
-    code = ord(ch) if ch else 0
-    return chr(code - 0xFEE0) if 0xFF01 <= code <= 0xFF5E else ch
-
-
-def _span(where: list[int], text: str, s: int, e: int) -> tuple[int, int]:
-    """Map a span of the compact text back to the original text."""
-    return where[s], where[e - 1] + 1
 
 
 # ---------------------------------------------------------------- checks
@@ -113,26 +118,32 @@ def id_checksum_ok(number: str) -> bool:
     return _ID_CHECK[total % 11] == number[17].upper()
 
 
-def _plausible_date(yyyymmdd: str) -> bool:
-    y, m, d = int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:8])
-    return 1900 <= y <= 2100 and 1 <= m <= 12 and 1 <= d <= 31
+def id_check_character(first17: str) -> str:
+    """The check character that completes 17 digits to a valid resident ID number."""
+    return _ID_CHECK[sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True)) % 11]
+
+
+def _real_date(yyyymmdd: str) -> bool:
+    try:
+        day = datetime.date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:8]))
+    except ValueError:
+        return False
+    return 1880 <= day.year <= 2100
 
 
 def luhn_ok(number: str) -> bool:
-    digits = [int(c) for c in number]
     total = 0
-    for i, d in enumerate(reversed(digits)):
+    for i, c in enumerate(reversed(number)):
+        d = int(c)
         if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
+            d = d * 2 - 9 if d > 4 else d * 2
         total += d
     return total % 10 == 0
 
 
 def mask(value: str, keep_start: int = 3, keep_end: int = 4) -> str:
-    """``110105********1234``: the ends kept, the middle starred (spaces dropped)."""
-    flat = re.sub(r"\s", "", value)
+    """``110105********1234``: the ends kept, the middle starred (separators dropped)."""
+    flat = re.sub(r"[\s\-‐‑‒–—―.·()]", "", value)
     if len(flat) <= keep_start + keep_end:
         return flat[:1] + "*" * (len(flat) - 1)
     return flat[:keep_start] + "*" * (len(flat) - keep_start - keep_end) + flat[-keep_end:]
@@ -143,44 +154,249 @@ def _mask_email(value: str) -> str:
     return (local[:1] + "***@" + domain) if domain else mask(value)
 
 
-# ---------------------------------------------------------------- detectors
-
-# on the compact text (no whitespace): digit runs are bounded by non-digits
-_DIGITS = re.compile(r"(?<![0-9a-z])[0-9]{6,19}[0-9x]?(?![0-9a-z])")
-_LANDLINE = re.compile(
-    r"(?<![0-9])(?:(0[1-9][0-9]{1,2})[-—－]|[(（](0[1-9][0-9]{1,2})[)）])([2-9][0-9]{6,7})(?![0-9])"
-)
-_EMAIL = re.compile(r"[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}")
-_PASSPORT = re.compile(r"(?<![0-9a-z])([eg][0-9]{8}|[eg][a-z][0-9]{7}|[dsp][0-9]{7})(?![0-9a-z])")
-_MOBILE_PREFIX = re.compile(r"^1[3-9][0-9]{9}$")
-_CARD_PREFIX = ("62", "4", "5", "3", "9")
+# ---------------------------------------------------------------- numbers
 
 
-def _digit_hits(flat: str) -> Iterable[tuple[str, int, int, dict[str, str]]]:
-    for m in _DIGITS.finditer(flat):
-        run, s, e = m.group(), m.start(), m.end()
-        upper = run.upper()
-        if len(run) == 18 and upper[:2] in _PROVINCES and _plausible_date(upper[6:14]):
-            if id_checksum_ok(upper):
-                yield "id_number", s, e, {}
-                continue
-            # a well-formed number with a wrong check digit: a typo or an OCR misread of a real
-            # one; reported apart so reviewers can judge it
-            yield "id_number_unverified", s, e, {"reason": "check digit does not match"}
+@dataclass(frozen=True)
+class _Run:
+    start: int  # offsets into the folded text
+    end: int
+    digits: str
+
+
+def _phone(digits: str) -> str | None:
+    """``mobile`` or ``landline`` when libphonenumber's metadata for China knows the number
+    (as written in China, or with its 86/0086 country code)."""
+    if digits.startswith("0086"):
+        digits = "+86" + digits[4:]
+    elif digits.startswith("86") and len(digits) >= 12:
+        digits = "+" + digits
+    elif not digits.startswith(("0", "1")):
+        return None
+    try:
+        number = phonenumbers.parse(digits, "CN")
+    except phonenumbers.NumberParseException:
+        return None
+    if number.country_code != 86 or not phonenumbers.is_valid_number(number):
+        return None
+    kind = phonenumbers.number_type(number)
+    if kind not in _PERSONAL_PHONES:
+        return None
+    return "mobile" if kind == PhoneNumberType.MOBILE else "landline"
+
+
+def _classify(digits: str, check_x: bool) -> tuple[str, dict[str, str]] | None:
+    """What a candidate number is (``digits`` with a trailing x check character when
+    ``check_x``), or None."""
+    n = len(digits) + check_x
+    if n == 18:
+        number = digits + ("X" if check_x else "")
+        if number[:2] in _PROVINCES and _real_date(number[6:14]) and id_checksum_ok(number):
+            return "id_number", {}
+    if check_x:
+        return None
+    if n == 15 and digits[:2] in _PROVINCES and _real_date("19" + digits[6:12]):
+        return "id_number_15", {}
+    if 16 <= n <= 19 and digits.startswith(_CARD_PREFIXES) and luhn_ok(digits):
+        return "bank_card", {}
+    if 10 <= n <= 15 and (kind := _phone(digits)):
+        return kind, {}
+    return None
+
+
+def _runs(flat: str) -> list[_Run]:
+    return [_Run(m.start(), m.end(), m.group()) for m in _DIGIT_RUN.finditer(flat)]
+
+
+def _candidates(flat: str, runs: list[_Run]) -> Iterator[tuple[int, int, str, int, dict[str, str]]]:
+    """(first run, last run, category, end in the folded text, detail) of every valid number
+    made of one run or of neighbouring runs joined by separators."""
+    gaps = [flat[a.end : b.start] for a, b in itertools.pairwise(runs)]
+    joins = [bool(_JOINER.fullmatch(gap)) for gap in gaps]
+    newline = [j and "\n" in gap for j, gap in zip(joins, gaps, strict=True)]
+    for i in range(len(runs)):
+        digits = ""
+        for j in range(i, min(len(runs), i + _MAX_RUNS)):
+            if j > i and not joins[j - 1]:
+                break
+            if sum(newline[i:j]) > 1:  # a number is broken by one line end at most
+                break
+            digits += runs[j].digits
+            if len(digits) > _MAX_DIGITS:
+                break
+            end = runs[j].end
+            x = _CHECK_X.match(flat, end) if len(digits) == 17 else None
+            for x_end in (x.end(), None) if x else (None,):
+                found = _classify(digits, x_end is not None)
+                if found is None:
+                    continue
+                category, detail = found
+                if j > i and not _grouped(runs, newline, i, j, category, digits):
+                    continue
+                yield i, j, category, x_end or end, detail
+                break
+    # an 18-character number whose check character does not agree: a typo or an OCR misread
+    # of a real one; reported apart (one run only) so that a reviewer judges it
+    for k, run in enumerate(runs):
+        x = _CHECK_X.match(flat, run.end) if len(run.digits) == 17 else None
+        number = run.digits + ("X" if x else "")
+        if (
+            len(number) == 18
+            and number[:2] in _PROVINCES
+            and _real_date(number[6:14])
+            and not id_checksum_ok(number)
+        ):
+            yield (
+                k,
+                k,
+                "id_number_unverified",
+                x.end() if x else run.end,
+                {"reason": "check digit does not match"},
+            )
+
+
+def _grouped(runs: list[_Run], newline: list[bool], i: int, j: int, category: str, digits: str) -> bool:
+    """Whether runs ``i..j`` are grouped the way such a number is written. ID and card numbers
+    are written in groups of four or more (6-8-4, 6-4-4-4, 4-4-4-4-3: ISO/IEC 7812 cards,
+    GB 11643's address-birth-sequence parts), with a shorter last group that the check digit
+    vouches for; telephone numbers in groups of three or more (138 0013 8000, 010 6275 1234),
+    with a 86/0086 country code and a two-digit area code after it (10 Beijing, 20–29). A
+    line end (a number OCR broke anywhere) admits any two pieces — but a date (YYYYMMDD)
+    ending a line is a date, not the first half of a broken number. So a row of three-digit
+    figures in a table, a date or an amount is never read as a number."""
+    code = runs[i].digits in ("86", "0086") and category in ("mobile", "landline")
+    if j > i and not code and digits.startswith("86") and category in ("mobile", "landline"):
+        return False  # a country code is written apart (+86 138…), not glued into a group
+    # a line end inside a group splits the group: its pieces count as one
+    groups: list[str] = []
+    for k in range(i, j + 1):
+        if k < j and newline[k] and len(runs[k].digits) == 8 and _real_date(runs[k].digits):
+            return False
+        if k > i and newline[k - 1]:
+            groups[-1] += runs[k].digits
+        else:
+            groups.append(runs[k].digits)
+    last = len(groups) - 1
+    for g, group in enumerate(groups):
+        if g == 0 and code:
             continue
-        if len(run) == 15 and run.isdigit() and run[:2] in _PROVINCES and _plausible_date("19" + run[6:12]):
-            yield "id_number_15", s, e, {}
+        if category in ("id_number", "bank_card") and g < last:
+            # the standard groupings: cards 4-4-4-4(-3) or 6-13, ID numbers 6-8-4, 6-4-4-4
+            if len(group) not in ((4, 6) if category == "bank_card" else (4, 6, 8)):
+                return False
             continue
-        if _MOBILE_PREFIX.match(run):
-            yield "mobile", s, e, {}
+        if category in ("id_number", "bank_card"):
+            least = 1
+        elif category == "mobile":  # 3-4-4, 3-8, 7-4 (libphonenumber's own: 138 0013 8000)
+            first = g == (1 if code else 0)
+            if len(group) not in ((3, 7, 11) if first else (4, 8)):
+                return False
             continue
-        if run.isdigit() and 16 <= len(run) <= 19 and run.startswith(_CARD_PREFIX) and luhn_ok(run):
-            yield "bank_card", s, e, {}
+        elif category == "landline":  # (0)area code, then the local number in 3-4/4-4/7/8
+            first = g == (1 if code else 0)
+            if first and len(groups) > 1:
+                ok = 2 <= len(group) <= 4 if code else (group.startswith("0") and len(group) in (3, 4))
+            else:
+                ok = len(group) in (3, 4, 7, 8) or len(groups) == 1
+            if not ok:
+                return False
+            continue
+        elif category == "id_number_15":  # no check digit: 6-6-3 at most
+            least = 3 if g == last else 4
+        elif category == "landline" and g == 1 and code:
+            least = 2
+        else:
+            least = 3
+        if len(group) < least:
+            return False
+    return bool(digits)
+
+
+def _local_landlines(flat: str, runs: list[_Run]) -> Iterator[tuple[int, int]]:
+    """Runs (or a 3/4 + 4 join) of 7 or 8 digits after a telephone label: a landline written
+    without its area code, which no metadata can tell from another number."""
+    for k, run in enumerate(runs):
+        if not _PHONE_LABEL.search(flat[max(0, run.start - 12) : run.start]):
+            continue
+        if len(run.digits) in (7, 8) and run.digits[0] in "23456789":
+            yield k, k
+        elif (
+            k + 1 < len(runs)
+            and len(run.digits) in (3, 4)
+            and len(runs[k + 1].digits) == 4
+            and run.digits[0] in "23456789"
+            and _JOINER.fullmatch(flat[run.end : runs[k + 1].start])
+        ):
+            yield k, k + 1
+
+
+_Candidate = tuple[int, int, str, int, dict[str, str]]
+
+
+def _best_reading(flat: str, runs: list[_Run], found: list[_Candidate]) -> list[_Candidate]:
+    """The non-overlapping candidates that read the most digits as numbers, then with the
+    fewest line ends read as inside a number, then the most numbers: weighted interval
+    scheduling over the runs. Of a number and a longer one that
+    holds it, the longer is read (masking more, never less); runs that would be left over
+    by one reading but not by another decide between them."""
+    by_end: dict[int, list[_Candidate]] = {}
+    for c in found:
+        by_end.setdefault(c[1], []).append(c)
+    breaks = [0, *itertools.accumulate("\n" in flat[a.end : b.start] for a, b in itertools.pairwise(runs))]
+    best: list[tuple[int, int, int]] = [(0, 0, 0)] * (len(runs) + 1)
+    choice: list[_Candidate | None] = [None] * (len(runs) + 1)
+    for k in range(1, len(runs) + 1):
+        best[k], choice[k] = best[k - 1], None
+        for c in by_end.get(k - 1, []):
+            covered = sum(len(r.digits) for r in runs[c[0] : c[1] + 1])
+            inside = breaks[c[1]] - breaks[c[0]]
+            before = best[c[0]]
+            score = (before[0] + covered, before[1] - inside, before[2] + 1)
+            if score > best[k]:
+                best[k], choice[k] = score, c
+    picked: list[_Candidate] = []
+    k = len(runs)
+    while k > 0:
+        chosen = choice[k]
+        if chosen is None:
+            k -= 1
+        else:
+            picked.append(chosen)
+            k = chosen[0]
+    return picked[::-1]
+
+
+def _number_hits(view: Folded) -> Iterator[tuple[str, int, int, dict[str, str]]]:
+    """(category, start, end, detail) in the folded text of each number, without overlaps
+    (``_best_reading``). Two numbers side by side are never one valid number (their join
+    fails every check), so they stay two."""
+    flat = view.text
+    runs = _runs(flat)
+    found = list(_candidates(flat, runs))
+    found += [
+        (i, j, "landline", runs[j].end, {"without": "area code"}) for i, j in _local_landlines(flat, runs)
+    ]
+    used: set[int] = set()
+    for i, j, category, end, detail in _best_reading(flat, runs, found):
+        used |= set(range(i, j + 1))
+        start = runs[i].start
+        if category in ("mobile", "landline"):
+            # a country code before the number, an extension after it belong to it
+            code = runs[i - 1] if i > 0 and (i - 1) not in used else None
+            if code and code.digits in ("86", "0086") and _JOINER.fullmatch(flat[code.end : start]):
+                used.add(i - 1)
+                start = code.start
+            while start > 0 and flat[start - 1] in "+(":
+                start -= 1
+            if category == "landline" and (ext := _EXTENSION.match(flat, end)):
+                end = ext.end()
+                used |= {k for k, r in enumerate(runs) if end >= r.end > runs[j].end}
+        yield category, start, end, detail
 
 
 def personal_information(text: str) -> list[Hit]:
-    """Personal-information hits in ``text``, tolerant of spaces and line breaks inside numbers."""
-    flat, where = _compact(text, only_between_digits=True)
+    """Personal-information hits in ``text``, in every form the module docstring lists."""
+    view = fold_with_offsets(text, numerals=True)
     found: list[Hit] = []
     taken: list[tuple[int, int]] = []
 
@@ -188,34 +404,41 @@ def personal_information(text: str) -> list[Hit]:
         if any(s < te and ts < e for ts, te in taken):
             return
         taken.append((s, e))
-        a, b = _span(where, text, s, e)
+        a, b = view.span(s, e)
         value = text[a:b]
         preview = _mask_email(value) if category == "email" else mask(value)
         found.append(Hit(PII, category, a, b, value, preview, detail or {}))
 
-    for m in _EMAIL.finditer(flat):
+    for m in _EMAIL.finditer(view.text):
         add("email", m.start(), m.end())
-    for category, s, e, detail in _digit_hits(flat):
+    for category, s, e, detail in _number_hits(view):
         add(category, s, e, detail)
-    for m in _LANDLINE.finditer(flat):
-        add("landline", m.start(), m.end())
-    for m in _PASSPORT.finditer(flat):
+    for m in _PASSPORT.finditer(view.text):
         add("passport", m.start(), m.end())
     return sorted(found, key=lambda h: h.start)
 
 
+# ---------------------------------------------------------------- listed terms
+
+
+@cache
+def _folded_term(term: str) -> str:
+    return fold_with_offsets(term, drop_space=True).text
+
+
 def listed_terms(text: str, lists: Iterable[TermList]) -> list[Hit]:
-    """Occurrences of listed terms, in either script, across inserted spaces and line breaks."""
-    flat, where = _compact(text)
+    """Occurrences of listed terms, folded as search folds (either script, variant forms,
+    full-width letters), across inserted spaces, line breaks and format characters."""
+    view = fold_with_offsets(text, drop_space=True)
     found: list[Hit] = []
     for tl in lists:
         for term in tl.terms:
-            needle, _ = _compact(term)
+            needle = _folded_term(term)
             if not needle:
                 continue
             start = 0
-            while (pos := flat.find(needle, start)) >= 0:
-                a, b = _span(where, text, pos, pos + len(needle))
+            while (pos := view.text.find(needle, start)) >= 0:
+                a, b = view.span(pos, pos + len(needle))
                 detail = {"list": tl.name, "term": term}
                 found.append(Hit(TERM, tl.category, a, b, text[a:b], text[a:b], detail))
                 start = pos + len(needle)

@@ -11,8 +11,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from catalog.editing import EditConflict, EditLocked, NotFound
-from catalog.openreview import ReviewRefused
+from catalog.review.editing import EditConflict, EditLocked, NotFound
+from catalog.review.openreview import ReviewRefused
 from configs import Settings, get_settings
 from configs.errors import BadInputError, LantaiError
 from web.deps import CsrfFailed, Forbidden, LoginRequired, csrf_guard, render

@@ -14,10 +14,10 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 from sqlmodel import Session
 
-from catalog.access import sees_restricted
 from catalog.db import get_engine
-from catalog.editing import Editor
 from catalog.models import Role
+from catalog.review.access import sees_restricted
+from catalog.review.editing import Editor
 from configs import Settings
 from web.i18n import label
 from web.security import CSRF_COOKIE, SESSION_COOKIE, load_session, tokens_match

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from catalog.fields import FIELDS
+
 LABELS: dict[str, tuple[str, str]] = {
     "app": ("兰台", "Lantai"),
     "login": ("登录", "Sign in"),
@@ -22,25 +24,6 @@ LABELS: dict[str, tuple[str, str]] = {
     "scan": ("扫描件", "Scan"),
     "recording": ("录音录像", "Recording"),
     "other": ("其他", "Other"),
-    "reference_code": ("档号", "Reference code"),
-    "title": ("题名", "Title"),
-    "creator": ("责任者", "Creator"),
-    "date": ("日期", "Date"),
-    "place": ("地点", "Place"),
-    "people": ("人名", "People"),
-    "language": ("语言", "Language"),
-    "subject": ("主题词", "Subject"),
-    "abstract": ("范围和提要", "Scope and content"),
-    "extent": ("载体形态", "Extent"),
-    "generation": ("生成方式", "Generation"),
-    "retention": ("保管期限", "Retention"),
-    "classification": ("密级", "Classification"),
-    "notes": ("附注", "Notes"),
-    "narrator": ("口述者", "Narrator"),
-    "interviewer": ("采集者", "Interviewer"),
-    "collected_at": ("采集时间", "Collected on"),
-    "collected_place": ("采集地点", "Collected at"),
-    "consent": ("授权", "Consent"),
     "access": ("开放标识", "Access"),
     "flags": ("标记", "Flags"),
     "confidence": ("置信度", "Confidence"),
@@ -222,6 +205,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "not_served": ("无工作进程提供（lantai worker）", "not served (lantai worker)"),
     "no_schedules": ("尚无工作进程登记计划任务", "No worker has registered schedules yet"),
     "prefect_errors": ("Prefect 服务器错误", "Prefect server errors"),
+    # the description fields' labels come from the one field table
+    **{f.name: (f.zh, f.en) for f in FIELDS},
 }
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session, col, select
 
-from catalog.editing import EditConflict, Editor, edit_segment, update_description
 from catalog.models import Item, Revision, Segment
+from catalog.review.editing import EditConflict, Editor, edit_segment, update_description
 from catalog.search import search
 from configs.errors import BadInputError
 
@@ -77,8 +77,8 @@ def test_revision_zero_is_the_text_as_delivered_not_the_engine_script(db_url: st
     from sqlmodel import Session, select
 
     from catalog.db import get_engine
-    from catalog.editing import Editor, edit_segment, restore_revision
     from catalog.models import Asset, Collection, Item, Revision, Segment, Transcript
+    from catalog.review.editing import Editor, edit_segment, restore_revision
 
     with Session(get_engine(db_url)) as s:
         coll = Collection(code="R0", name="r0")

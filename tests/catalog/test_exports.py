@@ -9,8 +9,8 @@ import xml.etree.ElementTree as ET
 import pytest
 from sqlmodel import Session, select
 
-from catalog.exports import DAT22_COLUMNS, collection_csv, to_dc
 from catalog.models import Item
+from catalog.publish.exports import DAT22_COLUMNS, collection_csv, to_dc
 from configs.errors import BadInputError
 
 DC = "{http://purl.org/dc/elements/1.1/}"

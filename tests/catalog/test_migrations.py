@@ -118,7 +118,7 @@ def test_items_opened_by_a_manifest_go_back_to_review(db_url: str) -> None:
     from sqlmodel import Session, select
 
     from catalog.models import Access, AccessDecision, Event, Item, SearchEntry
-    from catalog.textindex import index_terms
+    from catalog.search.terms import index_terms
 
     engine = sa.create_engine(db_url)
 
@@ -160,7 +160,7 @@ def test_processing_counters_start_from_the_recorded_runs(db_url: str) -> None:
 
     from catalog.crud import add_event
     from catalog.models import ProcessingStat
-    from catalog.operations import processing_histogram
+    from catalog.ops.operations import processing_histogram
 
     engine = sa.create_engine(db_url)
     _migrate(engine, "0009")

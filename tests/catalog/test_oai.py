@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session
 
-from catalog import oai
 from catalog.db import get_engine
 from catalog.models import Access, Collection, Item, ItemStatus
-from catalog.openreview import decide_access
+from catalog.publish import oai
+from catalog.review.openreview import decide_access
 
 
 def _repo() -> oai.Repository:

@@ -9,9 +9,7 @@ from docx import Document
 from docx.oxml.ns import qn
 from sqlmodel import Session, col, select
 
-from catalog.editing import Editor, edit_segment
 from catalog.models import Item, Segment
-from catalog.project_exports import to_docx, to_markdown
 from catalog.projects import (
     accept_update,
     add_page_excerpt,
@@ -20,6 +18,8 @@ from catalog.projects import (
     excerpts,
     move_excerpt,
 )
+from catalog.projects.exports import to_docx, to_markdown
+from catalog.review.editing import Editor, edit_segment
 
 
 def _setup(session: Session) -> tuple[int, list[int], int]:

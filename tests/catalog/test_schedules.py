@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, select
 
-from catalog import schedules
 from catalog.db import get_engine
 from catalog.models import Event
+from catalog.ops import schedules
 
 T0 = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)  # 09:00 in Asia/Shanghai
 SWEEP = ("inbox-sweep", "inbox-sweep", "*/10 * * * *", "Asia/Shanghai")

@@ -17,9 +17,9 @@ from minio import Minio
 from PIL import Image, ImageDraw
 from sqlmodel import col, select
 
-from catalog import operations
 from catalog.db import session_scope
 from catalog.models import Asset, Item, ItemStatus
+from catalog.ops import operations
 from configs import get_settings
 from configs.errors import BadInputError
 from flows.enrich import enrich_flow

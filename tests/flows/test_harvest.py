@@ -20,9 +20,9 @@ from typing import ClassVar
 import pytest
 from sqlmodel import select
 
-from catalog import union
 from catalog.db import session_scope
 from catalog.models import ForwardedRequest, UnionRecord
+from catalog.publish import union
 from configs import get_settings
 from flows.harvest import harvest_flow
 from tests.conftest import REPO, free_port
@@ -31,7 +31,7 @@ KEY = "a shared key of the two archives"
 SEED_A = """
 from catalog.db import session_scope
 from catalog.models import Access, Collection, Item, ItemStatus, Partner
-from catalog.openreview import decide_access
+from catalog.review.openreview import decide_access
 from catalog.search import reindex_item
 from configs import get_settings
 
@@ -55,7 +55,7 @@ with session_scope(get_settings()) as s:
 """
 CLOSE_A = """
 from catalog.db import session_scope
-from catalog.openreview import decide_access
+from catalog.review.openreview import decide_access
 from configs import get_settings
 with session_scope(get_settings()) as s:
     decide_access(s, item_id=%(item)d, access="控制", reason="复查后收回", reviewer="ed", rounds=1)

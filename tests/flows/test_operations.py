@@ -49,7 +49,7 @@ def test_fixity_audit_reports_missing_and_changed_masters(home: Path, tmp_path: 
     with session_scope(get_settings()) as s:
         checks = s.exec(select(Event).where(Event.type == "fixity check")).all()
         assert len(checks) == 6 and sum(1 for e in checks if e.outcome == "failure") == 2
-        from catalog.operations import last_audit
+        from catalog.ops.operations import last_audit
 
         assert last_audit(s)["passed"] is False  # type: ignore[index]
 

@@ -113,8 +113,8 @@ def test_rerun_with_force_skips_finished_work(home: Path, tmp_path: Path) -> Non
 
 
 def test_forced_rerun_keeps_editors_corrections_and_review_status(home: Path, tmp_path: Path) -> None:
-    from catalog.editing import Editor, edit_page_line, set_status
     from catalog.models import Page, Revision
+    from catalog.review.editing import Editor, edit_page_line, set_status
 
     folder = tmp_path / "one"
     folder.mkdir()
@@ -232,7 +232,7 @@ def test_re_enriching_an_open_item_never_publishes_a_new_number(home: Path, tmp_
     from sqlmodel import col
 
     from catalog.models import Access, Flag, Page
-    from catalog.openreview import decide_access
+    from catalog.review.openreview import decide_access
     from catalog.search import Filters, reindex_item
 
     number = "11010519491231002X"  # a valid resident ID number

@@ -11,11 +11,11 @@ from pathlib import Path
 from sqlmodel import col, select
 
 from catalog.db import session_scope
-from catalog.editing import Editor, edit_page_line
-from catalog.exports import to_vtt
 from catalog.models import Collection, Excerpt, Item, Page, Revision, Segment
 from catalog.parts import recording_parts, segments_of
 from catalog.projects import add_page_excerpt, add_segment_excerpt, create_project, source_text
+from catalog.publish.exports import to_vtt
+from catalog.review.editing import Editor, edit_page_line
 from catalog.search import search
 from configs import get_settings
 from flows.enrich import enrich_flow

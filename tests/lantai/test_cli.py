@@ -233,9 +233,9 @@ def test_status_alarms_on_an_overdue_schedule(tmp_path: Path) -> None:
 
     from sqlmodel import Session
 
-    from catalog import schedules
     from catalog.db import get_engine
     from catalog.models import utcnow
+    from catalog.ops import schedules
 
     home = tmp_path / "home"
     home.mkdir()

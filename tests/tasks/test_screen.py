@@ -3,10 +3,14 @@ personal information and decoys; every case must come out exactly as expected.""
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
+import unicodedata
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from configs.settings import ScreeningSettings
 from tasks import screen
@@ -54,3 +58,169 @@ def test_term_lists_load_and_bad_files_are_reported(tmp_path) -> None:  # type: 
     )
     [tl] = screen.load_term_lists(tmp_path, ["x"])
     assert [h.value for h in screen.listed_terms("修建水库", [tl])] == ["水库"]
+
+
+# ---------------------------------------------------------------- the corpus of written forms
+
+FORMS = json.loads((RESOURCES / "screening_corpus.json").read_text(encoding="utf-8"))
+
+
+def _plain(value: str) -> str:
+    """A value as compared: no whitespace, no format characters."""
+    return "".join(ch for ch in "".join(value.split()) if unicodedata.category(ch) != "Cf")
+
+
+@pytest.mark.parametrize("case", FORMS["positives"], ids=[c["id"] for c in FORMS["positives"]])
+def test_personal_data_as_records_write_it(case: dict) -> None:  # type: ignore[type-arg]
+    found = sorted([h.category, _plain(h.value)] for h in screen.personal_information(case["text"]))
+    assert found == sorted(case["expect"]), case["family"]
+
+
+@pytest.mark.parametrize("case", FORMS["negatives"], ids=[c["id"] for c in FORMS["negatives"]])
+def test_numbers_that_are_not_personal_data(case: dict) -> None:  # type: ignore[type-arg]
+    assert screen.personal_information(case["text"]) == []
+
+
+def test_the_corpus_is_large_enough_and_current() -> None:
+    assert len(FORMS["positives"]) >= 150 and len(FORMS["negatives"]) >= 100
+    # the file is what its maker makes (nobody edited expectations by hand)
+    import runpy
+
+    maker = runpy.run_path(str(RESOURCES / "make_screening_corpus.py"))
+    assert len(maker["positives"]()) == len(FORMS["positives"])
+
+
+# ---------------------------------------------------------------- properties
+
+_PROVINCES = sorted(screen._PROVINCES - {"71", "81", "82", "83", "91"})
+_MOBILE = [
+    "130",
+    "133",
+    "135",
+    "136",
+    "137",
+    "138",
+    "139",
+    "150",
+    "151",
+    "158",
+    "166",
+    "177",
+    "186",
+    "189",
+    "199",
+]
+# Chinese text with no digit, no Chinese numeral, no Latin letter and no telephone label
+_FILLER = st.text(
+    alphabet=st.sampled_from(
+        "档案馆藏资料记录会议纪要工作同志单位地址街道社区县城乡村年月日的了和在是有为对"
+    ),
+    min_size=0,
+    max_size=12,
+)
+
+
+@st.composite
+def _id_number(draw: st.DrawFn) -> tuple[str, str]:
+    province = draw(st.sampled_from(_PROVINCES))
+    area = draw(st.integers(101, 9999)).__format__("04d")
+    born = draw(st.dates(min_value=datetime.date(1900, 1, 1), max_value=datetime.date(2025, 12, 31)))
+    body = province + area + born.strftime("%Y%m%d") + draw(st.integers(0, 999)).__format__("03d")
+    number = body + screen.id_check_character(body)
+    if number.endswith("X") and draw(st.booleans()):
+        number = number[:-1] + "x"
+    grouping = draw(st.sampled_from([(18,), (6, 8, 4), (6, 4, 4, 4), (4, 4, 4, 4, 2)]))
+    return "id_number", _grouped(number, grouping, draw)
+
+
+@st.composite
+def _mobile(draw: st.DrawFn) -> tuple[str, str]:
+    number = draw(st.sampled_from(_MOBILE)) + draw(st.integers(0, 99999999)).__format__("08d")
+    grouping = draw(st.sampled_from([(11,), (3, 4, 4), (3, 8), (7, 4)]))
+    return "mobile", _grouped(number, grouping, draw)
+
+
+@st.composite
+def _card(draw: st.DrawFn) -> tuple[str, str]:
+    length = draw(st.integers(16, 19))
+    body = draw(st.sampled_from(["622202", "622848", "621700", "436742", "955880"]))
+    body += "".join(str(draw(st.integers(0, 9))) for _ in range(length - 7))
+    number = next(body + d for d in "0123456789" if screen.luhn_ok(body + d))
+    grouping = draw(st.sampled_from([(length,), (4, 4, 4, 4, 4)]))
+    return "bank_card", _grouped(number, grouping, draw)
+
+
+def _grouped(number: str, sizes: tuple[int, ...], draw: st.DrawFn) -> str:
+    groups, pos = [], 0
+    for n in sizes:
+        if pos < len(number):
+            groups.append(number[pos : pos + n])
+            pos += n
+    sep = draw(st.sampled_from([" ", "-", " - ", "\u3000"]))
+    text = sep.join(groups)
+    # at most one line end, anywhere inside the number (a line OCR broke)
+    if draw(st.booleans()):
+        k = draw(st.integers(1, len(text) - 1))
+        if text[k - 1].isalnum() and text[k].isalnum():
+            text = text[:k] + "\n" + text[k:]
+    # invisible characters and full-width digits, as OCR and word processors leave them
+    out = []
+    for ch in text:
+        if ch.isdigit() and draw(st.integers(0, 9)) == 0:
+            ch = chr(ord(ch) + 0xFEE0)
+        out.append(ch)
+        if ch.isalnum() and draw(st.integers(0, 14)) == 0:
+            out.append(draw(st.sampled_from(["\u00ad", "\u200b", "\u200d", "\u2060", "\ufeff"])))
+    return "".join(out)
+
+
+def _digits(value: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKC", value) if c.isalnum()).upper()
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    numbers=st.lists(st.one_of(_id_number(), _mobile(), _card()), min_size=1, max_size=4),
+    fillers=st.lists(_FILLER, min_size=5, max_size=5),
+    between=st.sampled_from([" ", "\n", "，", "；", "、", " \n"]),
+)
+def test_each_number_is_found_exactly_once(
+    numbers: list[tuple[str, str]], fillers: list[str], between: str
+) -> None:
+    """Valid numbers in random Chinese text, written with random separators, one line end,
+    full-width digits and invisible characters, side by side or apart: each found once, as
+    what it is, covering exactly its characters."""
+    parts = [fillers[0]]
+    for n, (_, written) in enumerate(numbers):
+        parts += [written, fillers[n + 1] if fillers[n + 1] else between]
+    text = "".join(parts)
+    hits = screen.personal_information(text)
+    assert [h.category for h in hits] == [kind for kind, _ in numbers]
+    for hit, (_, written) in zip(hits, numbers, strict=True):
+        assert _digits(hit.value) == _digits(written)
+
+
+_DATE = st.dates(min_value=datetime.date(1900, 1, 1), max_value=datetime.date(2030, 12, 31))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.one_of(
+            st.lists(st.integers(0, 999), min_size=1, max_size=12).map(lambda xs: " ".join(map(str, xs))),
+            st.lists(st.integers(1900, 2030), min_size=1, max_size=8).map(lambda xs: " ".join(map(str, xs))),
+            _DATE.map(lambda d: d.strftime("%Y-%m-%d")),
+            _DATE.map(lambda d: d.strftime("%Y%m%d")),
+            _DATE.map(lambda d: f"{d.year}年{d.month}月{d.day}日"),
+            st.decimals(0, 10**9, places=2).map(lambda x: f"{x:,} 元"),
+            st.integers(0, 10**7).map(lambda x: f"共 {x} 人"),
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    joiner=st.sampled_from(["\n", " ", "；", "\t"]),
+)
+def test_tables_dates_and_amounts_are_not_personal_data(rows: list[str], joiner: str) -> None:
+    """Rows of small numbers, years, dates and amounts — what statistical tables and
+    registers are full of — give no hit, whatever their layout."""
+    assert screen.personal_information(joiner.join(rows)) == []

@@ -281,7 +281,7 @@ def live_server(seeded: Seeded) -> Iterator[str]:
 def screen_and_redact(item_id: int) -> None:
     """Screen an item as enrichment does (its hits become open flags, masked for the public)
     and make its redacted public copies as the worker does."""
-    from catalog.screening import term_lists
+    from catalog.review.screening import term_lists
     from flows.redact import redact_item
     from flows.screen import screen_item
 

@@ -314,7 +314,7 @@ def test_open_review_in_the_browser(browser, live_server: str, seeded: Seeded) -
 
     from catalog.db import get_engine
     from catalog.models import Access, Item
-    from catalog.screening import term_lists
+    from catalog.review.screening import term_lists
     from configs import get_settings
     from flows.screen import screen_item
     from tests.web.conftest import ID_NUMBER

@@ -102,7 +102,7 @@ def test_access_policy_on_iiif_routes(client: Browser, clients: dict[str, Browse
     assert clients["ed"].get(f"/iiif/manifest/{seeded.closed}").status_code == 200
     # the public manifest of the open scan, screened as enrichment does: masked text, and no
     # image until the redacted one is made
-    from catalog.screening import term_lists
+    from catalog.review.screening import term_lists
     from flows.screen import screen_item
 
     with Session(get_engine(get_settings().db_url)) as s:

@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from catalog import screening
 from catalog.db import get_engine
 from catalog.models import (
     Access,
@@ -37,7 +36,8 @@ from catalog.models import (
     Segment,
     Transcript,
 )
-from catalog.openreview import decide_access, decide_flag
+from catalog.review import screening
+from catalog.review.openreview import decide_access, decide_flag
 from catalog.search import reindex_item
 from configs import get_settings
 from tests.web.conftest import Browser

@@ -1,5 +1,5 @@
 """The OAI-PMH provider, harvested by a real OAI-PMH client (Sickle) and validated against
-the OAI-PMH and Dublin Core XML schemas shipped in catalog/schemas."""
+the OAI-PMH and Dublin Core XML schemas shipped in catalog/publish/schemas."""
 
 from __future__ import annotations
 
@@ -14,15 +14,15 @@ from sickle import Sickle
 from sickle.oaiexceptions import BadResumptionToken, IdDoesNotExist, NoRecordsMatch
 from sqlmodel import Session, select
 
-from catalog import oai
 from catalog.db import get_engine
 from catalog.models import Access, Collection, Flag, Item, ItemStatus
-from catalog.openreview import decide_access
+from catalog.publish import oai
+from catalog.review.openreview import decide_access
 from catalog.search import reindex_item
 from configs import get_settings
 from tests.web.conftest import ID_NUMBER, XSS, Browser, Seeded
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "catalog" / "schemas"
+SCHEMAS = Path(__file__).resolve().parents[2] / "catalog" / "publish" / "schemas"
 MANY = 230  # more than two pages of PAGE_SIZE
 
 

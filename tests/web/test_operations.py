@@ -78,8 +78,8 @@ def test_schedules_on_the_dashboard_and_in_metrics(clients: dict[str, Browser], 
     that just ran is fine."""
     from datetime import timedelta
 
-    from catalog import schedules
     from catalog.models import utcnow
+    from catalog.ops import schedules
 
     now = utcnow()
     with Session(get_engine(get_settings().db_url)) as s:
@@ -118,7 +118,7 @@ def test_schedules_on_the_dashboard_and_in_metrics(clients: dict[str, Browser], 
 
 
 def test_failure_reasons_are_a_small_set_of_codes() -> None:
-    from catalog.operations import REASON_CODES, reason_code
+    from catalog.ops.operations import REASON_CODES, reason_code
 
     assert reason_code("encrypted PDF (password required)") == "encrypted"
     assert (

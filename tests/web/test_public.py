@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from catalog.db import get_engine, session_scope
 from catalog.models import Access, Flag, Item, Job, Page
-from catalog.screening import term_lists
+from catalog.review.screening import term_lists
 from configs import get_settings
 from flows.jobs import run_jobs
 from flows.screen import screen_item

@@ -17,11 +17,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from catalog.access import PUBLIC, masks_text, may_see
-from catalog.editing import NotFound
-from catalog.iiif import Links, manifest
 from catalog.models import Item, Page
-from catalog.redaction import masks_for, public_page_asset
+from catalog.publish.iiif import Links, manifest
+from catalog.review.access import PUBLIC, masks_text, may_see
+from catalog.review.editing import NotFound
+from catalog.review.redaction import masks_for, public_page_asset
 from configs.errors import BadInputError
 from storage import ObjectNotFound, download, open_store
 from tasks import iiif_image

@@ -1,5 +1,5 @@
 """OAI-PMH 2.0 at /oai (GET or POST, no login): the open catalog for harvesters, through
-the one access policy (catalog.oai). The richer format's schema is served beside it."""
+the one access policy (catalog.publish.oai). The richer format's schema is served beside it."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from catalog import oai
+from catalog.publish import oai
 from web.deps import DbSession, settings_of
 
 router = APIRouter()
-SCHEMAS = Path(__file__).resolve().parents[2] / "catalog" / "schemas"
+SCHEMAS = Path(__file__).resolve().parents[2] / "catalog" / "publish" / "schemas"
 MAX_FORM = 64 * 1024  # an OAI-PMH request is a few short arguments
 
 

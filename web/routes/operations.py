@@ -13,11 +13,13 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from sqlmodel import col, select
 
-from catalog import crud, jobs, operations, union
-from catalog import schedules as catalog_schedules
+from catalog import crud
 from catalog.db import get_engine
 from catalog.models import Event, Item, ItemStatus
-from catalog.operations import BUCKETS
+from catalog.ops import jobs, operations
+from catalog.ops import schedules as catalog_schedules
+from catalog.ops.operations import BUCKETS
+from catalog.publish import union
 from configs import Settings
 from web.deps import AnyViewer, DbSession, Forbidden, LoginRequired, Operator, render, settings_of
 from web.security import tokens_match
@@ -161,7 +163,9 @@ class _Collector:
                 "lantai_queue_depth", "Items waiting for enrichment", value=operations.queue_depth(db)
             )
             failures = GaugeMetricFamily(
-                "lantai_failures", "Failed items by reason code (see catalog.operations)", labels=["reason"]
+                "lantai_failures",
+                "Failed items by reason code (see catalog.ops.operations)",
+                labels=["reason"],
             )
             for reason, n in operations.failures_by_reason(db).items():
                 failures.add_metric([reason], n)

@@ -9,9 +9,9 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 from sqlmodel import col, func, select
 
-from catalog.editing import NotFound, edit_page_line
 from catalog.models import Asset, Page
 from catalog.projects import projects
+from catalog.review.editing import NotFound, edit_page_line
 from storage import open_store
 from web.deps import DbSession, EditorUser, Staff, render, settings_of
 from web.routes.review import visible_item

@@ -1,6 +1,6 @@
 """The partner archives' API (跨馆出证): a copy request for one of this archive's open
 records, forwarded by another archive on behalf of its visitor, and its status. Every
-request is signed with the key shared with that partner (catalog.partners); the record
+request is signed with the key shared with that partner (catalog.publish.partners); the record
 must be one the public may see, answered as absent otherwise."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlmodel import select
 
-from catalog.access import PUBLIC, may_see
 from catalog.crud import add_event
 from catalog.models import CopyRequest, Item, PartnerRequest
-from catalog.partners import verify
+from catalog.publish.partners import verify
+from catalog.review.access import PUBLIC, may_see
 from configs.errors import BadInputError
 from web.deps import DbSession, settings_of
 

@@ -11,8 +11,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from catalog import project_exports
-from catalog.editing import NotFound
 from catalog.models import Excerpt
 from catalog.projects import (
     accept_update,
@@ -26,7 +24,9 @@ from catalog.projects import (
     projects,
     remove_excerpt,
 )
-from catalog.screening import project_hits
+from catalog.projects import exports as project_exports
+from catalog.review.editing import NotFound
+from catalog.review.screening import project_hits
 from web.deps import DbSession, EditorUser, Staff, render
 from web.routes.review import visible_item
 

@@ -12,14 +12,14 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 
-from catalog import partners, union
-from catalog.access import PUBLIC, may_see, public_description
-from catalog.access import public_text as masked
 from catalog.crud import add_event
-from catalog.editing import NotFound
 from catalog.models import CopyRequest, ForwardedRequest, HarvestSource, Item, Page, Segment, UnionRecord
 from catalog.parts import recording_parts, segments_of
-from catalog.redaction import mask_lines, mask_text, masks_for, public_media_asset, public_page_asset
+from catalog.publish import partners, union
+from catalog.review.access import PUBLIC, may_see, public_description
+from catalog.review.access import public_text as masked
+from catalog.review.editing import NotFound
+from catalog.review.redaction import mask_lines, mask_text, masks_for, public_media_asset, public_page_asset
 from catalog.search import MAX_QUERY, Filters, search_with_facets
 from configs.errors import BadInputError
 from storage import open_store
@@ -123,7 +123,7 @@ def public_item(request: Request, db: DbSession, viewer: AnyViewer, item_id: int
         pages.append(
             {
                 "page_no": page.page_no,
-                "lines": mask_lines(page.lines, masks.by_page.get(page.page_no, [])),
+                "lines": mask_lines(page.lines, masks.values),
                 "image": store.presigned_get(key, expires_seconds=3600) if ready and key else "",
                 "preparing": not ready and bool(page.image_key),
             }
@@ -144,7 +144,7 @@ def public_item(request: Request, db: DbSession, viewer: AnyViewer, item_id: int
                         "start": seg.start,
                         "end": seg.end,
                         "speaker": masked(seg.speaker, masks),
-                        "text": mask_text(seg.text, masks.by_segment.get(seg.id or 0, [])),
+                        "text": mask_text(seg.text, masks.values),
                     }
                     for seg in segments_of(db, part)
                 ],
@@ -171,13 +171,13 @@ def public_text(db: DbSession, item_id: int) -> Response:
     shown = public_description(item, masks)
     out = [f"{shown['reference_code']}  {shown['title']}", ""]
     for page in db.exec(select(Page).where(Page.item_id == item_id).order_by(col(Page.page_no))).all():
-        out += [f"— {page.page_no} —", *mask_lines(page.lines, masks.by_page.get(page.page_no, [])), ""]
+        out += [f"— {page.page_no} —", *mask_lines(page.lines, masks.values), ""]
     parts = recording_parts(db, item_id)
     for part in parts:
         if len(parts) > 1:
             out.append(f"— 第 {part.number} 部分 / part {part.number} —")
         for seg in segments_of(db, part):
-            out.append(f"[{seg.start:.1f}] {mask_text(seg.text, masks.by_segment.get(seg.id or 0, []))}")
+            out.append(f"[{seg.start:.1f}] {mask_text(seg.text, masks.values)}")
     return PlainTextResponse("\n".join(out) + "\n")
 
 

@@ -10,10 +10,10 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
-from catalog.editing import NotFound, edit_segment, merge_with_next, rename_speaker, split_segment
 from catalog.models import Asset, Flag, Segment, Transcript
 from catalog.parts import part_of, recording_parts, segments_of
 from catalog.projects import projects
+from catalog.review.editing import NotFound, edit_segment, merge_with_next, rename_speaker, split_segment
 from storage import open_store
 from web.deps import DbSession, EditorUser, Staff, render, settings_of
 from web.routes.review import visible_item

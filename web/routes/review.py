@@ -10,9 +10,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 
-from catalog.access import may_see
 from catalog.crud import collection_codes, review_queue
-from catalog.editing import (
+from catalog.models import Collection, Flag, Item, ItemPublic, ItemUpdate, Page, Revision, Transcript
+from catalog.review.access import may_see
+from catalog.review.editing import (
     EDITABLE_FIELDS,
     EditConflict,
     NotFound,
@@ -21,7 +22,6 @@ from catalog.editing import (
     set_status,
     update_description,
 )
-from catalog.models import Collection, Flag, Item, ItemPublic, ItemUpdate, Page, Revision, Transcript
 from configs.errors import BadInputError
 from flows.export import COLLECTION_FORMATS, FORMATS, export_item
 from web.deps import DbSession, EditorUser, Forbidden, Staff, Viewer, render

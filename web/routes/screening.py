@@ -9,12 +9,12 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import col, select
 
-from catalog import jobs
-from catalog.access import may_read_copy_requests
 from catalog.crud import collection_codes
 from catalog.models import Access, Collection, CopyRequest, Flag, Item
-from catalog.openreview import decide_access, decide_flag, decisions, pending_proposal, screening_queue
-from catalog.redaction import SCREENING_KINDS
+from catalog.ops import jobs
+from catalog.review.access import may_read_copy_requests
+from catalog.review.openreview import decide_access, decide_flag, decisions, pending_proposal, screening_queue
+from catalog.review.redaction import SCREENING_KINDS
 from web.deps import DbSession, EditorUser, Forbidden, Staff, render, settings_of
 from web.routes.review import visible_item
 

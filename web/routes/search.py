@@ -1,5 +1,5 @@
 """The staff search page and its JSON API. Items that are not open are searched only for
-roles that may see them (see ``catalog.access``)."""
+roles that may see them (see ``catalog.review.access``)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from catalog import union
 from catalog.crud import collection_codes
+from catalog.publish import union
 from catalog.search import MAX_QUERY, FacetCounts, Filters, search_with_facets
 from configs.errors import BadInputError
 from web.deps import DbSession, Staff, Viewer, render

@@ -17,30 +17,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from catalog import fields
 from catalog.models import Access, Item, Role
-from catalog.redaction import Masks, mask_text
+from catalog.review.redaction import Masks, mask_text
 
 PUBLIC = "public"
 STAFF_ROLES = (Role.collector, Role.editor, Role.operator, Role.admin)
 RESTRICTED_ROLES = (Role.editor, Role.operator, Role.admin)  # see items that are not open
-# The description fields the public site shows (masked); never notes (附注), file names,
-# classification, retention, consent or the workflow's own fields.
-PUBLIC_FIELDS = (
-    "reference_code",
-    "title",
-    "creator",
-    "date",
-    "place",
-    "people",
-    "language",
-    "subject",
-    "abstract",
-    "extent",
-    "narrator",
-    "interviewer",
-    "collected_at",
-    "collected_place",
-)
+# The description fields the public site shows (masked; catalog.fields marks them): never
+# notes (附注), file names, classification, retention, consent or the workflow's own fields.
+PUBLIC_FIELDS = fields.PUBLIC
 
 
 def sees_restricted(role: str | None) -> bool:

@@ -105,7 +105,7 @@ def holder_of(session: Session, record_id: int) -> tuple[UnionRecord, HarvestSou
     record = session.get(UnionRecord, record_id)
     source = session.get(HarvestSource, record.source_id) if record and record.folded else None
     if record is None or source is None:
-        from catalog.editing import NotFound
+        from catalog.review.editing import NotFound
 
         raise NotFound("no such record in the union catalog")
     return record, source

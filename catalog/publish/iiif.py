@@ -16,28 +16,14 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from catalog.access import PUBLIC_FIELDS, masks_text, public_description
+from catalog import fields
 from catalog.models import Asset, Item, Page
 from catalog.parts import recording_parts, segments_of
-from catalog.redaction import mask_lines, mask_text, masks_for, public_media_asset
+from catalog.review.access import PUBLIC_FIELDS, masks_text, public_description
+from catalog.review.redaction import mask_lines, mask_text, masks_for, public_media_asset
 
 PRESENTATION_CONTEXT = "http://iiif.io/api/presentation/3/context.json"
-LABELS = {
-    "reference_code": "档号",
-    "title": "题名",
-    "creator": "责任者",
-    "date": "日期",
-    "place": "地点",
-    "people": "人名",
-    "language": "语言",
-    "subject": "主题词",
-    "abstract": "范围和提要",
-    "extent": "数量",
-    "narrator": "口述者",
-    "interviewer": "采集者",
-    "collected_at": "采集时间",
-    "collected_place": "采集地点",
-}
+LABELS = {name: fields.LABELS_ZH[name] for name in fields.PUBLIC}
 
 
 @dataclass
@@ -68,7 +54,7 @@ def manifest(session: Session, item: Item, role: str | None, links: Links) -> di
         canvas_id = f"{base}/canvas/p{page.page_no}"
         service = links.image_service(page.id or 0)
         texts = (
-            mask_lines(page.lines, masks.by_page.get(page.page_no, []))
+            mask_lines(page.lines, masks.values)
             if masked
             else [str(line.get("text", "")) for line in page.lines]
         )
@@ -144,9 +130,7 @@ def manifest(session: Session, item: Item, role: str | None, links: Links) -> di
                 "motivation": "supplementing",
                 "body": {
                     "type": "TextualBody",
-                    "value": mask_text(seg.text, masks.by_segment.get(seg.id or 0, []))
-                    if masked
-                    else seg.text,
+                    "value": mask_text(seg.text, masks.values) if masked else seg.text,
                     "format": "text/plain",
                     "language": "zh",
                 },

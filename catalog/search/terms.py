@@ -1,7 +1,7 @@
 """How text becomes index terms, the same way for documents and queries.
 
-Normalization: NFKC, traditional → simplified (OpenCC t2s), variant folding (帐/账, 着/著 …),
-lower case. Then CJK runs
+Normalization: ``tasks.text.fold`` (NFKC, format characters removed, traditional →
+simplified, variant folding 帐/账, 着/著 …, lower case), shared with screening. Then CJK runs
 become single characters (``tokens``) and overlapping bigrams (``bigrams``); other words
 (Latin, digits) go into ``tokens`` whole. A query of two or more CJK characters is a
 phrase of bigrams, so 水库 matches exactly that word and 水库大坝 the whole phrase; a single
@@ -11,33 +11,28 @@ character matches through ``tokens``. Search is therefore simplified/traditional
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
 
-import opencc
+from tasks.text import NORMALIZATION_VERSION, VARIANTS, fold
+
+__all__ = [
+    "NORMALIZATION_VERSION",
+    "VARIANTS",
+    "QueryPart",
+    "Terms",
+    "index_terms",
+    "normalize",
+    "query_parts",
+]
 
 # CJK unified ideographs (incl. extension A and compatibility), kana and hangul count as CJK.
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
 _RUN = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+)", re.UNICODE)
 
 
-@lru_cache(maxsize=1)
-def _t2s() -> opencc.OpenCC:
-    return opencc.OpenCC("t2s")
-
-
-# Variant characters OpenCC's t2s leaves apart, folded to one form for search (index and
-# query alike; one character for one, so match positions stay put): 帐/账 and 着/著 are
-# written for each other in archival text (帐户/账户, 显著/显着), the others are pairs of the
-# 第一批异体字整理表 that t2s keeps. Changing this table: raise NORMALIZATION_VERSION, and
-# catalog.db reindexes the entries that hold a changed character on the next start.
-VARIANTS = str.maketrans({"帐": "账", "著": "着", "砲": "炮", "甦": "苏", "罣": "挂", "煖": "暖"})
-NORMALIZATION_VERSION = 2  # 1: NFKC + t2s + lower case; 2: and VARIANTS
-
-
 def normalize(text: str) -> str:
-    return _t2s().convert(unicodedata.normalize("NFKC", text)).translate(VARIANTS).lower()
+    """The folded form of ``text`` (``tasks.text.fold``: the same for search and screening)."""
+    return fold(text)
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,13 @@
 archives and libraries (AtoM, ArchivesSpace, DSpace, another Lantai).
 
 Records are the open (开放) items, each described by its public, masked fields only — the
-same access policy as the public pages (:mod:`catalog.access`). An item that was open and
+same access policy as the public pages (:mod:`catalog.review.access`). An item that was open and
 is no longer (closed, deferred, sent back to review) is a *deleted* record (``persistent``
 support): its identifier and datestamp stay, with no metadata, so harvesters drop it. An
 item that was never open is not there at all, not even as an identifier.
 
 Formats: ``oai_dc`` (simple Dublin Core) and ``lantai_dat`` (the DA/T 18 / DA/T 59 public
-fields, schema in ``catalog/schemas/lantai-dat.xsd``). Sets: one per collection holding
+fields, schema in ``catalog/publish/schemas/lantai-dat.xsd``). Sets: one per collection holding
 open or withdrawn records. Datestamps are the item's last change (UTC, seconds); lists
 page through ``PAGE_SIZE`` records with signed, stateless resumption tokens.
 """
@@ -29,10 +29,11 @@ from typing import Any
 from sqlalchemy import exists, func, or_
 from sqlmodel import Session, col, select
 
-from catalog.access import public_description
-from catalog.exports import DC_NS, DC_TYPE, OAI_DC_NS, _iso_date
+from catalog import fields
 from catalog.models import Access, AccessDecision, Collection, Item, WithdrawnRecord
-from catalog.redaction import masks_for
+from catalog.publish.exports import DC_NS, DC_TYPE, OAI_DC_NS, _iso_date
+from catalog.review.access import public_description
+from catalog.review.redaction import masks_for
 
 NS = "http://www.openarchives.org/OAI/2.0/"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -43,22 +44,7 @@ FORMATS = {
     "oai_dc": ("http://www.openarchives.org/OAI/2.0/oai_dc.xsd", OAI_DC_NS),
     "lantai_dat": ("{base}/schemas/lantai-dat.xsd", DAT_NS),
 }
-DAT_FIELDS = (  # the public description fields (catalog.access.PUBLIC_FIELDS), DA/T 18 / DA/T 59
-    ("reference_code", "档号"),
-    ("title", "题名"),
-    ("creator", "责任者"),
-    ("date", "日期"),
-    ("place", "地点"),
-    ("people", "人名"),
-    ("language", "语言"),
-    ("subject", "主题词"),
-    ("abstract", "范围和提要"),
-    ("extent", "数量"),
-    ("narrator", "口述者"),
-    ("interviewer", "采集者"),
-    ("collected_at", "采集时间"),
-    ("collected_place", "采集地点"),
-)
+DAT_FIELDS = tuple((name, fields.LABELS_ZH[name]) for name in fields.PUBLIC)  # DA/T 18 / DA/T 59
 SET_SPEC = re.compile(r"^[A-Za-z0-9\-_.!~*'()]+$")
 _BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 

@@ -13,8 +13,9 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from catalog import fields
 from catalog.crud import add_event
-from catalog.manifest import RETENTION, check_text, validate_date
+from catalog.manifest import RETENTION, check_text, validate_date, validate_language
 from catalog.models import (
     Excerpt,
     Flag,
@@ -190,14 +191,14 @@ def _touch(session: Session, item: Item, editor: Editor, what: str, part: Part, 
     screened (a new hit is an open flag, so it is masked on the public site and the item is
     back in the open-review queue), the edited part of the index is current, and the edit
     is an event."""
-    from catalog.screening import screen_edit
+    from catalog.review.screening import screen_edit
 
     if item.status == ItemStatus.enriched:
         item.status = ItemStatus.in_review
     item.updated_at = utcnow()
     session.add(item)
     session.flush()
-    new = screen_edit(session, item, part, agent=editor.name)
+    new = screen_edit(session, item, agent=editor.name)
     reindex_item(session, item, ALL if new else part)
     add_event(session, type="edit", item_id=item.id, agent=editor.name, target=what, **detail)
 
@@ -548,42 +549,25 @@ def edit_page_line(
 
 # ---------------------------------------------------------------- description and status
 
-EDITABLE_FIELDS = (
-    "reference_code",
-    "title",
-    "creator",
-    "date",
-    "place",
-    "people",
-    "language",
-    "subject",
-    "abstract",
-    "extent",
-    "generation",
-    "retention",
-    "classification",
-    "notes",
-    "narrator",
-    "interviewer",
-    "collected_at",
-    "collected_place",
-    "consent",
-)
+EDITABLE_FIELDS = fields.EDITABLE
 GENERATIONS = ("原生", "数字化")
 
 
-def validate_description(fields: dict[str, str]) -> dict[str, str]:
+def validate_description(values: dict[str, str]) -> dict[str, str]:
     """Clean and check description fields (DA/T 18 / DA/T 59); raises BadInputError naming
     the field."""
     out: dict[str, str] = {}
-    for name, raw in fields.items():
+    for name, raw in values.items():
         if name not in EDITABLE_FIELDS:
             raise BadInputError(f"{name} is not an editable description field")
         value = check_text(name, str(raw).strip())
-        if name == "reference_code":
+        check = fields.BY_NAME[name].check
+        if check == "refcode":
             value = validate_refcode(value)
-        elif name in ("date", "collected_at") and value:
-            value = validate_date(value)
+        elif check == "date" and value:
+            value = validate_date(value, label=fields.BY_NAME[name].zh)
+        elif check == "language" and value:
+            value = validate_language(value)
         elif name == "retention":
             value = RETENTION.get(value, value)
             if value not in ("Y", "D30", "D10"):

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, func, select
 
 from catalog.crud import add_event
-from catalog.editing import NotFound
 from catalog.models import Excerpt, Item, Page, Project, Segment, Transcript, utcnow
+from catalog.review.editing import NotFound
 from configs.errors import BadInputError
 
 
@@ -182,9 +182,9 @@ def _link(session: Session, ex: Excerpt) -> str:
 
 def excerpts(session: Session, project_id: int, *, role: str | None) -> list[ExcerptView]:
     """The project's excerpts as a viewer with ``role`` may see them: an excerpt of an
-    item they may not see (``catalog.access``) keeps its place but shows nothing of it —
+    item they may not see (``catalog.review.access``) keeps its place but shows nothing of it —
     not its text, heading, notes, citation or link."""
-    from catalog.access import may_see
+    from catalog.review.access import may_see
 
     rows = session.exec(
         select(Excerpt, Item)

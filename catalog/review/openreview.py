@@ -6,9 +6,9 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from catalog.crud import add_event
-from catalog.editing import NotFound
-from catalog.models import Access, AccessDecision, Collection, Flag, Item, WithdrawnRecord, utcnow
-from catalog.redaction import SCREENING_KINDS
+from catalog.models import UNDECIDED, Access, AccessDecision, Collection, Flag, Item, WithdrawnRecord, utcnow
+from catalog.review.editing import NotFound
+from catalog.review.redaction import SCREENING_KINDS
 from catalog.search import reindex_item
 from configs.errors import BadInputError, LantaiError
 
@@ -96,14 +96,14 @@ def decide_access(
     effective = rounds == 1 or round_no == 2
     if effective and access == Access.open:
         # whatever changed since the last screening is screened now, before it can open
-        from catalog.screening import screen_item, term_lists
+        from catalog.review.screening import screen_item, term_lists
         from configs import get_settings
 
         coll = session.get(Collection, item.collection_id)
         screen_item(session, item, term_lists(get_settings(), coll), agent=reviewer)
         undecided = session.exec(
             select(Flag.id).where(
-                Flag.item_id == item_id, col(Flag.kind).in_(SCREENING_KINDS), Flag.status == "open"
+                Flag.item_id == item_id, col(Flag.kind).in_(SCREENING_KINDS), col(Flag.status).in_(UNDECIDED)
             )
         ).all()
         if undecided:
@@ -156,7 +156,7 @@ def screening_queue(session: Session, *, collection_id: int | None = None) -> li
     ).all():
         counts = rows.setdefault(item_id, [0, 0])
         counts[1] += 1
-        if status == "open":
+        if status in UNDECIDED:
             counts[0] += 1
     query = select(Item).where(col(Item.status).not_in(["pending", "processing", "quarantined", "failed"]))
     if collection_id is not None:

@@ -16,26 +16,16 @@ from typing import Any
 from sqlalchemy import and_, or_, text, true
 from sqlmodel import Session, col, delete, select
 
+from catalog import fields
 from catalog.db import ITEM_COPIES
 from catalog.models import Access, Item, Page, SearchEntry, Segment, Transcript
-from catalog.redaction import Masks, mask_lines, mask_text, masks_for
-from catalog.textindex import QueryPart, index_terms, normalize, query_parts
+from catalog.review.redaction import Masks, mask_lines, mask_text, masks_for
+from catalog.search.terms import QueryPart, index_terms, normalize, query_parts
 from configs.errors import BadInputError
 
 MAX_QUERY = 200
 FIELD_WEIGHT = {"title": 4.0, "meta": 2.0, "page": 1.0, "segment": 1.0}
-META_FIELDS = (
-    "reference_code",
-    "creator",
-    "people",
-    "place",
-    "subject",
-    "abstract",
-    "narrator",
-    "interviewer",
-    "notes",
-    "source_name",
-)
+META_FIELDS = fields.SEARCHED
 
 
 @dataclass
@@ -139,7 +129,7 @@ def _entries(session: Session, item: Item, *, masks: Masks | None, part: Part) -
             title = item.title
             meta = " ".join(str(getattr(item, f)) for f in META_FIELDS if getattr(item, f))
         else:  # the public's entries: only the fields the public site shows, masked
-            from catalog.access import public_description
+            from catalog.review.access import public_description
 
             shown = public_description(item, masks)
             title = shown["title"]
@@ -155,7 +145,7 @@ def _entries(session: Session, item: Item, *, masks: Masks | None, part: Part) -
         for page in session.exec(query.order_by(col(Page.page_no))):
             texts = [str(line.get("text", "")) for line in page.lines]
             if masks is not None:
-                texts = mask_lines(page.lines, masks.by_page.get(page.page_no, []))
+                texts = mask_lines(page.lines, masks.values)
             for line, body in zip(page.lines, texts, strict=True):
                 if body:
                     entries.append(
@@ -175,7 +165,7 @@ def _entries(session: Session, item: Item, *, masks: Masks | None, part: Part) -
         for seg in session.exec(seg_query.order_by(col(Transcript.id), col(Segment.seq))):
             body = seg.text
             if masks is not None:
-                body = mask_text(body, masks.by_segment.get(seg.id or 0, []))
+                body = mask_text(body, masks.values)
             if body.strip():
                 entries.append(
                     _entry(
@@ -421,7 +411,7 @@ def _hits(
     items = {i.id: i for i in session.exec(select(Item).where(col(Item.id).in_(item_ids)))}
     lines = _page_lines(session, [e for e in entries.values() if e.field == "page"])
     if filters.audience == "public":  # the public's hits show the masked title, as their pages do
-        from catalog.access import public_description
+        from catalog.review.access import public_description
 
         for item_id in list(items):
             found = items[item_id]

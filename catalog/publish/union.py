@@ -16,7 +16,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, delete, select
 
 from catalog.models import ForwardedRequest, HarvestSource, UnionRecord
-from catalog.textindex import normalize
+from catalog.search.terms import normalize
 from configs.errors import BadInputError
 from tasks.oaiclient import Record, http_url
 

@@ -1,0 +1,1 @@
+"""Operations: the job queue, schedules and the operators' dashboard figures."""

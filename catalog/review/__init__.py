@@ -1,0 +1,1 @@
+"""Review before anything opens: editing, open review, screening, redaction, the access policy."""
