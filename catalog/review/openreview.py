@@ -189,6 +189,13 @@ def open_items(
     why. ``proposed_only``: only items whose manifest proposed 开放."""
     if not reason.strip():
         raise BadInputError("say why these items may open (--reason)")
+    if item_id is not None and session.get(Item, item_id) is None:
+        raise NotFound(f"no item {item_id}")
+    if (
+        collection
+        and session.exec(select(Collection.id).where(Collection.code == collection)).first() is None
+    ):
+        raise NotFound(f"no collection {collection}")
     query = select(Item).where(
         col(Item.status).not_in(["pending", "processing", "quarantined", "failed"]),
         Item.access != Access.open,
@@ -205,6 +212,15 @@ def open_items(
         if proposed_only and item.extra.get("proposed_access") != Access.open:
             continue
         entry: dict[str, object] = {"item_id": item.id, "reference_code": item.reference_code}
+        last = session.exec(
+            select(AccessDecision)
+            .where(AccessDecision.item_id == item.id, col(AccessDecision.effective).is_(True))
+            .order_by(col(AccessDecision.id).desc())
+        ).first()
+        if last is not None and last.access in (Access.controlled, Access.deferred):
+            # a reviewer's 控制/延期 is never overridden by a bulk open
+            refused.append(entry | {"reason": f"decided {last.access} by {last.reviewer}: {last.reason}"})
+            continue
         try:
             decide_access(
                 session, item_id=item.id or 0, access=Access.open, reason=reason, reviewer=who, rounds=1
