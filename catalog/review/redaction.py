@@ -161,9 +161,10 @@ def page_boxes(page: Page, masks: Masks) -> list[list[int]]:
 def segment_spans(seg: Segment, masks: Masks) -> list[tuple[float, float]]:
     """Seconds to silence in one segment: what its flags name, and the words that carry a
     hidden value (the whole segment when its words have no times)."""
-    spans = [t for t in masks.spans.get(seg.id or 0, [])]
-    for a, b in occurrences(seg.text, masks.values):
-        ranges = locate_words(seg.text, [str(w.get("word", "")) for w in seg.words])
+    spans = list(masks.spans.get(seg.id or 0, []))
+    found = occurrences(seg.text, masks.values)
+    ranges = locate_words(seg.text, [str(w.get("word", "")) for w in seg.words]) if found else []
+    for a, b in found:
         times = [
             (float(w["start"]), float(w["end"]))
             for w, (ws, we) in zip(seg.words, ranges, strict=True)
