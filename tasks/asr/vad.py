@@ -25,13 +25,33 @@ def read_all(wav: Path) -> Any:
 
 def speech_regions(audio: Any) -> list[tuple[float, float]]:
     """Speech (start, end) seconds by Silero VAD, with faster-whisper's settings for batched
-    decoding (regions split at pauses of 160 ms, padded by 400 ms, none over 30 s)."""
+    decoding (regions split at pauses of 160 ms, padded by 400 ms, none over 30 s), inside
+    the audio in Whisper's frame units (``clamp_regions``)."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
     found = get_speech_timestamps(
         audio, VadOptions(max_speech_duration_s=WINDOW, min_silence_duration_ms=MIN_SILENCE_MS)
     )
-    return [(r["start"] / SAMPLE_RATE, r["end"] / SAMPLE_RATE) for r in found]
+    return clamp_regions([(r["start"] / SAMPLE_RATE, r["end"] / SAMPLE_RATE) for r in found], len(audio))
+
+
+HOP = 160  # samples per Whisper mel frame (10 ms at 16 kHz): its clip times are whole frames
+
+
+def clamp_regions(regions: list[tuple[float, float]], samples: int) -> list[tuple[float, float]]:
+    """Regions as both engines may be handed them as ``clip_timestamps``: on whole mel frames
+    (start rounded down, end rounded down), start < end, and no end past the last whole frame
+    of the audio (``samples // HOP``). Silero can end the last region a fraction of a frame
+    past the audio; openai-whisper then loops for ever on an empty clip (its pull request
+    2005, unmerged), and faster-whisper decodes padding."""
+    frames = samples // HOP
+    out = []
+    for start, end in regions:
+        a = max(0, min(frames, int(start * SAMPLE_RATE) // HOP))
+        b = max(0, min(frames, int(end * SAMPLE_RATE) // HOP))
+        if b > a:
+            out.append((a * HOP / SAMPLE_RATE, b * HOP / SAMPLE_RATE))
+    return out
 
 
 def group(regions: list[tuple[float, float]]) -> list[tuple[float, float]]:

@@ -101,6 +101,41 @@ def test_batched_decoding_on_the_torch_engine(engine: asr.AsrEngine, tmp_path: P
     assert [w.start for w in words] == sorted(w.start for w in words)
 
 
+def test_speech_to_the_last_sample_completes_with_vad_on_both_engines(
+    engine: asr.AsrEngine, tmp_path: Path
+) -> None:
+    """Issue 33: a clip whose speech runs to its very end, cut more than half a mel frame
+    after a frame boundary, as the hanging development clip was. Silero's last region can
+    end past the last whole frame; openai-whisper then looped for ever on an empty clip.
+    With the regions clamped, both engines finish (each in a thread with a deadline)."""
+    import threading
+    import wave
+
+    from tasks.asr.vad import HOP, read_all
+
+    audio = read_all(_wav("寄语.wav", tmp_path))
+    # mid-speech, 117 samples into a frame: Silero's region ends at the last sample, 0.73 of a
+    # frame past the last whole one, and openai-whisper rounds that end up to a frame it lacks
+    cut = audio[: (len(audio) // 2 // HOP) * HOP + 117]
+    clip = tmp_path / "cut.wav"
+    with wave.open(str(clip), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes((cut * 32767).astype("<i2").tobytes())
+    faster = asr.load_engine("faster-whisper", models.resolve(MODELS, "base"), "cpu", "int8")
+    for one in (engine, faster):
+        done: list[str] = []
+
+        def run(e: asr.AsrEngine = one, done: list[str] = done) -> None:
+            done.append("".join(s.text for s in e.transcribe(clip, AsrOptions(language="zh", vad=True))[1]))
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        thread.join(timeout=300)
+        assert done and done[0].strip(), f"{one.name} did not finish the clip"
+
+
 def test_altered_checkpoint_is_refused(checkpoint: Path, tmp_path: Path) -> None:
     copy = tmp_path / "base.pt"
     copy.write_bytes(checkpoint.read_bytes()[:-10] + b"0123456789")
