@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from pydantic import field_serializer
 from sqlalchemy import JSON, Column, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -179,6 +180,12 @@ class ItemPublic(ItemBase):
     created_at: datetime
     updated_at: datetime
 
+    @field_serializer("created_at", "updated_at")
+    def _utc(self, value: datetime) -> str:
+        """RFC 3339 with its zone, as the schema's date-time promises (SQLite returns the
+        stored UTC times without one)."""
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+
 
 class Asset(SQLModel, table=True):
     """A stored object: the master, or a derivative made from one."""
@@ -210,6 +217,9 @@ class Page(SQLModel, table=True):
     source_page: int = 1  # 1-based within the asset
     text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     lines: list[Any] = _json([])  # [{"text", "bbox", "conf", "words": [{"text","bbox","conf"}]}]
+    # text regions the detector found but recognition left empty or read below the engine's
+    # score: [{"bbox": [x0, y0, x1, y1], "score": float, "text": str}]; screening flags them
+    unread: list[Any] = _json([])
     width: int = 0
     height: int = 0
     mean_conf: float | None = None
@@ -497,6 +507,18 @@ class Partner(SQLModel, table=True):
     created_at: datetime = _ts()
 
 
+class PartnerNonce(SQLModel, table=True):
+    """A signed partner request already received: the same nonce again is a replay and is
+    refused. Rows older than the signature's freshness window are dropped (a replay that
+    old fails the timestamp check anyway)."""
+
+    __tablename__ = "partner_nonce"
+
+    partner: str = Field(primary_key=True, max_length=64)
+    nonce: str = Field(primary_key=True, max_length=64)
+    seen_at: datetime = _ts(index=True)
+
+
 class PartnerRequest(SQLModel, table=True):
     """A copy request forwarded here by a partner archive (which alone may read its status)."""
 
@@ -517,7 +539,8 @@ class ForwardedRequest(SQLModel, table=True):
     contact: str = Field(max_length=256)
     purpose: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     remote_id: int | None = None
-    status: str = Field(default="forwarding", max_length=12)  # forwarding | new | done | refused | failed
+    # forwarding (waiting for the relay) | sending | new | done | refused | failed
+    status: str = Field(default="forwarding", max_length=12)
     error: str = ""
     created_at: datetime = _ts()
     updated_at: datetime = _ts(onupdate=utcnow)

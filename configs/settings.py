@@ -101,6 +101,9 @@ class OaiSettings(BaseModel):
     # record identifiers are oai:<repository_identifier>:<item id>; use the archive's domain
     repository_identifier: str = Field("lantai.local", pattern=r"^[A-Za-z0-9\-.]+$")
     admin_email: str = "archive@lantai.local"
+    # seconds one harvest of one source may take in all; past it the source stops and the
+    # next run resumes from its saved resumption token (a feed that trickles or never ends)
+    harvest_deadline: float = Field(3600.0, gt=0)
 
 
 class WorkerSettings(BaseModel):

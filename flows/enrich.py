@@ -236,6 +236,8 @@ def _write_page(
             row.width, row.height, row.mean_conf = page.width, page.height, page.mean_conf
             row.rotation, row.skew = page.rotation, page.skew
         row.status, row.error, row.engine, row.method = page.status, page.error, engine, page.method
+        # the regions the detector found and recognition did not read (screened as "unread")
+        row.unread = [{"bbox": list(r.bbox), "score": r.score, "text": r.text} for r in page.unread]
         if image is not None:
             row.image_key = image[0]
         row.result_key = key

@@ -31,9 +31,12 @@ def _since(response_date: str, granularity: str) -> str:
 
 
 def harvest_source(source_id: int, *, max_pages: int | None = None) -> dict[str, Any]:
-    """Harvest one source; its state and counts are saved whatever happens."""
+    """Harvest one source; its state and counts are saved whatever happens. The whole
+    source has ``[oai] harvest_deadline`` seconds: a feed that trickles or never ends is
+    stopped there, and the next run resumes from the saved resumption token."""
     settings = get_settings()
     began = time.monotonic()
+    deadline = began + settings.oai.harvest_deadline
     with session_scope(settings) as session:
         source = session.get(HarvestSource, source_id)
         assert source is not None
@@ -50,8 +53,8 @@ def harvest_source(source_id: int, *, max_pages: int | None = None) -> dict[str,
     added = deleted = rejected = 0
     notes: list[str] = []
     try:
-        info = oaiclient.identify(url)
-        prefix = prefix or oaiclient.metadata_prefix(url)
+        info = oaiclient.identify(url, deadline=deadline)
+        prefix = prefix or oaiclient.metadata_prefix(url, deadline=deadline)
         with session_scope(settings) as session:
             source = session.get(HarvestSource, source_id)
             assert source is not None
@@ -61,7 +64,13 @@ def harvest_source(source_id: int, *, max_pages: int | None = None) -> dict[str,
             if not since and not token:
                 union.forget_source_records(session, source_id)  # a full harvest: start clean
         pages = oaiclient.list_records(
-            url, prefix=prefix, set_spec=set_spec, since=since, token=token, max_pages=max_pages or MAX_PAGES
+            url,
+            prefix=prefix,
+            set_spec=set_spec,
+            since=since,
+            token=token,
+            max_pages=max_pages or MAX_PAGES,
+            deadline=deadline,
         )
         response_date = ""
         for page in pages:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import quote
 
+from configs.digest import equal_secrets
 from storage.base import (
     CHUNK,
     ObjectInfo,
@@ -210,4 +211,4 @@ class LocalStore:
 
     def verify_signature(self, key: str, expires: int, signature: str) -> bool:
         """True when the signature is ours and the URL has not expired."""
-        return expires >= time.time() and hmac.compare_digest(self.sign(key, expires), signature)
+        return expires >= time.time() and equal_secrets(self.sign(key, expires), signature)

@@ -28,7 +28,10 @@ MAX_SIDE = 4096  # largest width or height served (info.json maxWidth/maxHeight)
 TILE = 512
 QUALITIES = ("default", "color", "gray")
 FORMATS = {"jpg": ("JPEG", "image/jpeg"), "png": ("PNG", "image/png")}
-_NUM = r"\d+(?:\.\d+)?"
+# nine digits are more than any image has pixels; longer numbers are refused before they are
+# read (int() of 5,000 digits raises, float() of them is inf)
+_NUM = r"\d{1,9}(?:\.\d{1,9})?"
+_INT = r"\d{1,9}"
 
 
 class IiifRequestError(BadInputError):
@@ -48,10 +51,24 @@ class Request:
     fmt: str
 
 
-def parse(region: str, size: str, rotation: str, quality: str, fmt: str, width: int, height: int) -> Request:
-    """The request for a source of ``width`` × ``height``; raises IiifRequestError."""
+def parse(
+    region: str,
+    size: str,
+    rotation: str,
+    quality: str,
+    fmt: str,
+    width: int,
+    height: int,
+    *,
+    upscale: bool = True,
+) -> Request:
+    """The request for a source of ``width`` × ``height``; raises IiifRequestError.
+    Without ``upscale`` (public visitors) no output is larger than the region it shows:
+    an upscaled image tells nothing new and costs CPU for every new size asked."""
     x, y, w, h = _region(region, width, height)
     out = _size(size, w, h)
+    if not upscale and (out[0] > w or out[1] > h):
+        raise IiifRequestError("sizes larger than the source are not served here", 400)
     if rotation.startswith("!"):
         raise IiifRequestError("mirroring is not supported", 501)
     if rotation not in ("0", "90", "180", "270"):
@@ -72,7 +89,7 @@ def _region(region: str, width: int, height: int) -> tuple[int, int, int, int]:
         return (width - side) // 2, (height - side) // 2, side, side
     pct = region.startswith("pct:")
     parts = region[4:].split(",") if pct else region.split(",")
-    if len(parts) != 4 or not all(re.fullmatch(_NUM if pct else r"\d+", p) for p in parts):
+    if len(parts) != 4 or not all(re.fullmatch(_NUM if pct else _INT, p) for p in parts):
         raise IiifRequestError(f"region {region!r} is not full, square, x,y,w,h or pct:x,y,w,h")
     values = [float(p) for p in parts]
     if pct:
@@ -96,7 +113,7 @@ def _size(size: str, w: int, h: int) -> tuple[int, int]:
     else:
         confined = spec.startswith("!")
         body = spec[1:] if confined else spec
-        m = re.fullmatch(r"(\d*),(\d*)", body)
+        m = re.fullmatch(r"(\d{0,9}),(\d{0,9})", body)
         if not m or (not m[1] and not m[2]) or (confined and not (m[1] and m[2])):
             raise IiifRequestError(f"size {size!r} is not max, w,, ,h, w,h, !w,h or pct:n")
         if confined:

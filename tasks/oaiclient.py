@@ -16,6 +16,7 @@ Only ``oai_dc`` (any provider) and ``lantai_dat`` (another Lantai) are read.
 from __future__ import annotations
 
 import re
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -34,7 +35,8 @@ DAT = "{urn:lantai:dat:1.0}"
 MAX_RESPONSE = 32 * 1024 * 1024
 MAX_RECORD = 256 * 1024  # bytes of one record's metadata
 MAX_FIELD = 4000  # characters kept of one field
-TIMEOUT = 60.0
+TIMEOUT = 60.0  # seconds per socket operation
+REQUEST_DEADLINE = 300.0  # seconds for one whole request: a 32 MB page at ~100 KB/s
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -69,30 +71,59 @@ def http_url(value: str) -> str:
     return value.strip() if parsed.scheme in ("http", "https") and parsed.netloc else ""
 
 
-def read_bounded(request: urllib.request.Request, *, limit: int, timeout: float) -> bytes:
+def read_bounded(
+    request: urllib.request.Request, *, limit: int, timeout: float, deadline: float | None = None
+) -> bytes:
     """The body of an http(s) request to another archive, refused past ``limit`` bytes;
-    every failure is a HarvestError with its reason."""
+    every failure is a HarvestError with its reason.
+
+    ``timeout`` bounds each socket operation; ``deadline`` (a ``time.monotonic()`` instant,
+    default ``timeout`` from now) bounds the whole exchange: a server that trickles a byte
+    at a time never makes a socket operation time out, so the body is read in pieces and
+    the clock checked between them."""
+    deadline = time.monotonic() + timeout if deadline is None else deadline
+    chunks: list[bytes] = []
+    size = 0
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # http(s) only: callers check
-            body: bytes = response.read(limit + 1)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("no time left")
+        with urllib.request.urlopen(
+            request, timeout=min(timeout, left)
+        ) as response:  # http(s) only: callers check
+            while size <= limit:
+                if time.monotonic() > deadline:
+                    raise HarvestError(f"no complete answer within the deadline ({size} bytes read): stopped")
+                chunk = response.read1(min(65536, limit + 1 - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+    except HarvestError:
+        raise
     except urllib.error.HTTPError as e:
         raise HarvestError(f"answered HTTP {e.code}") from e
     except (urllib.error.URLError, OSError, ValueError) as e:
         raise HarvestError(f"cannot reach it: {getattr(e, 'reason', e)}") from e
-    if len(body) > limit:
+    if size > limit:
         raise HarvestError(f"response larger than {limit // 1024} KB refused")
-    return body
+    return b"".join(chunks)
 
 
-def fetch(base_url: str, params: dict[str, str], *, timeout: float = TIMEOUT) -> Element:
+def fetch(
+    base_url: str, params: dict[str, str], *, timeout: float = TIMEOUT, deadline: float | None = None
+) -> Element:
     """One OAI-PMH request, its response parsed safely; OAI-PMH errors raise (except
-    noRecordsMatch, answered by an empty list)."""
+    noRecordsMatch, answered by an empty list). The request ends by ``deadline`` (a
+    monotonic instant) and within ``REQUEST_DEADLINE`` seconds whatever the feed does."""
+    own = time.monotonic() + REQUEST_DEADLINE
+    deadline = own if deadline is None else min(deadline, own)
     if not http_url(base_url):
         raise HarvestError(f"not an http(s) URL: {base_url!r}")
     url = base_url + ("&" if "?" in base_url else "?") + urllib.parse.urlencode(params)
     request = urllib.request.Request(url, headers={"User-Agent": "Lantai-harvester/1", "Accept": "text/xml"})
     try:
-        body = read_bounded(request, limit=MAX_RESPONSE, timeout=timeout)
+        body = read_bounded(request, limit=MAX_RESPONSE, timeout=timeout, deadline=deadline)
     except HarvestError as e:
         raise HarvestError(f"{base_url}: {e.message}") from e
     try:
@@ -111,17 +142,17 @@ def fetch(base_url: str, params: dict[str, str], *, timeout: float = TIMEOUT) ->
     return root
 
 
-def identify(base_url: str) -> dict[str, str]:
-    root = fetch(base_url, {"verb": "Identify"})
+def identify(base_url: str, *, deadline: float | None = None) -> dict[str, str]:
+    root = fetch(base_url, {"verb": "Identify"}, deadline=deadline)
     body = root.find(f"{NS}Identify")
     if body is None:
         raise HarvestError("Identify returned no description")
     return {child.tag.replace(NS, ""): _text(child.text) for child in body if child.tag.startswith(NS)}
 
 
-def metadata_prefix(base_url: str) -> str:
+def metadata_prefix(base_url: str, *, deadline: float | None = None) -> str:
     """lantai_dat when the repository offers it (another Lantai), else oai_dc."""
-    root = fetch(base_url, {"verb": "ListMetadataFormats"})
+    root = fetch(base_url, {"verb": "ListMetadataFormats"}, deadline=deadline)
     offered = {_text(p.text) for p in root.iter(f"{NS}metadataPrefix")}
     if "lantai_dat" in offered:
         return "lantai_dat"
@@ -205,11 +236,17 @@ def list_records(
     since: str = "",
     token: str = "",
     max_pages: int = 10_000,
+    deadline: float | None = None,
 ) -> Iterator[Page]:
-    """The pages of ListRecords (resuming at ``token`` when given), one request at a time."""
+    """The pages of ListRecords (resuming at ``token`` when given), one request at a time,
+    all of them by ``deadline`` (a monotonic instant) when one is given."""
     seen: set[str] = set()
     pages = 0
     while True:
+        if deadline is not None and time.monotonic() >= deadline:
+            raise HarvestError(
+                f"the harvest's deadline passed after {pages} pages: stopped (the next run resumes)"
+            )
         if token:
             params = {"verb": "ListRecords", "resumptionToken": token}
         else:
@@ -218,7 +255,7 @@ def list_records(
                 params["set"] = set_spec
             if since:
                 params["from"] = since
-        root = fetch(base_url, params)
+        root = fetch(base_url, params, deadline=deadline)
         pages += 1
         body = root.find(f"{NS}ListRecords")
         rejected: list[str] = []

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from catalog.publish.partners import Relay
 from catalog.review.editing import EditConflict, EditLocked, NotFound
 from catalog.review.openreview import ReviewRefused
 from configs import Settings, get_settings
@@ -75,7 +79,18 @@ def _error(request: Request, status: int, message: str, key: str = "error", **ex
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; settings are read here, never at import time."""
     settings = settings or get_settings()
+    relay = Relay(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        relay.start()
+        try:
+            yield
+        finally:
+            relay.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Lantai 兰台",
         docs_url=None,
         redoc_url=None,
@@ -83,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(csrf_guard)],
     )
     app.state.settings = settings
+    app.state.relay = relay  # 跨馆出证: forwards and refreshes copy requests in the background
     app.add_middleware(CompressPages)
     modules = (
         auth,
@@ -153,6 +169,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(BadInputError)
     async def bad_input(request: Request, exc: BadInputError) -> Response:
         return _error(request, 422, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        """A path that cannot name a record (``/items/99999999999999999999``) is not found;
+        other bad input keeps FastAPI's 422 with the field that is wrong."""
+        errors = exc.errors()
+        if errors and all(e.get("loc", ("",))[0] == "path" for e in errors):
+            return _error(request, 404, "no such record", "not_found")
+        return await request_validation_exception_handler(request, exc)
+
+    @app.exception_handler(UnicodeError)
+    async def not_unicode(request: Request, exc: UnicodeError) -> Response:
+        """Text that is not Unicode (a lone surrogate such as "\\ud800" in JSON) cannot be
+        stored or shown: the client's error, refused before anything is kept."""
+        return _error(request, 422, "the text is not valid Unicode (a lone surrogate or undecodable bytes)")
 
     @app.exception_handler(LantaiError)
     async def lantai_error(request: Request, exc: LantaiError) -> Response:

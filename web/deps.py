@@ -8,6 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
 
+from annotated_types import Ge, Le
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
@@ -23,6 +24,11 @@ from web.i18n import label
 from web.security import CSRF_COOKIE, SESSION_COOKIE, load_session, tokens_match
 
 TEMPLATES = Path(__file__).with_name("templates")
+# Every id or count a client sends: catalog ids are 64-bit integers, and a browser's numbers
+# are exact only up to 2**53. A larger number names nothing (a 404 for a path id, a 422
+# elsewhere) and never reaches the database, whose integer would overflow (a 500).
+MAX_INT = 2**53
+Int = Annotated[int, Ge(0), Le(MAX_INT)]
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # machine-to-machine endpoints that act on no session: OAI-PMH (read-only, POST allowed by
 # the protocol) and the partner archives' API (each request signed with the partner's key)

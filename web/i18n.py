@@ -104,6 +104,7 @@ LABELS: dict[str, tuple[str, str]] = {
         "No forwarding agreement with this archive: please contact it directly.",
     ),
     "forward_forwarding": ("正在转办", "Being forwarded"),
+    "forward_sending": ("正在转办", "Being forwarded"),
     "forward_new": ("馆藏单位已受理", "Received by the holding archive"),
     "forward_done": ("已办结", "Done"),
     "forward_refused": ("未予办理", "Refused"),

@@ -8,7 +8,6 @@ public copy requests) a double-submit cookie."""
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, col, delete, select
 
 from catalog.models import Role, User, WebSession, utcnow
+from configs.digest import equal_secrets
 from configs.errors import BadInputError
 
 SESSION_COOKIE = "lantai_session"
@@ -107,7 +107,7 @@ def end_session(session: Session, token: str | None) -> None:
 
 
 def tokens_match(expected: str | None, given: str | None) -> bool:
-    return bool(expected) and bool(given) and hmac.compare_digest(str(expected), str(given))
+    return equal_secrets(expected, given)
 
 
 def new_csrf_token() -> str:

@@ -45,33 +45,39 @@ def _visible(session: Session, project_id: int, role: str | None) -> tuple[list[
     return shown, note
 
 
-def md_escape(text: str) -> str:
+def md_escape(text: str, *, inline: bool = False) -> str:
     """Text for Markdown: no raw HTML (<, > and & as entities), no emphasis, code, links or
-    table cells from the text, and no block syntax (heading, list, quote) at its start."""
+    table cells from the text, and no block syntax (heading, list, quote, fence, setext
+    underline, indented code) at the start of any of its lines. ``inline`` text (a heading,
+    a table cell) is one line: its line ends become spaces."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")  # Markdown's line ends, as one
+    if inline:
+        text = text.replace("\n", " ")
     out = html.escape(text, quote=False)
-    out = re.sub(r"([\\`*_\[\]|])", r"\\\1", out)
-    out = re.sub(r"^(\s*)([#+\-])", r"\1\\\2", out)
-    return re.sub(r"^(\s*\d+)([.)])", r"\1\\\2", out)
+    out = re.sub(r"([\\`*_~\[\]|])", r"\\\1", out)
+    out = re.sub(r"^[ \t]+", "", out, flags=re.MULTILINE)  # four spaces would open a code block
+    out = re.sub(r"^([#+\-=])", r"\\\1", out, flags=re.MULTILINE)
+    return re.sub(r"^(\d+)([.)])", r"\1\\\2", out, flags=re.MULTILINE)
 
 
 def to_markdown(session: Session, project_id: int, *, role: str | None) -> str:
     project = get_project(session, project_id)
     views, note = _visible(session, project_id, role)
-    out = [f"# {md_escape(project.title)}", ""]
+    out = [f"# {md_escape(project.title, inline=True)}", ""]
     if project.description:
         out += [md_escape(project.description), ""]
     for n, v in enumerate(views, 1):
-        out += [f"## {md_escape(_heading(v, n))}", ""]
+        out += [f"## {md_escape(_heading(v, n), inline=True)}", ""]
         if v.excerpt.notes:
             out += [f"*{md_escape(v.excerpt.notes)}*", ""]
         for line in v.text.splitlines():
             out += [f"> {md_escape(line)}" if line.strip() else ">"]
-        out += ["", f"（来源：{md_escape(v.citation.text())}）", ""]
+        out += ["", f"（来源：{md_escape(v.citation.text(), inline=True)}）", ""]
     if note:
         out += [note, ""]
     out += ["## 资料来源", "", "| " + " | ".join(SOURCE_COLUMNS) + " |", "|" + "---|" * len(SOURCE_COLUMNS)]
     for row in _sources(views):
-        out.append("| " + " | ".join(md_escape(cell) for cell in row) + " |")
+        out.append("| " + " | ".join(md_escape(cell, inline=True) for cell in row) + " |")
     return "\n".join(out) + "\n"
 
 

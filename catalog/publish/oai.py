@@ -34,6 +34,7 @@ from catalog.models import Access, AccessDecision, Collection, Item, WithdrawnRe
 from catalog.publish.exports import DC_NS, DC_TYPE, OAI_DC_NS, _iso_date
 from catalog.review.access import public_description
 from catalog.review.redaction import masks_for
+from configs.digest import equal_secrets
 
 NS = "http://www.openarchives.org/OAI/2.0/"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -46,7 +47,7 @@ FORMATS = {
 }
 DAT_FIELDS = tuple((name, fields.LABELS_ZH[name]) for name in fields.PUBLIC)  # DA/T 18 / DA/T 59
 SET_SPEC = re.compile(r"^[A-Za-z0-9\-_.!~*'()]+$")
-_BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")  # not XML 1.0 characters
 
 for prefix, uri in (("", NS), ("xsi", XSI), ("oai_dc", OAI_DC_NS), ("dc", DC_NS), ("dat", DAT_NS)):
     ET.register_namespace(prefix, uri)
@@ -82,16 +83,26 @@ def _stamp(when: datetime | None) -> str:
 
 
 def _parse_stamp(value: str, *, end: bool) -> datetime:
+    """A protocol datestamp as a UTC instant; with ``end``, the last instant it covers
+    (``until=2026-01-01`` includes the whole day). Any date of years 0001-9999 is read,
+    ``9999-12-31`` included (its end is the last representable instant, not an overflow)."""
     try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value, re.ASCII):
             day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
-            return day + timedelta(days=1) - timedelta(microseconds=1) if end else day
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", value):
+            return _last_instant(day, timedelta(days=1)) if end else day
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", value, re.ASCII):
             moment = datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-            return moment + timedelta(seconds=1) - timedelta(microseconds=1) if end else moment
+            return _last_instant(moment, timedelta(seconds=1)) if end else moment
     except ValueError:
         pass
     raise OaiError("badArgument", f"not a UTC datestamp (YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ): {value!r}")
+
+
+def _last_instant(start: datetime, length: timedelta) -> datetime:
+    try:
+        return start + length - timedelta(microseconds=1)
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC)
 
 
 def set_spec(coll: Collection) -> str:
@@ -241,7 +252,7 @@ def _token(repo: Repository, state: dict[str, Any]) -> str:
 
 def _read_token(repo: Repository, token: str, verb: str) -> dict[str, Any]:
     payload, _, signature = token.partition(".")
-    if not payload or not hmac.compare_digest(signature, _sign(repo, payload.encode())):
+    if not payload or not equal_secrets(_sign(repo, payload.encode()), signature):
         raise OaiError("badResumptionToken", "the resumption token is not one this repository issued")
     try:
         state: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
@@ -277,7 +288,7 @@ def respond(session: Session, repo: Repository, params: list[tuple[str, str]]) -
         args = _arguments(params)
         verb = args.pop("verb")
         for name, value in args.items():
-            request.set(name, value)
+            request.set(name, _clean(value))  # never echo what XML cannot carry
         request.set("verb", verb)
         body = ET.SubElement(root, f"{{{NS}}}{verb}")
         VERBS[verb](session, repo, args, body)

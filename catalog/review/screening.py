@@ -123,6 +123,32 @@ def _page_hits(pages: list[Page], lists: list[screen.TermList]) -> list[Flag]:
     return flags
 
 
+def _unread_hits(pages: list[Page]) -> list[Flag]:
+    """One flag per page where the OCR detector found text that recognition did not read
+    (a stamp, a number printed sideways in a margin, handwriting): what nobody read may
+    still be personal data printed on the image. While undecided or confirmed, its regions
+    are blacked out on the public image; a reviewer who finds nothing there dismisses it."""
+    flags = []
+    for page in pages:
+        regions = [r for r in page.unread or [] if r.get("bbox")]
+        if not regions:
+            continue
+        boxes = [[int(v) for v in r["bbox"]] for r in regions]
+        flags.append(
+            Flag(
+                item_id=page.item_id,
+                kind="unread",
+                category="unread_text",
+                page_no=page.page_no,
+                page_id=page.id,
+                bbox=_union(boxes),
+                preview=f"第 {page.page_no} 页有 {len(boxes)} 处文字未能识别 ({len(boxes)} unread regions)",
+                detail={"value": "", "boxes": boxes, "regions": len(boxes)},
+            )
+        )
+    return flags
+
+
 def _named_hits(
     item_id: int, texts: list[tuple[str, str]], lists: list[screen.TermList], segment_id: int | None = None
 ) -> list[Flag]:
@@ -212,6 +238,7 @@ def screen_item(
     found = _named_hits(item.id, values + others, lists)
     pages = list(session.exec(select(Page).where(Page.item_id == item.id).order_by(col(Page.page_no))).all())
     found += _page_hits(pages, lists)
+    found += _unread_hits(pages)
     for tr_id in session.exec(
         select(Transcript.id).where(Transcript.item_id == item.id).order_by(col(Transcript.id))
     ).all():
@@ -222,7 +249,7 @@ def screen_item(
         )
         found += _transcript_hits(item.id, segs, lists)
     existing = session.exec(
-        select(Flag).where(Flag.item_id == item.id, col(Flag.kind).in_(("pii", "term")))
+        select(Flag).where(Flag.item_id == item.id, col(Flag.kind).in_(SCREENING_KINDS))
     ).all()
     known = {_key(f): f for f in existing}
     kept: set[tuple[Any, ...]] = set()
@@ -232,6 +259,12 @@ def screen_item(
         kept.add(k)
         if k in known:  # the same hit as before: keep the reviewer's decision
             same = known[k]
+            if same.kind == "unread" and same.detail.get("boxes") != f.detail.get("boxes"):
+                # a new reading with other regions: nobody has looked at these yet
+                same.bbox, same.detail = f.bbox, {**same.detail, **f.detail}
+                if same.status == FlagStatus.dismissed:
+                    same.status = FlagStatus.open
+                session.add(same)
             if same.status == FlagStatus.removed:  # the value is back: undecided as before
                 same.status = FlagStatus.open
                 session.add(same)

@@ -139,21 +139,22 @@ def _entries(session: Session, item: Item, *, masks: Masks | None, part: Part) -
         if meta:  # with the title, so a query may combine words from both
             entries.append(_entry(item.id, "meta", f"{title} {meta}".strip(), audience=audience))
     if part.pages:
-        query = select(Page).where(Page.item_id == item.id)
+        # only the columns indexing reads (a page row also holds boxes of unread regions …)
+        query = select(col(Page.page_no), col(Page.lines)).where(Page.item_id == item.id)
         if part.page_no is not None:
             query = query.where(Page.page_no == part.page_no)
-        for page in session.exec(query.order_by(col(Page.page_no))):
-            texts = [str(line.get("text", "")) for line in page.lines]
+        for page_no, lines in session.exec(query.order_by(col(Page.page_no))):
+            texts = [str(line.get("text", "")) for line in lines]
             if masks is not None:
-                texts = mask_lines(page.lines, masks.values)
-            for line, body in zip(page.lines, texts, strict=True):
+                texts = mask_lines(lines, masks.values)
+            for line, body in zip(lines, texts, strict=True):
                 if body:
                     entries.append(
                         _entry(
                             item.id,
                             "page",
                             body,
-                            page_no=page.page_no,
+                            page_no=page_no,
                             bbox=list(line["bbox"]),
                             audience=audience,
                         )

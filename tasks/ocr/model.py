@@ -33,6 +33,17 @@ class Line:
 
 
 @dataclass
+class Region:
+    """Text the detector found that recognition left unread: no characters, or a reading
+    below the engine's own score threshold. Its text (if any) is not trusted and not
+    indexed; screening asks a reviewer about it, since it is still printed on the image."""
+
+    bbox: BBox
+    score: float  # the recognizer's score, 0..1
+    text: str = ""
+
+
+@dataclass
 class PageResult:
     """One page. Boxes are in the pixels of ``image``: the page upright, deskewed, at the
     scan's own resolution."""
@@ -53,6 +64,7 @@ class PageResult:
     image: Path | None = None  # the page image editors see (JPEG)
     vertical: bool = False  # the lines are vertical (CJK columns, read right to left)
     turn: int = 0  # clockwise degrees the engine found the page still needs (upside down: 180)
+    unread: list[Region] = field(default_factory=list)  # detected text regions not read
 
 
 @dataclass

@@ -24,7 +24,7 @@ from PIL import Image
 
 from tasks import tools
 from tasks.ocr import layout
-from tasks.ocr.model import Line, PageResult, PreparedPage, Word
+from tasks.ocr.model import Line, PageResult, PreparedPage, Region, Word
 from tasks.ocr.render import write_hocr, write_text_pdf
 
 RAPIDOCR_VERSION = "3.10.0"
@@ -277,14 +277,19 @@ class PpOcrEngine:
         quads = list(result.boxes) if result.boxes is not None else []
         word_groups = list(result.word_results or ())
         lines: list[Line] = []
+        unread: list[Region] = []
         g = 0
         for text, score, quad in zip(texts, scores, quads, strict=False):
             group = None
             if g < len(word_groups) and _squash("".join(w[0] for w in word_groups[g])) == _squash(text):
                 group, g = word_groups[g], g + 1
-            if score < TEXT_SCORE or not text.strip():
-                continue
             box = _bbox(quad, factor, page.width, page.height)
+            if score < TEXT_SCORE or not text.strip():
+                # detected and not read: a stamp, a number printed sideways in a margin,
+                # handwriting. Not text of the page, but a reviewer must look at it.
+                if box[2] > box[0] and box[3] > box[1]:
+                    unread.append(Region(box, round(float(score), 3), text.strip()))
+                continue
             words = [
                 Word(
                     w_text.strip(),
@@ -316,6 +321,7 @@ class PpOcrEngine:
             vertical=vertical,
             # most lines had to be turned over to be read: the page is upside down
             turn=180 if verdicts and turned * 2 > len(verdicts) else 0,
+            unread=unread,
         )
         dpi = round((page.dpi or 300) / page.scale)
         result_page.hocr = write_hocr(result_page, out_base.with_suffix(".hocr"), system=self.version())

@@ -13,7 +13,7 @@ import textwrap
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import ClassVar
 
@@ -115,6 +115,15 @@ def archive_a(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], int]]:
     server.wait(timeout=20)
 
 
+def _eventually(check: Callable[[], bool], seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def test_b_harvests_a_finds_its_open_record_and_forwards_a_copy_request(
     home: Path, archive_a: tuple[str, dict[str, str], int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -160,7 +169,9 @@ def test_b_harvests_a_finds_its_open_record_and_forwards_a_copy_request(
             'id="union-results"' in page and "西安市档案馆" in page and f"/public/union/{record_id}" in page
         )
 
-    with TestClient(create_app()) as browser:
+    app = create_app()
+    app.state.relay.interval = 0.2  # the relay re-reads statuses every 0.2 s instead of every minute
+    with TestClient(app) as browser:
         page = browser.get("/public/search", params={"q": "水库", "scope": "union"})
         assert "西安市档案馆" in page.text and f"/public/union/{record_id}" in page.text
         form = browser.get(f"/public/union/{record_id}")
@@ -172,11 +183,12 @@ def test_b_harvests_a_finds_its_open_record_and_forwards_a_copy_request(
         )
         assert sent.status_code == 303, sent.text
         status_url = sent.headers["location"]
-        assert "馆藏单位已受理" in browser.get(status_url).text
+        # the relay forwards it in the background; the page shows what it last read
+        assert _eventually(lambda: "馆藏单位已受理" in browser.get(status_url).text)
         received = json.loads(_python(env_a, READ_A))
         assert [(r["item_id"], r["name"]) for r in received] == [(opened, "张三")]
         assert "lantai-b.example" in received[0]["purpose"]
-        assert "已办结" in browser.get(status_url).text  # A marked it done; B reads it back
+        assert _eventually(lambda: "已办结" in browser.get(status_url).text)  # A marked it done; B reads it
         assert browser.get(status_url.split("?")[0] + "?t=guess").status_code == 404
     with session_scope(get_settings()) as s:
         assert s.exec(select(ForwardedRequest)).one().status == "done"
@@ -193,6 +205,20 @@ def test_b_harvests_a_finds_its_open_record_and_forwards_a_copy_request(
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(forged, timeout=10)
     assert refused.value.code == 403
+
+    # a correctly signed request is answered once; the same request replayed (same nonce,
+    # same signature, inside the freshness window) is refused
+    from catalog.publish.partners import signature
+
+    stamp, nonce = str(int(time.time())), "n" * 24
+    signed = {"X-Lantai-Partner": "lantai-b.example", "X-Lantai-Timestamp": stamp, "X-Lantai-Nonce": nonce,
+              "X-Lantai-Signature": signature(KEY, stamp, nonce, "POST", "/partner/requests", body),
+              "Content-Type": "application/json"}  # fmt: skip
+    first = urllib.request.Request(f"{url_a}/partner/requests", data=body, method="POST", headers=signed)
+    assert urllib.request.urlopen(first, timeout=10).status == 200
+    with pytest.raises(urllib.error.HTTPError) as replayed:
+        urllib.request.urlopen(first, timeout=10)
+    assert replayed.value.code == 403
 
     # closed on A: gone from B after the next (incremental) harvest
     _python(env_a, CLOSE_A % {"item": opened})
@@ -267,6 +293,19 @@ class Feeds(http.server.BaseHTTPRequestHandler):
             body = BILLION_LAUGHS
         elif feed == "huge":  # one record of 300 KB (over the cap), one ordinary record
             body = _records(_dc("oai:h:1", "巨" * 100_000) + _dc("oai:h:2", "正常记录"))
+        elif feed == "trickle":  # a byte every 0.2 s: no socket operation ever times out
+            self.send_response(200)
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", "10000000")
+            self.end_headers()
+            try:
+                for _ in range(3000):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.2)
+            except OSError:
+                pass  # the harvester hung up: what the deadline is for
+            return
         elif feed == "endless":  # a new token every time, for ever
             n = Feeds.calls[feed]
             body = _records(_dc(f"oai:e:{n}", f"记录 {n}"), token=f"t{n}")
@@ -292,7 +331,9 @@ def test_hostile_feeds_are_refused_with_a_reason_and_the_others_are_harvested(
     import flows.harvest
 
     monkeypatch.setattr(flows.harvest, "MAX_PAGES", 50)
-    names = ["malformed", "laughs", "huge", "endless", "loop", "good"]
+    monkeypatch.setenv("LANTAI_OAI__HARVEST_DEADLINE", "5")  # seconds per source
+    get_settings.cache_clear()
+    names = ["malformed", "laughs", "huge", "endless", "loop", "good", "trickle"]
     with session_scope(get_settings()) as s:
         for name in names:
             union.add_source(s, name=name, url=f"{base}/{name}")
@@ -302,13 +343,16 @@ def test_hostile_feeds_are_refused_with_a_reason_and_the_others_are_harvested(
     assert results["good"]["status"] == "ok" and results["good"]["records"] == 2
     assert results["huge"]["status"] == "ok" and results["huge"]["records"] == 1
     assert results["huge"]["rejected"] == 1 and "larger than" in results["huge"]["rejected_examples"][0]
-    reasons = {name: results[name]["error"] for name in ("malformed", "laughs", "endless", "loop", "nowhere")}
+    failing = ("malformed", "laughs", "endless", "loop", "nowhere", "trickle")
+    reasons = {name: results[name]["error"] for name in failing}
     assert all(results[n]["status"] == "failed" for n in reasons)
     assert "malformed XML" in reasons["malformed"]
     assert "DTD" in reasons["laughs"] or "entities" in reasons["laughs"]
     assert "50 pages" in reasons["endless"] and Feeds.calls["endless"] <= 52
     assert "repeats a resumption token" in reasons["loop"]
     assert "cannot reach" in reasons["nowhere"]
+    # the trickling feed is stopped by the source's deadline, not held for ever
+    assert "deadline" in reasons["trickle"] and results["trickle"]["seconds"] < 15
     with session_scope(get_settings()) as s:
         good = union.search(s, "水库")
         assert [h.title for h in good] == ["好的记录 水库"] and good[0].link == ""  # javascript: dropped

@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from catalog.models import Item, Page
@@ -25,7 +25,7 @@ from catalog.review.redaction import masks_for, public_page_asset
 from configs.errors import BadInputError
 from storage import ObjectNotFound, download, open_store
 from tasks import iiif_image
-from web.deps import AnyViewer, DbSession, settings_of
+from web.deps import AnyViewer, DbSession, Int, settings_of
 
 router = APIRouter(prefix="/iiif")
 IMAGE_CONTEXT = "http://iiif.io/api/image/3/context.json"
@@ -38,13 +38,32 @@ def _role(viewer: AnyViewer) -> str:
     return viewer.role if getattr(viewer, "signed_in", False) else PUBLIC
 
 
+# Public images and manifests are cached briefly and then revalidated by their ETag: when an
+# item is withdrawn or a page is redacted further, browsers and proxies hold the old image
+# at most this long (a day-long max-age let a formerly unredacted image outlive its
+# withdrawal). Revalidation of an unchanged tile costs a 304 from the disk cache.
+PUBLIC_MAX_AGE = 300
+
+
 def _headers(role: str) -> dict[str, str]:
     public = role == PUBLIC
     return {
         "Access-Control-Allow-Origin": "*",
-        "Cache-Control": "public, max-age=86400" if public else "private, max-age=600",
+        "Cache-Control": (
+            f"public, max-age={PUBLIC_MAX_AGE}, must-revalidate" if public else "private, max-age=600"
+        ),
         "Vary": "Cookie",
     }
+
+
+def _answer(request: Request, body: bytes, media_type: str, role: str) -> Response:
+    """The body with its ETag, or 304 when the client already holds this very body."""
+    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+    headers = _headers(role) | {"ETag": etag}
+    held = request.headers.get("if-none-match", "")
+    if etag in (tag.strip().removeprefix("W/") for tag in held.split(",")):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
 
 
 def _page_id(identifier: str) -> int:
@@ -55,7 +74,7 @@ def _page_id(identifier: str) -> int:
     return int(identifier)
 
 
-def _page_source(request: Request, db: DbSession, page_id: int, role: str) -> tuple[Path, int, int]:
+def _page_source(request: Request, db: DbSession, page_id: Int, role: str) -> tuple[Path, int, int]:
     """The page image this viewer may see, as a local baseline JPEG (cached): path, size."""
     page = db.get(Page, page_id)
     item = db.get(Item, page.item_id) if page else None
@@ -90,7 +109,7 @@ def _page_source(request: Request, db: DbSession, page_id: int, role: str) -> tu
     return source, width, height
 
 
-def _service(request: Request, page_id: int) -> str:
+def _service(request: Request, page_id: Int) -> str:
     return str(request.url_for("iiif_base", identifier=str(page_id)))
 
 
@@ -116,10 +135,11 @@ def image_info(request: Request, db: DbSession, viewer: AnyViewer, identifier: s
         "profile": "level1",
         "width": width,
         "height": height,
-        "maxWidth": iiif_image.MAX_SIDE,
-        "maxHeight": iiif_image.MAX_SIDE,
+        "maxWidth": iiif_image.MAX_SIDE if role != PUBLIC else min(width, iiif_image.MAX_SIDE),
+        "maxHeight": iiif_image.MAX_SIDE if role != PUBLIC else min(height, iiif_image.MAX_SIDE),
         "tiles": [{"width": iiif_image.TILE, "scaleFactors": factors or [1]}],
-        "extraFeatures": ["regionByPct", "sizeByConfinedWh", "sizeByPct", "rotationBy90s", "sizeUpscaling"],
+        "extraFeatures": ["regionByPct", "sizeByConfinedWh", "sizeByPct", "rotationBy90s"]
+        + ([] if role == PUBLIC else ["sizeUpscaling"]),
         "extraQualities": ["color", "gray"],
         "extraFormats": ["png"],
     }
@@ -129,7 +149,7 @@ def image_info(request: Request, db: DbSession, viewer: AnyViewer, identifier: s
         if "application/ld+json" in accept
         else "application/json"
     )
-    return Response(json.dumps(info), media_type=media_type, headers=_headers(role))
+    return _answer(request, json.dumps(info).encode(), media_type, role)
 
 
 @router.get("/image/{identifier}/{region}/{size}/{rotation}/{name}")
@@ -150,7 +170,7 @@ async def image(
         return _error(400, "the last part is quality.format, e.g. default.jpg")
     source, width, height = await run_in_threadpool(_page_source, request, db, page_id, role)
     try:
-        req = iiif_image.parse(region, size, rotation, quality, fmt, width, height)
+        req = iiif_image.parse(region, size, rotation, quality, fmt, width, height, upscale=role != PUBLIC)
     except iiif_image.IiifRequestError as e:
         return _error(e.status, e.message)
     cache = settings_of(request).home_dir / "cache" / "iiif" / "tiles"
@@ -168,7 +188,7 @@ async def image(
         staged.write_bytes(data)
         staged.replace(tile)
         _maybe_prune(cache)
-    return Response(data, media_type=iiif_image.FORMATS[fmt][1], headers=_headers(role))
+    return _answer(request, data, iiif_image.FORMATS[fmt][1], role)
 
 
 def _error(status: int, message: str) -> Response:
@@ -200,7 +220,7 @@ def _absolute(request: Request, url: str) -> str:
 
 
 @router.get("/manifest/{item_id}", name="iiif_manifest")
-def item_manifest(request: Request, db: DbSession, viewer: AnyViewer, item_id: int) -> Response:
+def item_manifest(request: Request, db: DbSession, viewer: AnyViewer, item_id: Int) -> Response:
     role = _role(viewer)
     item = db.get(Item, item_id)
     if item is None or not may_see(role, item):
@@ -215,9 +235,7 @@ def item_manifest(request: Request, db: DbSession, viewer: AnyViewer, item_id: i
         if public
         else f"{request.base_url}items/{item_id}",
     )
-    body = manifest(db, item, role, links)
-    return JSONResponse(
-        body,
-        media_type='application/ld+json;profile="http://iiif.io/api/presentation/3/context.json"',
-        headers=_headers(role),
+    body = json.dumps(manifest(db, item, role, links), ensure_ascii=False).encode()
+    return _answer(
+        request, body, 'application/ld+json;profile="http://iiif.io/api/presentation/3/context.json"', role
     )

@@ -13,10 +13,11 @@ from fastapi.responses import StreamingResponse
 
 from storage import InvalidKeyError, ObjectNotFound, open_store
 from storage.local import LocalStore
+from web.deps import Int
 
 router = APIRouter()
 CHUNK = 256 * 1024
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"bytes=(\d{0,18})-(\d{0,18})$")  # 18 digits: past any object, short of overflow
 
 
 def _stream(store: LocalStore, key: str, offset: int, length: int) -> Iterator[bytes]:
@@ -29,7 +30,7 @@ def _stream(store: LocalStore, key: str, offset: int, length: int) -> Iterator[b
 def get_object(
     request: Request,
     key: str,
-    expires: Annotated[int, Query()],
+    expires: Int,
     signature: Annotated[str, Query(max_length=128)],
 ) -> StreamingResponse:
     store = open_store(request.app.state.settings)

@@ -21,7 +21,7 @@ from catalog.ops import schedules as catalog_schedules
 from catalog.ops.operations import BUCKETS
 from catalog.publish import union
 from configs import Settings
-from web.deps import AnyViewer, DbSession, Forbidden, LoginRequired, Operator, render, settings_of
+from web.deps import AnyViewer, DbSession, Forbidden, Int, LoginRequired, Operator, render, settings_of
 from web.security import tokens_match
 
 router = APIRouter()
@@ -80,7 +80,7 @@ def retry(
     request: Request,
     db: DbSession,
     viewer: Operator,
-    item_id: Annotated[int | None, Form()] = None,
+    item_id: Annotated[Int | None, Form()] = None,
     all_failed: Annotated[bool, Form()] = False,
 ) -> Response:
     if all_failed:

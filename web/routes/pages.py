@@ -13,7 +13,7 @@ from catalog.models import Asset, Page
 from catalog.projects import projects
 from catalog.review.editing import NotFound, edit_page_line
 from storage import open_store
-from web.deps import DbSession, EditorUser, Staff, render, settings_of
+from web.deps import MAX_INT, DbSession, EditorUser, Int, Staff, render, settings_of
 from web.routes.review import visible_item
 
 router = APIRouter()
@@ -21,11 +21,12 @@ LOW_OCR = 60  # Tesseract word confidence (0..100) below which a word is marked
 
 
 def _box(value: str) -> list[int] | None:
+    """``x,y,w,h`` in page pixels, or None for anything else (inf, nan, huge, negative)."""
     try:
-        box = [int(float(v)) for v in value.split(",")]
-    except ValueError:
+        box = [int(float(v)) for v in value.split(",", 4)]
+    except (ValueError, OverflowError):
         return None
-    return box if len(box) == 4 else None
+    return box if len(box) == 4 and all(0 <= v <= MAX_INT for v in box) else None
 
 
 def page_json(page: Page) -> dict[str, Any]:
@@ -56,7 +57,7 @@ def page_json(page: Page) -> dict[str, Any]:
 
 @router.get("/items/{item_id}/pages/{page_no}", response_class=HTMLResponse)
 def page_view(
-    request: Request, db: DbSession, viewer: Staff, item_id: int, page_no: int, box: str = ""
+    request: Request, db: DbSession, viewer: Staff, item_id: Int, page_no: Int, box: str = ""
 ) -> Response:
     item = visible_item(db, item_id, viewer)
     page = db.exec(select(Page).where(Page.item_id == item_id, Page.page_no == page_no)).first()
@@ -89,14 +90,14 @@ def page_view(
 
 
 class LineEdit(BaseModel):
-    version: int
+    version: Int
     base: str = Field(max_length=20_000)
     text: str = Field(max_length=20_000)
 
 
 @router.put("/api/pages/{page_id}/lines/{line}")
 def api_edit_line(
-    db: DbSession, viewer: EditorUser, page_id: int, line: int, body: LineEdit
+    db: DbSession, viewer: EditorUser, page_id: Int, line: Int, body: LineEdit
 ) -> dict[str, Any]:
     page = db.get(Page, page_id)
     if page is None:

@@ -17,7 +17,7 @@ from catalog.models import CopyRequest, Item, PartnerRequest
 from catalog.publish.partners import verify
 from catalog.review.access import PUBLIC, may_see
 from configs.errors import BadInputError
-from web.deps import DbSession, settings_of
+from web.deps import DbSession, Int, settings_of
 
 router = APIRouter(prefix="/partner")
 MAX_BODY = 16 * 1024
@@ -62,7 +62,7 @@ async def receive_request(request: Request, db: DbSession) -> JSONResponse:
 
 
 @router.get("/requests/{request_id}")
-def request_status(request: Request, db: DbSession, request_id: int) -> JSONResponse:
+def request_status(request: Request, db: DbSession, request_id: Int) -> JSONResponse:
     try:
         partner = verify(db, request.headers, "GET", request.url.path, b"")
     except BadInputError as e:

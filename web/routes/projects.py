@@ -27,7 +27,7 @@ from catalog.projects import (
 from catalog.projects import exports as project_exports
 from catalog.review.editing import NotFound
 from catalog.review.screening import project_hits
-from web.deps import DbSession, EditorUser, Staff, render
+from web.deps import DbSession, EditorUser, Int, Staff, render
 from web.routes.review import visible_item
 
 router = APIRouter()
@@ -50,7 +50,7 @@ def new_project(
 
 
 @router.get("/projects/{project_id}", response_class=HTMLResponse)
-def project_page(request: Request, db: DbSession, viewer: Staff, project_id: int) -> Response:
+def project_page(request: Request, db: DbSession, viewer: Staff, project_id: Int) -> Response:
     project = get_project(db, project_id)
     warnings = project_hits(db, project_id) if viewer.can_edit else []
     return render(
@@ -62,7 +62,7 @@ def project_page(request: Request, db: DbSession, viewer: Staff, project_id: int
     )
 
 
-def _excerpt_of(db: Session, project_id: int, excerpt_id: int) -> Excerpt:
+def _excerpt_of(db: Session, project_id: Int, excerpt_id: Int) -> Excerpt:
     ex = db.get(Excerpt, excerpt_id)
     if ex is None or ex.project_id != project_id:
         raise NotFound(f"project {project_id} has no excerpt {excerpt_id}")
@@ -73,8 +73,8 @@ def _excerpt_of(db: Session, project_id: int, excerpt_id: int) -> Excerpt:
 def change_excerpt(
     db: DbSession,
     viewer: EditorUser,
-    project_id: int,
-    excerpt_id: int,
+    project_id: Int,
+    excerpt_id: Int,
     action: Annotated[str, Form(max_length=16)],
     heading: Annotated[str, Form(max_length=256)] = "",
     notes: Annotated[str, Form(max_length=10_000)] = "",
@@ -94,7 +94,7 @@ def change_excerpt(
 
 
 @router.get("/projects/{project_id}/export/{fmt}")
-def export_project(db: DbSession, viewer: Staff, project_id: int, fmt: str) -> Response:
+def export_project(db: DbSession, viewer: Staff, project_id: Int, fmt: str) -> Response:
     project = get_project(db, project_id)
     name = quote(f"{project.title}.{fmt}")
     disposition = {"Content-Disposition": f"attachment; filename*=UTF-8''{name}"}
@@ -110,14 +110,14 @@ def export_project(db: DbSession, viewer: Staff, project_id: int, fmt: str) -> R
 
 
 class NewExcerpt(BaseModel):
-    project_id: int
-    segment_from: int | None = None
-    segment_to: int | None = None
-    item_id: int | None = None
-    page_from: int | None = None
-    page_to: int | None = None
-    line_from: int | None = None
-    line_to: int | None = None
+    project_id: Int
+    segment_from: Int | None = None
+    segment_to: Int | None = None
+    item_id: Int | None = None
+    page_from: Int | None = None
+    page_to: Int | None = None
+    line_from: Int | None = None
+    line_to: Int | None = None
     heading: str = Field(default="", max_length=256)
 
 

@@ -21,16 +21,17 @@ from catalog.review.access import public_text as masked
 from catalog.review.editing import NotFound
 from catalog.review.redaction import mask_lines, mask_text, masks_for, public_media_asset, public_page_asset
 from catalog.search import MAX_QUERY, Filters, search_with_facets
+from configs.digest import equal_secrets
 from configs.errors import BadInputError
 from storage import open_store
-from web.deps import AnyViewer, DbSession, render, secure_cookies, settings_of
+from web.deps import AnyViewer, DbSession, Int, render, secure_cookies, settings_of
 from web.security import CSRF_COOKIE, new_csrf_token
 
 router = APIRouter(prefix="/public")
 PUBLIC_FACETS = ("kind", "year", "language")  # no collection or status counts: nothing internal
 
 
-def open_item(db: Session, item_id: int) -> Item:
+def open_item(db: Session, item_id: Int) -> Item:
     item = db.get(Item, item_id)
     if item is None or not may_see(PUBLIC, item):
         raise NotFound("no such open record")  # the same answer whether it exists or not
@@ -113,7 +114,7 @@ def public_search(
 
 
 @router.get("/items/{item_id}", response_class=HTMLResponse)
-def public_item(request: Request, db: DbSession, viewer: AnyViewer, item_id: int, sent: int = 0) -> Response:
+def public_item(request: Request, db: DbSession, viewer: AnyViewer, item_id: Int, sent: Int = 0) -> Response:
     item = open_item(db, item_id)
     store = open_store(settings_of(request))
     masks = masks_for(db, item_id)
@@ -164,7 +165,7 @@ def public_item(request: Request, db: DbSession, viewer: AnyViewer, item_id: int
 
 
 @router.get("/items/{item_id}/text.txt")
-def public_text(db: DbSession, item_id: int) -> Response:
+def public_text(db: DbSession, item_id: Int) -> Response:
     """The redacted text of an open item, as plain text."""
     item = open_item(db, item_id)
     masks = masks_for(db, item_id)
@@ -184,7 +185,7 @@ def public_text(db: DbSession, item_id: int) -> Response:
 @router.post("/items/{item_id}/request")
 def request_copy(
     db: DbSession,
-    item_id: int,
+    item_id: Int,
     name: Annotated[str, Form(min_length=1, max_length=128)],
     contact: Annotated[str, Form(min_length=3, max_length=256)],
     purpose: Annotated[str, Form(max_length=2000)] = "",
@@ -197,13 +198,18 @@ def request_copy(
     return RedirectResponse(f"/public/items/{item_id}?sent=1", status_code=303)
 
 
-def _forward_token(request: Request, forwarded_id: int) -> str:
+def _relay(request: Request) -> partners.Relay:
+    relay: partners.Relay = request.app.state.relay
+    return relay
+
+
+def _forward_token(request: Request, forwarded_id: Int) -> str:
     key = settings_of(request).secret.encode()
     return hmac.new(key, f"forwarded:{forwarded_id}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 @router.get("/union/{record_id}", response_class=HTMLResponse)
-def union_record(request: Request, db: DbSession, viewer: AnyViewer, record_id: int) -> Response:
+def union_record(request: Request, db: DbSession, viewer: AnyViewer, record_id: Int) -> Response:
     """Another archive's record as harvested, with a form to ask that archive for a copy."""
     record, source = partners.holder_of(db, record_id)
     _ensure_token(viewer)
@@ -216,51 +222,38 @@ def union_record(request: Request, db: DbSession, viewer: AnyViewer, record_id: 
 def forward_copy_request(
     request: Request,
     db: DbSession,
-    record_id: int,
+    record_id: Int,
     name: Annotated[str, Form(min_length=1, max_length=128)],
     contact: Annotated[str, Form(min_length=3, max_length=256)],
     purpose: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    """跨馆出证: the request is kept here, then forwarded to the holding archive (no
-    transaction stays open while it is sent)."""
-    record, source = partners.holder_of(db, record_id)
-    url, key = source.url, source.key
+    """跨馆出证: the request is kept here and the relay forwards it to the holding archive
+    in the background (catalog.publish.partners.Relay): the visitor never waits on another
+    archive's server."""
+    partners.holder_of(db, record_id)
     row = ForwardedRequest(
         record_id=record_id, name=name.strip(), contact=contact.strip(), purpose=purpose.strip()
     )
     db.add(row)
     db.commit()
-    payload = {
-        "identifier": record.identifier,
-        "name": row.name,
-        "contact": row.contact,
-        "purpose": row.purpose,
-    }
-    local = settings_of(request).oai.repository_identifier
-    row.remote_id, row.status, row.error = partners.send(url, key, local, payload)
-    db.add(row)
-    db.commit()
+    _relay(request).wake()
     token = _forward_token(request, row.id or 0)
     return RedirectResponse(f"/public/union/requests/{row.id}?t={token}", status_code=303)
 
 
 @router.get("/union/requests/{forwarded_id}", response_class=HTMLResponse)
 def forwarded_status(
-    request: Request, db: DbSession, forwarded_id: int, t: str = Query("", max_length=64)
+    request: Request, db: DbSession, forwarded_id: Int, t: str = Query("", max_length=64)
 ) -> Response:
-    """The status of a forwarded request, read back from the holding archive (the link
-    the visitor was given is the only way in)."""
+    """The status of a forwarded request as the relay last read it from the holding archive
+    (the link the visitor was given is the only way in). Reading the page never calls the
+    other archive; an old status only wakes the relay."""
     row = db.get(ForwardedRequest, forwarded_id)
-    if row is None or not hmac.compare_digest(t, _forward_token(request, forwarded_id)):
+    if row is None or not equal_secrets(_forward_token(request, forwarded_id), t):
         raise NotFound("no such request")
     record = db.get(UnionRecord, row.record_id)
     source = db.get(HarvestSource, record.source_id) if record else None
-    if row.remote_id is not None and row.status == "new" and source is not None:
-        url, key, remote = source.url, source.key, row.remote_id
-        db.commit()  # nothing held open while the holding archive answers
-        status = partners.status_of(url, key, settings_of(request).oai.repository_identifier, remote)
-        if status and status != row.status:
-            row.status = status
-            db.add(row)
+    if row.status in ("forwarding", "sending", "new"):
+        _relay(request).wake()
     return render(request, "public_forwarded.html", row=row, record=record,
                   holder=(source.repository_name or source.name) if source else "")  # fmt: skip

@@ -15,7 +15,7 @@ from catalog.parts import part_of, recording_parts, segments_of
 from catalog.projects import projects
 from catalog.review.editing import NotFound, edit_segment, merge_with_next, rename_speaker, split_segment
 from storage import open_store
-from web.deps import DbSession, EditorUser, Staff, render, settings_of
+from web.deps import DbSession, EditorUser, Int, Staff, render, settings_of
 from web.routes.review import visible_item
 
 router = APIRouter()
@@ -60,10 +60,10 @@ def recording(
     request: Request,
     db: DbSession,
     viewer: Staff,
-    item_id: int,
+    item_id: Int,
     t: float = 0.0,
-    part: int | None = None,
-    segment: int | None = None,
+    part: Int | None = None,
+    segment: Int | None = None,
 ) -> Response:
     """One part of a recording (``part``, or the part holding ``segment``; the first
     otherwise) with its player and transcript, and links to the item's other parts."""
@@ -128,7 +128,7 @@ def recording(
 
 
 class SegmentEdit(BaseModel):
-    version: int
+    version: Int
     text: str | None = Field(default=None, max_length=20_000)
     start: float | None = None
     end: float | None = None
@@ -136,13 +136,13 @@ class SegmentEdit(BaseModel):
 
 
 class Split(BaseModel):
-    version: int
-    at: int
+    version: Int
+    at: Int
 
 
 class Merge(BaseModel):
-    version: int
-    next_version: int
+    version: Int
+    next_version: Int
 
 
 class SpeakerRename(BaseModel):
@@ -154,7 +154,7 @@ def _low(request: Request) -> float:
     return settings_of(request).asr.low_confidence
 
 
-def _check(db: Session, viewer: Any, segment_id: int) -> None:
+def _check(db: Session, viewer: Any, segment_id: Int) -> None:
     seg = db.get(Segment, segment_id)
     tr = db.get(Transcript, seg.transcript_id) if seg else None
     if tr is None:
@@ -164,7 +164,7 @@ def _check(db: Session, viewer: Any, segment_id: int) -> None:
 
 @router.put("/api/segments/{segment_id}")
 def api_edit_segment(
-    request: Request, db: DbSession, viewer: EditorUser, segment_id: int, body: SegmentEdit
+    request: Request, db: DbSession, viewer: EditorUser, segment_id: Int, body: SegmentEdit
 ) -> dict[str, Any]:
     _check(db, viewer, segment_id)
     seg = edit_segment(db, segment_id=segment_id, editor=viewer.editor, **body.model_dump())
@@ -173,7 +173,7 @@ def api_edit_segment(
 
 @router.post("/api/segments/{segment_id}/split")
 def api_split(
-    request: Request, db: DbSession, viewer: EditorUser, segment_id: int, body: Split
+    request: Request, db: DbSession, viewer: EditorUser, segment_id: Int, body: Split
 ) -> dict[str, Any]:
     _check(db, viewer, segment_id)
     new = split_segment(db, segment_id=segment_id, version=body.version, at=body.at, editor=viewer.editor)
@@ -184,7 +184,7 @@ def api_split(
 
 @router.post("/api/segments/{segment_id}/merge")
 def api_merge(
-    request: Request, db: DbSession, viewer: EditorUser, segment_id: int, body: Merge
+    request: Request, db: DbSession, viewer: EditorUser, segment_id: Int, body: Merge
 ) -> dict[str, Any]:
     _check(db, viewer, segment_id)
     seg = merge_with_next(
@@ -195,7 +195,7 @@ def api_merge(
 
 @router.post("/api/transcripts/{transcript_id}/speakers")
 def api_rename_speaker(
-    db: DbSession, viewer: EditorUser, transcript_id: int, body: SpeakerRename
+    db: DbSession, viewer: EditorUser, transcript_id: Int, body: SpeakerRename
 ) -> dict[str, int]:
     tr = db.get(Transcript, transcript_id)
     if tr is None:
@@ -210,7 +210,7 @@ def api_rename_speaker(
 
 @router.get("/api/items/{item_id}/segments")
 def api_segments(
-    request: Request, db: DbSession, viewer: Staff, item_id: int, part: int | None = None
+    request: Request, db: DbSession, viewer: Staff, item_id: Int, part: Int | None = None
 ) -> list[dict[str, Any]]:
     """The segments of every part (or of one ``part``), each with its part number; times
     are within the part's own file."""

@@ -24,12 +24,12 @@ from catalog.review.editing import (
 )
 from configs.errors import BadInputError
 from flows.export import COLLECTION_FORMATS, FORMATS, export_item
-from web.deps import DbSession, EditorUser, Forbidden, Staff, Viewer, render
+from web.deps import DbSession, EditorUser, Forbidden, Int, Staff, Viewer, render
 
 router = APIRouter()
 
 
-def visible_item(db: Session, item_id: int, viewer: Viewer) -> Item:
+def visible_item(db: Session, item_id: Int, viewer: Viewer) -> Item:
     """The item, if it exists and this viewer may see it (not-open items need staff rights)."""
     item = db.get(Item, item_id)
     if item is None:
@@ -60,7 +60,7 @@ def queue(request: Request, db: DbSession, viewer: Staff, collection: str = "", 
 
 
 @router.get("/items/{item_id}", response_class=HTMLResponse)
-def item_page(request: Request, db: DbSession, viewer: Staff, item_id: int, error: str = "") -> Response:
+def item_page(request: Request, db: DbSession, viewer: Staff, item_id: Int, error: str = "") -> Response:
     item = visible_item(db, item_id, viewer)
     return _item_response(request, db, item, error=error)
 
@@ -95,7 +95,7 @@ def _item_response(
 
 
 @router.post("/items/{item_id}/describe", response_class=HTMLResponse)
-async def describe(request: Request, db: DbSession, viewer: EditorUser, item_id: int) -> Response:
+async def describe(request: Request, db: DbSession, viewer: EditorUser, item_id: Int) -> Response:
     item = visible_item(db, item_id, viewer)
     form = await request.form()
     fields = {f: str(form[f]) for f in EDITABLE_FIELDS if f in form}
@@ -117,7 +117,7 @@ async def describe(request: Request, db: DbSession, viewer: EditorUser, item_id:
 def change_status(
     db: DbSession,
     viewer: EditorUser,
-    item_id: int,
+    item_id: Int,
     action: Annotated[str, Form(max_length=16)],
     reason: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
@@ -148,7 +148,7 @@ def _diff(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]
 
 
 @router.get("/items/{item_id}/history", response_class=HTMLResponse)
-def history(request: Request, db: DbSession, viewer: Staff, item_id: int) -> Response:
+def history(request: Request, db: DbSession, viewer: Staff, item_id: Int) -> Response:
     item = visible_item(db, item_id, viewer)
     revs = revisions(db, item_id=item_id)
     pages = {p.id: p.page_no for p in db.exec(select(Page).where(Page.item_id == item_id)).all()}
@@ -164,7 +164,7 @@ def history(request: Request, db: DbSession, viewer: Staff, item_id: int) -> Res
 
 
 @router.post("/revisions/{revision_id}/restore")
-def restore(db: DbSession, viewer: EditorUser, revision_id: int) -> Response:
+def restore(db: DbSession, viewer: EditorUser, revision_id: Int) -> Response:
     rev = db.get(Revision, revision_id)
     if rev is None:
         raise NotFound(f"no revision {revision_id}")
@@ -174,13 +174,13 @@ def restore(db: DbSession, viewer: EditorUser, revision_id: int) -> Response:
 
 
 @router.get("/api/items/{item_id}")
-def api_item(db: DbSession, viewer: Staff, item_id: int) -> ItemPublic:
+def api_item(db: DbSession, viewer: Staff, item_id: Int) -> ItemPublic:
     """An item's description and state (``ItemPublic``)."""
     return ItemPublic.model_validate(visible_item(db, item_id, viewer), from_attributes=True)
 
 
 @router.patch("/api/items/{item_id}")
-def api_update_item(db: DbSession, viewer: EditorUser, item_id: int, body: ItemUpdate) -> ItemPublic:
+def api_update_item(db: DbSession, viewer: EditorUser, item_id: Int, body: ItemUpdate) -> ItemPublic:
     """Change description fields (``ItemUpdate``, with the ``version`` they were made on):
     validated per DA/T 18; 409 with both values on a stale version, 423 when approved."""
     visible_item(db, item_id, viewer)
@@ -190,7 +190,7 @@ def api_update_item(db: DbSession, viewer: EditorUser, item_id: int, body: ItemU
 
 
 @router.get("/items/{item_id}/export/{fmt}")
-def export(db: DbSession, viewer: Staff, item_id: int, fmt: str) -> Response:
+def export(db: DbSession, viewer: Staff, item_id: Int, fmt: str) -> Response:
     item = visible_item(db, item_id, viewer)
     if fmt not in FORMATS:
         raise BadInputError(f"unknown export format {fmt!r}")

@@ -15,7 +15,7 @@ from catalog.ops import jobs
 from catalog.review.access import may_read_copy_requests
 from catalog.review.openreview import decide_access, decide_flag, decisions, pending_proposal, screening_queue
 from catalog.review.redaction import SCREENING_KINDS
-from web.deps import DbSession, EditorUser, Forbidden, Staff, render, settings_of
+from web.deps import DbSession, EditorUser, Forbidden, Int, Staff, render, settings_of
 from web.routes.review import visible_item
 
 router = APIRouter()
@@ -32,7 +32,7 @@ def queue(request: Request, db: DbSession, viewer: EditorUser, collection: str =
 
 @router.get("/items/{item_id}/screening", response_class=HTMLResponse)
 def item_screening(
-    request: Request, db: DbSession, viewer: EditorUser, item_id: int, error: str = ""
+    request: Request, db: DbSession, viewer: EditorUser, item_id: Int, error: str = ""
 ) -> Response:
     item = visible_item(db, item_id, viewer)
     flags = db.exec(
@@ -58,7 +58,7 @@ def item_screening(
 def flag_decision(
     db: DbSession,
     viewer: EditorUser,
-    flag_id: int,
+    flag_id: Int,
     decision: Annotated[str, Form(max_length=16)],
     reason: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
@@ -77,7 +77,7 @@ def access_decision(
     request: Request,
     db: DbSession,
     viewer: EditorUser,
-    item_id: int,
+    item_id: Int,
     access: Annotated[str, Form(max_length=8)],
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
@@ -109,7 +109,7 @@ def copy_requests(request: Request, db: DbSession, viewer: Staff) -> Response:
 
 @router.post("/requests/{request_id}")
 def handle_request(
-    db: DbSession, viewer: EditorUser, request_id: int, status: Annotated[str, Form(max_length=12)]
+    db: DbSession, viewer: EditorUser, request_id: Int, status: Annotated[str, Form(max_length=12)]
 ) -> Response:
     row = db.get(CopyRequest, request_id)
     if row is not None and status in ("new", "done", "refused"):
