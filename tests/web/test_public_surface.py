@@ -347,3 +347,25 @@ def test_partner_status_page_never_waits_on_the_partner(seeded: Seeded) -> None:
         for c in connections:
             c.close()
         hanging.close()
+
+
+def test_partner_requests_naming_no_possible_record_are_not_found(client: Browser, seeded: Seeded) -> None:
+    """A correctly signed partner request whose identifier ends in digits that are not ASCII
+    (``²``) or too many of them is a 404, not a server error."""
+    import json
+
+    from catalog.models import Partner
+    from catalog.publish.partners import signature
+
+    with Session(get_engine(get_settings().db_url)) as s:
+        s.add(Partner(name="peer.example", key="a shared key"))
+        s.commit()
+    for n, tail in enumerate(("²", "١٢", HUGE)):
+        body = json.dumps(
+            {"identifier": f"oai:lantai.local:{tail}", "name": "x", "contact": "x@y.z"}
+        ).encode()
+        stamp, nonce = str(int(time.time())), f"nonce-{n:012d}-abcdef"
+        signed = signature("a shared key", stamp, nonce, "POST", "/partner/requests", body)
+        headers = {"X-Lantai-Partner": "peer.example", "X-Lantai-Timestamp": stamp, "X-Lantai-Nonce": nonce,
+                   "X-Lantai-Signature": signed, "Content-Type": "application/json"}  # fmt: skip
+        assert client.post("/partner/requests", content=body, headers=headers).status_code == 404, tail

@@ -50,7 +50,7 @@ async def receive_request(request: Request, db: DbSession) -> JSONResponse:
         return _refused("name (1-128), contact (3-256) and purpose (up to 2000 characters)", 400)
     prefix = f"oai:{settings_of(request).oai.repository_identifier}:"
     rest = identifier[len(prefix) :] if identifier.startswith(prefix) else ""
-    item = db.get(Item, int(rest)) if rest.isdigit() else None
+    item = db.get(Item, int(rest)) if rest.isascii() and rest.isdigit() and len(rest) <= 15 else None
     if item is None or not may_see(PUBLIC, item):
         return _refused("no such open record", 404)
     row = CopyRequest(item_id=item.id or 0, name=name, contact=contact, purpose=f"[{partner} 转来] {purpose}")
