@@ -208,18 +208,21 @@ def _runs(flat: str) -> list[_Run]:
     return [_Run(m.start(), m.end(), m.group()) for m in _DIGIT_RUN.finditer(flat)]
 
 
-def _candidates(flat: str, runs: list[_Run]) -> Iterator[tuple[int, int, str, int, dict[str, str]]]:
+def _candidates(
+    flat: str, runs: list[_Run], breaks: int = 1
+) -> Iterator[tuple[int, int, str, int, dict[str, str]]]:
     """(first run, last run, category, end in the folded text, detail) of every valid number
-    made of one run or of neighbouring runs joined by separators."""
+    made of one run or of neighbouring runs joined by separators, with at most ``breaks``
+    line ends inside it."""
     gaps = [flat[a.end : b.start] for a, b in itertools.pairwise(runs)]
     joins = [bool(_JOINER.fullmatch(gap)) for gap in gaps]
     newline = [j and "\n" in gap for j, gap in zip(joins, gaps, strict=True)]
     for i in range(len(runs)):
         digits = ""
-        for j in range(i, min(len(runs), i + _MAX_RUNS)):
+        for j in range(i, min(len(runs), i + _MAX_RUNS + breaks)):  # each break may cut a group
             if j > i and not joins[j - 1]:
                 break
-            if sum(newline[i:j]) > 1:  # a number is broken by one line end at most
+            if sum(newline[i:j]) > breaks:  # a page line breaks a number once at most
                 break
             digits += runs[j].digits
             if len(digits) > _MAX_DIGITS:
@@ -366,13 +369,13 @@ def _best_reading(flat: str, runs: list[_Run], found: list[_Candidate]) -> list[
     return picked[::-1]
 
 
-def _number_hits(view: Folded) -> Iterator[tuple[str, int, int, dict[str, str]]]:
+def _number_hits(view: Folded, breaks: int = 1) -> Iterator[tuple[str, int, int, dict[str, str]]]:
     """(category, start, end, detail) in the folded text of each number, without overlaps
     (``_best_reading``). Two numbers side by side are never one valid number (their join
     fails every check), so they stay two."""
     flat = view.text
     runs = _runs(flat)
-    found = list(_candidates(flat, runs))
+    found = list(_candidates(flat, runs, breaks))
     found += [
         (i, j, "landline", runs[j].end, {"without": "area code"}) for i, j in _local_landlines(flat, runs)
     ]
@@ -394,8 +397,11 @@ def _number_hits(view: Folded) -> Iterator[tuple[str, int, int, dict[str, str]]]
         yield category, start, end, detail
 
 
-def personal_information(text: str) -> list[Hit]:
-    """Personal-information hits in ``text``, in every form the module docstring lists."""
+def personal_information(text: str, *, breaks: int = 1) -> list[Hit]:
+    """Personal-information hits in ``text``, in every form the module docstring lists.
+    ``breaks``: how many line ends one number may straddle — one in page text (a line end
+    inside a table of figures is a new row); more where a line end is a cut that speech
+    segmentation or an editor made anywhere (a transcript's segment ends)."""
     view = fold_with_offsets(text, numerals=True)
     found: list[Hit] = []
     taken: list[tuple[int, int]] = []
@@ -411,7 +417,7 @@ def personal_information(text: str) -> list[Hit]:
 
     for m in _EMAIL.finditer(view.text):
         add("email", m.start(), m.end())
-    for category, s, e, detail in _number_hits(view):
+    for category, s, e, detail in _number_hits(view, breaks):
         add(category, s, e, detail)
     for m in _PASSPORT.finditer(view.text):
         add("passport", m.start(), m.end())
@@ -445,8 +451,9 @@ def listed_terms(text: str, lists: Iterable[TermList]) -> list[Hit]:
     return sorted(found, key=lambda h: h.start)
 
 
-def screen_text(text: str, lists: Iterable[TermList] = ()) -> list[Hit]:
-    return sorted([*personal_information(text), *listed_terms(text, lists)], key=lambda h: (h.start, h.end))
+def screen_text(text: str, lists: Iterable[TermList] = (), *, breaks: int = 1) -> list[Hit]:
+    hits = [*personal_information(text, breaks=breaks), *listed_terms(text, lists)]
+    return sorted(hits, key=lambda h: (h.start, h.end))
 
 
 # ---------------------------------------------------------------- term lists

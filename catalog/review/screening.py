@@ -68,6 +68,9 @@ def term_lists(settings: Settings, coll: Collection | None) -> list[screen.TermL
     return _lists(str(folder), names, _mtimes(folder))
 
 
+SEGMENT_BREAKS = 3
+
+
 def _running(texts: list[str]) -> tuple[str, list[int]]:
     """Texts joined by line ends, and where each starts."""
     starts, pos = [], 0
@@ -176,7 +179,9 @@ def _transcript_hits(item_id: int, segs: list[Segment], lists: list[screen.TermL
     texts = [seg.text for seg in segs]
     joined, starts = _running(texts)
     flags = []
-    for hit in screen.screen_text(joined, lists):
+    # a segment end is a cut made by the recogniser's pauses or an editor's split, anywhere
+    # in a spoken number (not a row of a table): a number may run over four segments
+    for hit in screen.screen_text(joined, lists, breaks=SEGMENT_BREAKS):
         for seg, t, base in zip(segs, texts, starts, strict=True):
             s, e = max(hit.start, base) - base, min(hit.end, base + len(t)) - base
             if s >= e or not t[s:e].strip():

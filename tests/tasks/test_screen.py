@@ -4,6 +4,7 @@ personal information and decoys; every case must come out exactly as expected.""
 from __future__ import annotations
 
 import datetime
+import itertools
 import json
 import re
 import unicodedata
@@ -224,3 +225,25 @@ def test_tables_dates_and_amounts_are_not_personal_data(rows: list[str], joiner:
     """Rows of small numbers, years, dates and amounts — what statistical tables and
     registers are full of — give no hit, whatever their layout."""
     assert screen.personal_information(joiner.join(rows)) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    number=st.one_of(_id_number(), _mobile(), _card()),
+    cuts=st.lists(st.integers(1, 30), min_size=1, max_size=3, unique=True),
+    before=_FILLER,
+    after=_FILLER,
+)
+def test_a_number_cut_over_four_segments_is_found_once(
+    number: tuple[str, str], cuts: list[int], before: str, after: str
+) -> None:
+    """A transcript's segment ends are cuts the recogniser's pauses or an editor's splits
+    made anywhere: a number cut by up to three of them (four segments) is found once."""
+    kind, written = number
+    flat = written.replace("\n", "")
+    points = sorted({c for c in cuts if c < len(flat) and flat[c - 1].isalnum() and flat[c].isalnum()})
+    pieces = [flat[a:b] for a, b in itertools.pairwise([0, *points, len(flat)])]
+    text = f"{before}\n" + "\n".join(pieces) + f"\n{after}"
+    hits = screen.personal_information(text, breaks=3)
+    assert [h.category for h in hits] == [kind]
+    assert _digits(hits[0].value) == _digits(written)
