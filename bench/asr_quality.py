@@ -67,7 +67,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             wav = media.to_asr_wav(clip, Path(tmp) / "a.wav", media.probe(clip))
             for name, (run, batched) in runs.items():
-                _, stream = run.transcribe(wav, asr.AsrOptions(language=language, batched=batched))
+                _, stream = run.transcribe(
+                    wav, asr.AsrOptions.shipped(get_settings().asr, language=language, batched=batched)
+                )
                 text = joiner.join(s.text for s in stream)
                 scores[name] = metric(reference, text)
                 if language == "zh" and to_script(text, "zh-Hans") != text:

@@ -128,7 +128,7 @@ from configs import get_settings
 model_dir = models.resolve(get_settings().models_path, sys.argv[2])
 engine = asr.load_engine("faster-whisper", model_dir, "cpu", "int8")
 t = time.perf_counter()
-info, segs = engine.transcribe(Path(sys.argv[1]), asr.AsrOptions(batched=True))
+info, segs = engine.transcribe(Path(sys.argv[1]), asr.AsrOptions.shipped(get_settings().asr, batched=True))
 n = sum(1 for _ in segs)
 print(json.dumps({"segments": n, "seconds": time.perf_counter() - t, "duration": info.duration,
                   "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
@@ -151,7 +151,9 @@ def gpu(args: argparse.Namespace, long: Path, seconds: float, reference: str, me
     )
     for batched in (False, True):
         t = time.perf_counter()
-        _, segs = engine.transcribe(long, asr.AsrOptions(language=args.language, batched=batched))
+        _, segs = engine.transcribe(
+            long, asr.AsrOptions.shipped(get_settings().asr, language=args.language, batched=batched)
+        )
         texts = [s.text for s in segs]
         took = time.perf_counter() - t
         error = metric(reference, ("" if args.language == "zh" else " ").join(texts))
@@ -214,7 +216,9 @@ def main() -> None:
         return "".join(texts), len(texts)
 
     def lantai(batched: bool) -> tuple[str, int]:
-        _, segs = engine.transcribe(long, asr.AsrOptions(language=args.language, batched=batched))
+        _, segs = engine.transcribe(
+            long, asr.AsrOptions.shipped(get_settings().asr, language=args.language, batched=batched)
+        )
         texts = [s.text for s in segs]
         return ("" if args.language == "zh" else " ").join(texts), len(texts)
 

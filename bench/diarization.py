@@ -168,7 +168,9 @@ def main() -> None:
             w.writeframes((audio * 32767).astype(np.int16).tobytes())
         for batched in (False, True):
             began = time.perf_counter()
-            _, stream = engine.transcribe(path, asr.AsrOptions(language=language, batched=batched))
+            _, stream = engine.transcribe(
+                path, asr.AsrOptions.shipped(get_settings().asr, language=language, batched=batched)
+            )
             segments = list(stream)
             turned = speakers.assign(path, segments, 2)
             took = time.perf_counter() - began

@@ -71,6 +71,12 @@ class AsrSettings(BaseModel):
     # speaker turns: 0 = as many as the manifest names (口述者 + 采集者; fewer than two: none),
     # 1 = never, N = always N
     speakers: int = Field(0, ge=0, le=20)
+    # a transcription runs in a child process and is stopped after deadline_base +
+    # deadline_factor × the recording's length (seconds): base on 2 CPU cores runs at
+    # 0.15-0.17 × real time, so 2 × real time (+10 minutes to load a model) is a wide margin;
+    # raise the factor for large models on a CPU
+    deadline_base: float = Field(600.0, gt=0)
+    deadline_factor: float = Field(2.0, ge=0)
 
 
 class ScreeningSettings(BaseModel):

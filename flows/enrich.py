@@ -48,6 +48,7 @@ from storage import ObjectStore, StorageError, download, open_store
 from storage.keys import derivative_key
 from tasks import asr, media, models, ocr, tools
 from tasks.asr import speakers as asr_speakers
+from tasks.hosted import EngineCrashed, EngineTimeout
 
 DOUBTS = ("repetition", "no_speech", "too_fast")  # segment flags that become review flags
 LANGUAGE_CODES = {
@@ -389,10 +390,25 @@ def _asr_choice(settings: Settings) -> tuple[str, str, Path]:
     return name, device, models.resolve_for(name, settings.models_path, settings.asr.model)
 
 
-def asr_engine(settings: Settings) -> asr.AsrEngine:
-    """The ASR engine for this machine, loaded once per process."""
+# what builds the ASR engine in its child process (the tests put a stand-in engine here)
+ASR_FACTORY = "tasks.asr:load_engine"
+_ASR_HOSTS: dict[tuple[str, ...], asr.HostedAsrEngine] = {}
+
+
+def asr_engine(settings: Settings) -> asr.HostedAsrEngine:
+    """The ASR engine for this machine, in a child process of its own (started once per
+    process and configuration, and again after a transcription was stopped at its deadline)."""
     name, device, model = _asr_choice(settings)
-    return asr.load_engine(name, model, device, settings.asr.compute_type)
+    key = (name, device, str(model), settings.asr.compute_type, ASR_FACTORY)
+    if key not in _ASR_HOSTS:
+        compute = settings.asr.compute_type
+        _ASR_HOSTS[key] = asr.HostedAsrEngine(name, model, device, compute, factory=ASR_FACTORY)
+    return _ASR_HOSTS[key]
+
+
+def asr_deadline(settings: Settings, duration: float) -> float:
+    """Seconds a transcription of ``duration`` seconds may take before it is stopped."""
+    return settings.asr.deadline_base + settings.asr.deadline_factor * duration
 
 
 def _batched(settings: Settings, engine: asr.AsrEngine, duration: float) -> bool:
@@ -424,16 +440,12 @@ def _asr_options(
         or settings.asr.language
         or LANGUAGE_CODES.get(item.language.strip().lower(), item.language.strip().lower()[:3])
     )
-    return asr.AsrOptions(
+    return asr.AsrOptions.shipped(
+        settings.asr,
         language=language or None,
         prompt=coll.vocabulary,
-        beam_size=settings.asr.beam_size,
-        vad=settings.asr.vad,
-        condition_on_previous_text=settings.asr.condition_on_previous_text,
         script=coll.script or settings.asr.script,
-        low_confidence=settings.asr.low_confidence,
         batched=batched,
-        batch_size=settings.asr.batch_size,
     )
 
 
@@ -611,7 +623,7 @@ def _asr_asset(
         name="access.mp4",
         media_type="video/mp4" if info.video else "audio/mp4",
     )
-    asr_info, stream = engine.transcribe(wav, options)
+    asr_info, stream = engine.transcribe(wav, options, seconds=asr_deadline(settings, info.duration))
     segments: list[asr.AsrSegment] = []
     dropped: list[asr.AsrSegment] = []
     for seg in stream:
@@ -740,7 +752,7 @@ def enrich_item(item_id: int, force: bool = False) -> ItemOutcome:
             session.flush()
             screen_item(session, current, term_lists(settings, coll))  # also brings the index up to date
             is_open = current.access == Access.open
-    except BadInputError as e:
+    except (BadInputError, EngineTimeout, EngineCrashed) as e:  # this item's input: the next goes on
         with session_scope(settings) as session:
             current = session.get(Item, item_id)
             assert current is not None

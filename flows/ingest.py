@@ -97,14 +97,17 @@ class IngestReport:
 # ---------------------------------------------------------------- uploading a local folder
 
 
-def local_files(sources: list[Path]) -> tuple[list[tuple[Path, str]], list[tuple[str, str]]]:
+def local_files(
+    sources: list[Path], exclude: tuple[Path, ...] = ()
+) -> tuple[list[tuple[Path, str]], list[tuple[str, str]]]:
     """(path, name relative to the batch) of every regular file given or under the folders
-    given, and (name, reason) of what is refused without being read: symbolic links (to
-    files or folders, never followed), FIFOs, sockets and device files."""
+    given (not under the ``exclude`` folders: batches of their own), and (name, reason) of
+    what is refused without being read: symbolic links (to files or folders, never
+    followed), FIFOs, sockets and device files."""
     files: list[tuple[Path, str]] = []
     refused: list[tuple[str, str]] = []
     for source in sources:
-        found, bad = _local_files(source)
+        found, bad = _local_files(source, frozenset(exclude))
         files += found
         refused += bad
     return files, refused
@@ -125,7 +128,9 @@ def _kind_of(mode: int) -> str | None:
     return "not a regular file"
 
 
-def _local_files(source: Path) -> tuple[list[tuple[Path, str]], list[tuple[str, str]]]:
+def _local_files(
+    source: Path, exclude: frozenset[Path] = frozenset()
+) -> tuple[list[tuple[Path, str]], list[tuple[str, str]]]:
     try:
         mode = source.lstat().st_mode
     except OSError as e:
@@ -143,7 +148,11 @@ def _local_files(source: Path) -> tuple[list[tuple[Path, str]], list[tuple[str, 
         for d in sorted(dirs):
             if (here / d).is_symlink():
                 refused.append(((rel / d).as_posix(), _kind_of(stat.S_IFLNK) or ""))
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (here / d).is_symlink())
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".") and not (here / d).is_symlink() and here / d not in exclude
+        )
         for name in sorted(names):
             if name in SKIP_NAMES or name.startswith("."):
                 continue
@@ -878,17 +887,16 @@ def ingest_flow(
     bucket, location = parse_source(sources[0])
     report_ = IngestReport(collection=code, prefix="")
     if bucket is None:
-        paths = [Path(s).expanduser() for s in sources]
-        first = paths[0]
-        default_batch = (
-            first.name
-            if first.is_dir() and len(paths) == 1
-            else (first.stem if len(paths) == 1 else first.resolve().parent.name)
+        planned = plan_local_batches([Path(s).expanduser() for s in sources], code, batch=batch)
+        if manifest_path and len(planned) > 1:
+            names = ", ".join(b.name for b in planned)
+            raise BadInputError(f"--manifest describes one batch, and these are {len(planned)}: {names}")
+        report_.prefix = (
+            inbox_key(code, planned[0].name, "x")[:-1] if len(planned) == 1 else f"{INBOX}{code}/"
         )
-        name = batch or default_batch or "batch"
-        report_.prefix = inbox_key(code, name, "x")[:-1]
-        local = LocalBatch(code, name, paths, Path(manifest_path) if manifest_path else None)
-        _guarded(settings, code, name, report_, lambda: runner.run_task(ingest_local_batch, local, report_))
+        for local in planned:  # one batch at a time; one batch's failure never stops the others
+            local.extra_manifest = Path(manifest_path) if manifest_path else None
+            _guarded(settings, code, local.name, report_, _local_work(local, report_), folder=local.folder)
         report("ingest", done=report_.total, total=report_.total, name="")
         return report_.as_dict()
     if bucket != settings.storage.bucket:
@@ -913,26 +921,86 @@ def _inbox_work(b: Batch, manifest_path: str | None, report_: IngestReport) -> C
     return lambda: runner.run_task(ingest_inbox_batch, b, manifest_path, report_)
 
 
+def _local_work(b: LocalBatch, report_: IngestReport) -> Callable[[], None]:
+    return lambda: runner.run_task(ingest_local_batch, b, report_)
+
+
+def _has_manifest(folder: Path) -> bool:
+    try:
+        return any(
+            entry.name.lower() in manifest.MANIFEST_NAMES and entry.is_file(follow_symlinks=False)
+            for entry in os.scandir(folder)
+        )
+    except OSError:
+        return False
+
+
+def plan_local_batches(paths: list[Path], collection: str, *, batch: str | None = None) -> list[LocalBatch]:
+    """The batches of ``lantai ingest PATH…``: each folder given is a batch of its own (named
+    after it), and so is each folder below it that holds a manifest of its own (named
+    ``parent-sub``): a manifest describes its folder and below, and a refused one holds
+    only those files. Files given one by one form one batch together. ``batch`` names the
+    batch when there is one."""
+    folders = [p for p in paths if p.is_dir() and not p.is_symlink()]
+    loose = [p for p in paths if p not in folders]
+    planned: list[LocalBatch] = []
+    if loose:
+        name = loose[0].stem if len(loose) == 1 else loose[0].resolve().parent.name
+        planned.append(LocalBatch(collection, name or "batch", loose, folder=str(loose[0].resolve().parent)))
+    for top in folders:
+        own = []  # folders below with a manifest of their own
+        for here, dirs, _names in os.walk(top, followlinks=False):
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not Path(here, d).is_symlink())
+            if Path(here) != top and _has_manifest(Path(here)):
+                own.append(Path(here))
+        base = top.resolve().name or "batch"
+        planned.append(LocalBatch(collection, base, [top], exclude=tuple(own), folder=str(top.resolve())))
+        for sub in own:
+            inner = tuple(o for o in own if o != sub and sub in o.parents)
+            name = "-".join((base, *sub.relative_to(top).parts))
+            planned.append(LocalBatch(collection, name, [sub], exclude=inner, folder=str(sub.resolve())))
+    if batch:
+        if len(planned) > 1:
+            names = ", ".join(b.name for b in planned)
+            raise BadInputError(
+                f"--batch names one batch, and these are {len(planned)}: {names}",
+                hint="leave --batch out: each folder is a batch named after it",
+            )
+        planned[0].name = batch
+    seen: dict[str, int] = {}
+    for b in planned:  # two folders of the same name from different places
+        seen[b.name] = seen.get(b.name, 0) + 1
+        if seen[b.name] > 1:
+            b.name = f"{b.name}-{seen[b.name]}"
+    return planned
+
+
 def _guarded(
-    settings: Settings, collection: str, batch: str, report_: IngestReport, work: Callable[[], None]
+    settings: Settings,
+    collection: str,
+    batch: str,
+    report_: IngestReport,
+    work: Callable[[], None],
+    *,
+    folder: str = "",
 ) -> None:
     """Run one batch; whatever it raises is recorded as that batch's problem."""
     try:
         work()
     except Exception as e:
-        reason = f"{type(e).__name__}: {e}"
-        report_.batches.append(
-            {"collection": collection, "batch": batch, "state": "failed", "reason": reason}
-        )
-        record_problem(settings, collection=collection, batch=batch, reason=reason)
+        reason = e.message if isinstance(e, BadInputError) else f"{type(e).__name__}: {e}"
+        state = {"collection": collection, "batch": batch, "state": "failed", "reason": reason}
+        report_.batches.append(state | ({"folder": folder} if folder else {}))
+        record_problem(settings, collection=collection, batch=batch, reason=reason, folder=folder)
         runner.logger().error("batch %s/%s failed: %s", collection, batch, reason)
 
 
-def record_problem(settings: Settings, *, collection: str, batch: str, reason: str) -> None:
-    """An event for operators (`lantai status`, the dashboard) about a batch."""
+def record_problem(settings: Settings, *, collection: str, batch: str, reason: str, folder: str = "") -> None:
+    """An event for operators (`lantai status`, the dashboard) about a batch (and the local
+    folder it came from)."""
     with session_scope(settings) as session:
         crud.add_event(session, type="ingestion problem", outcome="failure", collection=collection,
-                       batch=batch, reason=reason[:2000])  # fmt: skip
+                       batch=batch, folder=folder, reason=reason[:2000])  # fmt: skip
 
 
 @dataclass
@@ -941,6 +1009,8 @@ class LocalBatch:
     name: str
     sources: list[Path]
     extra_manifest: Path | None = None
+    exclude: tuple[Path, ...] = ()  # folders below with manifests of their own: batches apart
+    folder: str = ""  # where it came from, for the report and `lantai status`
 
 
 @runner.task(name="ingest-local-batch", no_cache=True)
@@ -949,7 +1019,7 @@ def ingest_local_batch(b: LocalBatch, report_: IngestReport) -> None:
     refused, the files are put in the inbox to wait for a corrected one."""
     settings = get_settings()
     store = open_store(settings)
-    files, refused = local_files(b.sources)
+    files, refused = local_files(b.sources, b.exclude)
     for refused_result in record_refused(settings, refused, collection=b.collection, batch=b.name):
         report_.add(refused_result)
     manifests_found: list[tuple[Path, str]] = []
@@ -958,7 +1028,13 @@ def ingest_local_batch(b: LocalBatch, report_: IngestReport) -> None:
         is_manifest = posixpath.basename(rel).lower() in manifest.MANIFEST_NAMES
         (manifests_found if is_manifest else data_files).append((path, rel))
     report_.total += len(data_files)
-    state = {"collection": b.collection, "batch": b.name, "state": "ingested", "reason": ""}
+    state = {
+        "collection": b.collection,
+        "batch": b.name,
+        "state": "ingested",
+        "reason": "",
+        "folder": b.folder,
+    }
     manifests: dict[str, manifest.Manifest] = {}
     for path, rel in manifests_found:
         try:
@@ -973,7 +1049,8 @@ def ingest_local_batch(b: LocalBatch, report_: IngestReport) -> None:
                 _ingest_entries(run, (Entry(rel, path=path) for path, rel in unusable), report_)
             waiting = Batch(b.collection, b.name, inbox_key(b.collection, b.name, "x")[:-1])
             waiting.manifests = [inbox_key(b.collection, b.name, r) for _, r in manifests_found]
-            _reject_manifest(store, settings, waiting, ManifestRejected(waiting.prefix + rel, e.reason))
+            rejected = ManifestRejected(waiting.prefix + rel, e.reason)
+            _reject_manifest(store, settings, waiting, rejected, folder=b.folder)
             report_.manifest_errors.append(f"{rel}: {e.reason} (moved to quarantine/; the batch waits)")
             report_.batches.append(state | {"state": "waiting", "reason": f"manifest refused: {e.reason}"})
             return
@@ -1069,7 +1146,9 @@ def _log_manifest_errors(manifests: dict[str, manifest.Manifest], report_: Inges
             log.warning("manifest: %s", err)
 
 
-def _reject_manifest(store: ObjectStore, settings: Settings, b: Batch, e: ManifestRejected) -> None:
+def _reject_manifest(
+    store: ObjectStore, settings: Settings, b: Batch, e: ManifestRejected, *, folder: str = ""
+) -> None:
     """Move a refused manifest to quarantine/ with the reason; mark the batch as waiting."""
     with tempfile.TemporaryDirectory(prefix="lantai-manifest-") as tmp:
         work = Path(tmp) / "manifest"
@@ -1084,7 +1163,8 @@ def _reject_manifest(store: ObjectStore, settings: Settings, b: Batch, e: Manife
         store.put_file(b.prefix + REJECTED, marker, content_type="text/plain")
     for key in b.manifests:
         store.delete(key)
-    record_problem(settings, collection=b.collection, batch=b.name, reason=f"manifest refused: {e.reason}")
+    reason = f"manifest refused: {e.reason}"
+    record_problem(settings, collection=b.collection, batch=b.name, reason=reason, folder=folder)
 
 
 def _archive_manifests(store: ObjectStore, settings: Settings, b: Batch) -> None:

@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from configs import LantaiError, get_settings
 from configs.errors import BadInputError
+from lantai.config_cmd import config_app
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -38,6 +39,7 @@ partners_app = typer.Typer(
     no_args_is_help=True, help="Archives that may forward copy requests here (跨馆出证)."
 )
 app.add_typer(partners_app, name="partners")
+app.add_typer(config_app, name="config")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True)
@@ -154,11 +156,13 @@ def _print_ingest(report: dict[str, Any]) -> None:
             out.print(_printable(f"  {r['outcome']}: {r['name']} — {r['reason']}"), markup=False)
     for e in report["manifest_errors"]:
         out.print(_printable(f"  manifest: {e}"), markup=False)
-    for b in report.get("batches", []):
-        if b["state"] != "ingested":
+    batches = report.get("batches", [])
+    for b in batches:  # one line per batch when there are several, and for every batch not in
+        if b["state"] != "ingested" or len(batches) > 1:
+            where = f" ({b['folder']})" if b.get("folder") else ""
+            why = f": {b['reason']}" if b.get("reason") else ""
             out.print(
-                _printable(f"  batch {b['collection']}/{b['batch']} {b['state']}: {b['reason']}"),
-                markup=False,
+                _printable(f"  batch {b['collection']}/{b['batch']}{where} {b['state']}{why}"), markup=False
             )
 
 
@@ -402,6 +406,7 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             "last_day": operations.throughput(session, hours=24),
         }
         report["in_progress"] = operations.in_progress(session)
+        report["recent_runs"] = operations.recent_runs(session)
         report["audit"] = operations.last_audit(session)
         report["ingest_problems"] = operations.ingest_problems(session)
         report |= catalog_schedules.report(session, lease=lease)
@@ -430,6 +435,13 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             _printable(f"  {f['status']}: {f['reference_code']} {f['source_name']}: {f['reason']}{retry}"),
             markup=False,
         )
+    for r in report["recent_runs"]:
+        used = ", ".join(f"{k} {r[k]}" for k in ("engine", "model", "device", "compute_type") if r.get(k))
+        options = r.get("options") or {}
+        decoding = ", ".join(f"{k}={v}" for k, v in sorted(options.items()) if v not in (None, "", [], {}))
+        out.print(
+            _printable(f"  {r['what']} {r['reference_code']} ({r['at']}): {used}; {decoding}"), markup=False
+        )
     audit = report["audit"]
     if audit is None:
         out.print("fixity: no audit yet (lantai audit)")
@@ -442,7 +454,12 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         )
     for p in report["ingest_problems"]:
         out.print(
-            _printable(f"  inbox {p['collection']}/{p['batch']} ({p['at']}): {p['reason']}"), markup=False
+            _printable(
+                f"  batch {p['collection']}/{p['batch']}"
+                + (f" from {p['folder']}" if p.get("folder") else "")
+                + f" ({p['at']}): {p['reason']}"
+            ),
+            markup=False,
         )
     _print_schedules(report)
     if report["alarm"]:

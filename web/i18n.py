@@ -183,6 +183,7 @@ LABELS: dict[str, tuple[str, str]] = {
         "重试与脱敏由工作进程执行（lantai worker），不在网页服务器中运行。",
         "Retries and redaction run in a worker (lantai worker), never in the web server.",
     ),
+    "engines_used": ("最近运行所用引擎与参数", "Engines and options of recent runs"),
     "job_enrich": ("重新处理", "Re-run"),
     "job_redact": ("脱敏副本", "Redacted copies"),
     "queued": ("排队中", "Queued"),

@@ -133,6 +133,31 @@ def failures_by_reason(session: Session) -> dict[str, int]:
     return out
 
 
+RUN_KEYS = ("engine", "version", "model", "device", "compute_type", "options", "language", "seconds")
+
+
+def recent_runs(session: Session, *, limit: int = 5) -> list[dict[str, Any]]:
+    """The last OCR and transcription runs with the engine, model, device and options each
+    actually used (as recorded in its event), newest first."""
+    rows = session.exec(
+        select(Event, Item.reference_code)
+        .join(Item, col(Item.id) == col(Event.item_id))
+        .where(col(Event.type).in_([OCR_EVENT, ASR_EVENT]))
+        .order_by(col(Event.at).desc(), col(Event.id).desc())
+        .limit(limit)
+    ).all()
+    return [
+        {
+            "at": e.at.isoformat(timespec="seconds"),
+            "what": "ocr" if e.type == OCR_EVENT else "asr",
+            "reference_code": code,
+            "outcome": e.outcome,
+        }
+        | {k: e.detail[k] for k in RUN_KEYS if k in e.detail}
+        for e, code in rows
+    ]
+
+
 def in_progress(session: Session) -> list[dict[str, Any]]:
     """Items being processed now, with their progress (0..1) for long recordings and big PDFs."""
     rows = session.exec(select(Item).where(Item.status == ItemStatus.processing).order_by(col(Item.id))).all()
@@ -163,6 +188,7 @@ def ingest_problems(session: Session, *, hours: float = 24) -> list[dict[str, An
             "at": e.at.isoformat(timespec="seconds"),
             "collection": e.detail.get("collection", ""),
             "batch": e.detail.get("batch", ""),
+            "folder": e.detail.get("folder", ""),  # the local folder it came from (lantai ingest)
             "reason": e.detail.get("reason", ""),
         }
         for e in rows

@@ -20,9 +20,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tasks.text import to_script
+
+if TYPE_CHECKING:
+    from configs.settings import AsrSettings
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +99,23 @@ class AsrOptions:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+    @classmethod
+    def shipped(cls, settings: AsrSettings, **given: Any) -> AsrOptions:
+        """The options the shipped configuration (``[asr]`` of the settings) decodes with —
+        what enrichment and the benchmarks use, so a figure is measured on what ships;
+        ``given``: what a collection or item decides (language, prompt, script, batched)."""
+        return cls(
+            **{
+                "beam_size": settings.beam_size,
+                "vad": settings.vad,
+                "condition_on_previous_text": settings.condition_on_previous_text,
+                "script": settings.script,
+                "low_confidence": settings.low_confidence,
+                "batch_size": settings.batch_size,
+                **given,
+            }
+        )
 
 
 class AsrEngine(Protocol):
@@ -328,3 +348,42 @@ def choose_engine(engine: str, device: str, *, openai_checkpoint: bool) -> tuple
         gpus = _ctranslate2_gpus() if engine == "faster-whisper" else _torch_gpus()
         device = "cuda" if gpus else "cpu"
     return engine, device
+
+
+class HostedAsrEngine:
+    """An ASR engine in a child process (``tasks.hosted``): the ``AsrEngine`` interface, and
+    a transcription that runs past ``seconds`` is stopped (the child killed: no engine can be
+    interrupted inside a native call) with ``EngineTimeout``. The next call loads the model
+    again in a fresh child. ``factory``: the import path of what builds the engine (for the
+    tests' stand-in engines); by default ``load_engine``."""
+
+    DESCRIBE = ("name", "version", "model_name", "model_sha256", "device", "compute_type")
+
+    def __init__(
+        self,
+        engine: str,
+        model_dir: Path,
+        device: str,
+        compute_type: str,
+        *,
+        factory: str = "tasks.asr:load_engine",
+    ) -> None:
+        from tasks.hosted import Hosted
+
+        self.host = Hosted(engine, factory, (engine, model_dir, device, compute_type), describe=self.DESCRIBE)
+        info = self.host.start()
+        self.name, self.version, self.model_name = info["name"], info["version"], info["model_name"]
+        self.model_sha256, self.device, self.compute_type = (
+            info["model_sha256"],
+            info["device"],
+            info["compute_type"],
+        )
+
+    def transcribe(
+        self, wav: Path, options: AsrOptions, *, seconds: float = float("inf")
+    ) -> tuple[AsrInfo, Iterator[AsrSegment]]:
+        head, items = self.host.stream("transcribe", wav, options, seconds=seconds, doing="transcribing")
+        return head, items
+
+    def close(self) -> None:
+        self.host.stop()

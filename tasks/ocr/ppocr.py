@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 
 from tasks import tools
+from tasks.hosted import EngineCrashed, EngineTimeout, Hosted
 from tasks.ocr import layout
 from tasks.ocr.model import Line, PageResult, PreparedPage, Region, Word
 from tasks.ocr.render import write_hocr, write_text_pdf
@@ -237,7 +238,45 @@ def _squash(text: str) -> str:
     return "".join(text.split())
 
 
-_run_lock = threading.Lock()
+class Reader:
+    """PP-OCR's models in the engine's child process (``tasks.hosted``): one pass over a
+    page image, answered as plain lists (text, score, quadrilateral per line; the words of
+    each line; the orientation classifier's verdicts)."""
+
+    def __init__(self, threads: int) -> None:
+        self.engine = _engine(threads)
+
+    def read(self, image: str) -> dict[str, Any]:
+        with Image.open(image) as img:
+            rgb = np.asarray(img.convert("RGB"))[:, :, ::-1]  # RapidOCR works in BGR
+        result = self.engine(np.ascontiguousarray(rgb))
+        del rgb
+        verdicts = [(str(label), float(score)) for label, score in getattr(self.engine.local, "cls", [])]
+        libc = _libc()
+        if libc is not None:
+            libc.malloc_trim(0)  # give the pass's memory back before the next page
+
+        def points(quad: Any) -> list[list[float]] | None:
+            return None if quad is None else np.asarray(quad, dtype=np.float64).reshape(-1, 2).tolist()
+
+        return {
+            "txts": [str(t) for t in result.txts or ()],
+            "scores": [float(x) for x in result.scores or ()],
+            "boxes": [points(q) for q in (result.boxes if result.boxes is not None else [])],
+            "words": [
+                [
+                    (str(w[0]), float(w[1]), points(w[2]))
+                    for w in group
+                    if isinstance(w, tuple | list) and len(w) == 3
+                ]
+                for group in (result.word_results or () if result.txts else ())
+                if isinstance(group, tuple | list)
+            ],
+            "verdicts": verdicts,
+        }
+
+
+_hosts: dict[int, Hosted] = {}
 
 
 class PpOcrEngine:
@@ -258,24 +297,27 @@ class PpOcrEngine:
         return version()
 
     def recognize(self, page: PreparedPage, *, languages: str, timeout: float, out_base: Path) -> PageResult:
-        engine = _engine(self.threads)
-        with Image.open(page.image) as img:
-            rgb = np.asarray(img.convert("RGB"))[:, :, ::-1]  # RapidOCR works in BGR
+        """One page, read by the models in their child process within ``timeout`` seconds:
+        past it the child is stopped (onnxruntime cannot be interrupted) and the page fails
+        with the reason; the next page starts a fresh child."""
+        with _lock:
+            host = _hosts.setdefault(
+                self.threads, Hosted("PP-OCR", "tasks.ocr.ppocr:Reader", (self.threads,))
+            )
         try:
-            with _run_lock:
-                result = engine(np.ascontiguousarray(rgb))
-                verdicts = list(getattr(engine.local, "cls", []))
-                libc = _libc()
-                if libc is not None:
-                    libc.malloc_trim(0)  # give the pass's memory back before the next page
-        except Exception as e:  # onnxruntime and OpenCV raise their own types
-            raise tools.ToolError(f"PP-OCR of page {page.page_no} failed: {e or type(e).__name__}") from e
-        del rgb
+            result = host.call("read", str(page.image), seconds=timeout, doing=f"reading page {page.page_no}")
+        except EngineTimeout as e:
+            raise tools.ToolError(
+                f"PP-OCR of page {page.page_no} timed out after {timeout:.0f} s: stopped"
+            ) from e
+        except EngineCrashed as e:  # onnxruntime and OpenCV raise their own types
+            raise tools.ToolError(f"PP-OCR of page {page.page_no} failed: {e.message}") from e
         factor = 1 / page.scale
-        texts = list(result.txts or ())
-        scores = list(result.scores or ())
-        quads = list(result.boxes) if result.boxes is not None else []
-        word_groups = list(result.word_results or ())
+        texts = result["txts"]
+        scores = result["scores"]
+        quads = result["boxes"]
+        word_groups = result["words"]
+        verdicts = result["verdicts"]
         lines: list[Line] = []
         unread: list[Region] = []
         g = 0

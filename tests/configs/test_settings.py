@@ -116,3 +116,15 @@ def test_the_readme_settings_table_states_the_shipped_defaults(monkeypatch: pyte
             monkeypatch.delenv(full)
             checked += 1
     assert checked >= 15, checked
+
+
+def test_engines_and_benchmarks_decode_with_the_shipped_settings() -> None:
+    """``AsrOptions.shipped`` (what enrichment and the benchmarks use) reads the settings;
+    the dataclass's own defaults may not drift from them."""
+    from configs.settings import AsrSettings
+    from tasks.asr import AsrOptions
+
+    shipped = AsrOptions.shipped(AsrSettings())  # the model, which equals default.toml (above)
+    assert shipped == AsrOptions()  # a third set of defaults would be a third truth
+    assert AsrOptions.shipped(AsrSettings(vad=True, beam_size=2)).vad is True
+    assert AsrOptions.shipped(AsrSettings(), language="zh", batched=True).batched is True

@@ -79,6 +79,14 @@ def test_status_and_list_json(demo_home: Path) -> None:
         "quarantined",
     }
     assert status["failures"] == []
+    runs = status["recent_runs"]  # what the last runs actually used
+    assert len(runs) == 5 and {r["what"] for r in runs} <= {"ocr", "asr"}
+    for r in runs:
+        assert r["engine"] and isinstance(r["options"], dict), r
+        if r["what"] == "asr":
+            assert r["model"] == "base" and r["device"] == "cpu" and "beam_size" in r["options"]
+    text = lantai("status", home=demo_home).stdout
+    assert any(f"{r['what']} {r['reference_code']}" in text for r in runs)
     items = json.loads(lantai("list", "--json", home=demo_home).stdout)
     assert len(items) == 7
     assert set(items[0]) == {
@@ -306,3 +314,50 @@ def test_manifest_access_is_a_proposal_and_lantai_open_decides(tmp_path: Path) -
     assert (
         missing.returncode == 2 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr
     )
+
+
+def test_config_shows_each_value_with_its_source(tmp_path: Path) -> None:
+    """`lantai config --json`: every setting with where it came from — the shipped
+    default.toml, the $LANTAI_CONFIG file, an environment variable (one key, or a whole
+    section as JSON), a collection's own defaults — and no secret in the output."""
+    home = tmp_path / "home"
+    user = tmp_path / "site.toml"
+    user.write_text("[ocr]\ndpi = 400\n\n[asr]\nbeam_size = 3\n", encoding="utf-8")
+    env = {"LANTAI_CONFIG": str(user), "LANTAI_ASR__VAD": "true", "LANTAI_SECRET_KEY": "hunter2-secret",
+           "LANTAI_WEB": '{"login_free_attempts": 9}',
+           "LANTAI_STORAGE__SECRET_KEY": "s3-secret", "LANTAI_METRICS_TOKEN": "tok-secret"}  # fmt: skip
+    done = lantai("config", "--json", home=home, env=env)
+    rows = {r["key"]: r for r in json.loads(done.stdout)}
+    assert rows["asr.vad"] == {"key": "asr.vad", "value": True, "source": "env LANTAI_ASR__VAD",
+                               "env": "LANTAI_ASR__VAD"}  # fmt: skip
+    assert rows["web.login_free_attempts"]["value"] == 9
+    assert rows["web.login_free_attempts"]["source"] == "env LANTAI_WEB"
+    assert rows["ocr.dpi"]["value"] == 400 and rows["ocr.dpi"]["source"] == str(user)
+    assert rows["asr.beam_size"]["source"] == str(user)
+    assert rows["asr.engine"] == {"key": "asr.engine", "value": "auto", "source": "default.toml",
+                                  "env": "LANTAI_ASR__ENGINE"}  # fmt: skip
+    assert rows["secret_key"]["value"] == "<set>" and rows["storage.secret_key"]["value"] == "<set>"
+    assert rows["replica.secret_key"]["value"] == "<empty>"
+    assert "secret" not in done.stdout.replace("secret_key", "") and "tok-" not in done.stdout
+    # the human table, filtered; an unknown prefix is an error
+    table = lantai("config", "show", "asr.vad", home=home, env=env).stdout
+    assert "asr.vad" in table and "env LANTAI_ASR__VAD" in table and "ocr.dpi" not in table
+    assert lantai("config", "show", "nothing", home=home, env=env, check=False).returncode == 2
+    # a collection's own defaults are the last layer
+    from sqlmodel import Session
+
+    from catalog.db import get_engine
+    from catalog.models import Collection
+
+    lantai("list", home=home, env=env)  # the catalog exists
+    with Session(get_engine(f"sqlite:///{home.resolve() / 'catalog.db'}")) as s:
+        s.add(Collection(code="J019", name="水利", ocr_languages="chi_tra", asr_language="yue"))
+        s.commit()
+    rows = {r["key"]: r for r in json.loads(lantai("config", "show", "--collection", "J019", "--json",
+                                                   home=home, env=env).stdout)}  # fmt: skip
+    assert (
+        rows["ocr.languages"]["value"] == "chi_tra" and rows["ocr.languages"]["source"] == "collection J019"
+    )
+    assert rows["asr.language"]["value"] == "yue"
+    missing = lantai("config", "show", "--collection", "NOPE", home=home, env=env, check=False)
+    assert missing.returncode == 2 and "NOPE" in missing.stderr

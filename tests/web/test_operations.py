@@ -24,6 +24,10 @@ def with_history(seeded: Seeded) -> Seeded:
         s.add(item)
         add_event(s, type="optical character recognition", engine="tesseract", pages=12, seconds=30.0)
         add_event(s, type="transcription", engine="faster-whisper", duration=1800.0, seconds=240.0)
+        used = {"engine": "openai-whisper", "version": "20250625", "model": "base", "device": "cuda",
+                "compute_type": "float16"}  # fmt: skip
+        options = {"beam_size": 5, "vad": True, "condition_on_previous_text": False}
+        add_event(s, type="transcription", item_id=seeded.recording, seconds=1.0, options=options, **used)
         add_event(
             s,
             type="fixity audit",
@@ -46,6 +50,12 @@ def test_dashboard_shows_counts_throughput_failures_and_audit(
     assert "0.5" in html  # 1,800 s of audio in the last hour
     assert "cannot decode the page: &lt;truncated&gt;" in html and 'id="retry-all"' in html
     assert 'id="audit-alarm"' in html
+    # the engine, model, device and decoding options the last runs actually used
+    runs = html[html.index('id="engine-runs"') :]
+    runs = runs[: runs.index("</table>")]
+    for used in ("openai-whisper", "base", "cuda", "float16", "beam_size=5", "vad=True",
+                 "condition_on_previous_text=False", "J001-LY·2024·Y-001"):  # fmt: skip
+        assert used in runs, used
     assert clients["col"].get("/dashboard", follow_redirects=False).status_code == 403
     assert clients["ed"].get("/dashboard", follow_redirects=False).status_code == 403
 

@@ -62,6 +62,7 @@ def dashboard(request: Request, db: DbSession, viewer: Operator) -> Response:
         hour=operations.throughput(db, hours=1),
         day=operations.throughput(db, hours=24),
         working=_progress(request, operations.in_progress(db)),
+        engine_runs=operations.recent_runs(db),
         audit=operations.last_audit(db),
         queue=operations.queue_depth(db),
         runs=runs,

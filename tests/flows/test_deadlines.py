@@ -1,0 +1,59 @@
+"""No engine call can hold a worker: a transcription that never ends is stopped at its
+deadline (its engine runs in a child process, which is killed), the item is failed with the
+reason and its claim released, and the next item of the same run is enriched. The same for
+an OCR page in PP-OCR's child process."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from catalog import crud
+from catalog.db import get_engine
+from catalog.models import Event, Item, ItemStatus, Segment, Transcript
+from configs import get_settings
+from flows import enrich
+from flows.enrich import enrich_flow
+from flows.ingest import ingest_flow
+from tests.conftest import SAMPLES
+
+
+def test_a_transcription_that_never_ends_is_stopped_and_the_run_goes_on(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(enrich, "ASR_FACTORY", "tests.flows.stuck_engine:build")
+    monkeypatch.setenv("LANTAI_TEST_STUCK_MARKER", str(tmp_path / "stuck-once"))
+    monkeypatch.setenv("LANTAI_ASR__DEADLINE_BASE", "4")
+    monkeypatch.setenv("LANTAI_ASR__DEADLINE_FACTOR", "0")
+    get_settings.cache_clear()
+    folder = tmp_path / "talks"
+    folder.mkdir()
+    shutil.copy(SAMPLES / "寄语.wav", folder / "a_first.wav")
+    shutil.copy(SAMPLES / "房地产中介协会.wav", folder / "b_second.wav")
+    ingest_flow(str(folder), "DL", None, None)
+    began = time.monotonic()
+    outcomes = enrich_flow("DL")
+    took = time.monotonic() - began
+    assert [o["status"] for o in outcomes] == [ItemStatus.failed, ItemStatus.enriched]
+    assert outcomes[0]["reason"] == "timed out after 4 s while transcribing in stuck-once: stopped"
+    assert took < 120, took  # stopped at its deadline, not waited out
+    with Session(get_engine(get_settings().db_url)) as s:
+        first, second = s.exec(select(Item).order_by(Item.id)).all()  # type: ignore[arg-type]
+        assert first.status == ItemStatus.failed and "timed out" in first.status_reason
+        # the claim is released: another worker may take the item (a retry) at once
+        assert crud.claim_item(s, item_id=first.id or 0, worker="another", lease_hours=6) is not None
+        s.rollback()
+        texts = s.exec(select(Segment.text).join(Transcript).where(Transcript.item_id == second.id)).all()
+        assert texts == ["第二段录音转写完成"]
+        failure = s.exec(select(Event).where(Event.item_id == first.id, Event.outcome == "failure")).one()
+        assert "timed out" in failure.detail["reason"]
+    # nothing of the stopped engine is left running
+    host = next(iter(enrich._ASR_HOSTS.values()))
+    assert host.host._proc is None or host.host._proc.is_alive()  # the fresh child serving the second
+    for h in enrich._ASR_HOSTS.values():
+        h.close()
+    enrich._ASR_HOSTS.clear()
