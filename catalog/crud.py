@@ -11,6 +11,7 @@ from catalog.models import (
     SCREENING_KINDS,
     UNDECIDED,
     Asset,
+    AssetRole,
     Collection,
     Event,
     Flag,
@@ -72,7 +73,7 @@ def add_event(
 
 
 def master_by_sha(session: Session, *, sha256: str) -> Asset | None:
-    return session.exec(select(Asset).where(Asset.sha256 == sha256, Asset.role == "master")).first()
+    return session.exec(select(Asset).where(Asset.sha256 == sha256, Asset.role == AssetRole.master)).first()
 
 
 def item_by_refcode(session: Session, *, reference_code: str) -> Item | None:
@@ -83,7 +84,7 @@ def masters(session: Session, *, item_id: int) -> list[Asset]:
     return list(
         session.exec(
             select(Asset)
-            .where(Asset.item_id == item_id, Asset.role == "master")
+            .where(Asset.item_id == item_id, Asset.role == AssetRole.master)
             .order_by(col(Asset.sequence))
         ).all()
     )

@@ -62,6 +62,27 @@ UNDECIDED = (FlagStatus.open.value, FlagStatus.removed.value)
 SCREENING_KINDS = ("pii", "term", "unread")
 
 
+class AssetRole(StrEnum):
+    """What an asset is to its item."""
+
+    master = "master"  # the file as deposited, write-once
+    access = "access"  # the access copy of a recording (AAC in MP4)
+    peaks = "peaks"  # the waveform of a recording, for the player
+    page_image = "page_image"  # a page as OCR saw it (upright, the boxes refer to it)
+    hocr = "hocr"  # OCR's hOCR document of a master
+    pdf = "pdf"  # the searchable PDF of a master
+    quarantine = "quarantine"  # a file that could not be used, kept with the reason
+    public_page = "public_page"  # a page image with the hidden boxes blacked out
+    public_access = "public_access"  # an access copy with the hidden spans silenced
+
+
+class JobState(StrEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
 class Kind(StrEnum):
     scan = "scan"
     recording = "recording"
@@ -192,7 +213,7 @@ class Asset(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     item_id: int = Field(foreign_key="item.id", index=True)
-    role: str = Field(max_length=16)  # master | access | asr_wav | hocr | pdf | peaks
+    role: str = Field(max_length=16)  # AssetRole
     key: str = Field(unique=True, max_length=1024)
     sha256: str = Field(index=True, max_length=64)
     size: int = 0
@@ -608,7 +629,7 @@ class Job(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=16)  # enrich | redact
     item_id: int = Field(foreign_key="item.id", index=True)
-    state: str = Field(default="queued", max_length=12, index=True)  # queued | running | done | failed
+    state: str = Field(default=JobState.queued, max_length=12, index=True)  # JobState
     requested_by: str = Field(default="", max_length=64)
     worker: str = Field(default="", max_length=128)
     error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))

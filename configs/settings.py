@@ -234,9 +234,19 @@ class Settings(BaseSettings):
             return self.secret_key
         path = self.home_dir / ".secret_key"
         if not path.exists():
+            # written whole under another name, then linked into place: of a web server
+            # and a worker starting at once, one key wins and nobody reads a half-written file
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_hex(32))
-            path.chmod(0o600)
+            staged = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+            fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+            try:
+                os.link(staged, path)
+            except FileExistsError:
+                pass  # another process was first: its key is the key
+            finally:
+                staged.unlink(missing_ok=True)
         return path.read_text().strip()
 
     @property

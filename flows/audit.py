@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from catalog import crud
 from catalog.db import session_scope
-from catalog.models import Asset, Collection, Item
+from catalog.models import Asset, AssetRole, Collection, Item
 from configs import get_settings
 from flows import run_records, runner
 from flows.progress import report
@@ -47,7 +47,7 @@ def audit_flow(collection: str | None = None) -> dict[str, Any]:
         query = (
             select(Asset, Item.reference_code)
             .join(Item, col(Item.id) == Asset.item_id)
-            .where(Asset.role == "master")
+            .where(Asset.role == AssetRole.master)
         )
         if collection:
             query = query.join(Collection, col(Collection.id) == Item.collection_id).where(

@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from catalog import crud
 from catalog.db import session_scope
-from catalog.models import Asset, Item, Page
+from catalog.models import Asset, AssetRole, Item, Page
 from catalog.parts import recording_parts
 from catalog.review.redaction import (
     PUBLIC_ACCESS,
@@ -86,7 +86,7 @@ def _plan(settings: Settings, item_id: int) -> _Plan | None:
             if not spans or public_media_asset(session, part.transcript, masks)[1]:
                 continue
             access = session.exec(
-                select(Asset).where(Asset.source_asset_id == part.asset_id, Asset.role == "access")
+                select(Asset).where(Asset.source_asset_id == part.asset_id, Asset.role == AssetRole.access)
             ).first()
             master = session.get(Asset, part.asset_id)
             if access is not None and master is not None:

@@ -13,7 +13,7 @@ from sqlmodel import col, select
 
 from catalog import crud
 from catalog.db import session_scope
-from catalog.models import Asset, Collection
+from catalog.models import Asset, AssetRole, Collection
 from catalog.publish import exports
 from configs import get_settings
 from flows import run_records, runner
@@ -67,7 +67,9 @@ def replicate_flow() -> dict[str, Any]:
     replica = open_store(settings, settings.replica)
     result = ReplicationReport(target=getattr(replica, "name", settings.replica.bucket))
     with session_scope(settings) as session:
-        masters = session.exec(select(Asset).where(Asset.role == "master").order_by(col(Asset.id))).all()
+        masters = session.exec(
+            select(Asset).where(Asset.role == AssetRole.master).order_by(col(Asset.id))
+        ).all()
         codes = list(session.exec(select(Collection.code)).all())
     with tempfile.TemporaryDirectory(prefix="lantai-replicate-") as tmpdir:
         tmp = Path(tmpdir)

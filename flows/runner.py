@@ -173,6 +173,12 @@ class _FailedState:
     def __init__(self, exc: BaseException) -> None:
         self.data = exc
 
+    def result(self, raise_on_failure: bool = True) -> BaseException:
+        """As Prefect's ``State.result``: the exception (raised unless told not to)."""
+        if raise_on_failure:
+            raise self.data
+        return self.data
+
 
 def _with_retries(task_obj: LazyTask, fn: Callable[..., Any], args: Any, kwargs: Any) -> Any:
     retries, delays, condition = task_obj.policy()

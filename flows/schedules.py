@@ -84,5 +84,8 @@ def deployments(settings: Settings) -> list[Any]:
             made.append(fl.to_deployment(name=name))
     for deployment in made:  # each run loads its flow from there: the Prefect object itself
         path, _, attr = deployment.entrypoint.rpartition(":")
-        deployment.entrypoint = f"{Path(path).with_name('deployments.py')}:{attr}"
+        package = Path(path).parent  # flows/, or a step's package in it (flows/enrich/)
+        while package.name != "flows" and package != package.parent:
+            package = package.parent
+        deployment.entrypoint = f"{package / 'deployments.py'}:{attr}"
     return made

@@ -151,6 +151,8 @@ class Hosted:
                 raise EngineCrashed(f"{self.label}: {name}: {message}")
             return kind, f"{name}: {message}"
         if kind == "died":
+            if self._proc is not None:
+                self._proc.join(timeout=5)  # reaped, so its exit code is known
             code = self._proc.exitcode if self._proc is not None else None
             self._kill()
             raise EngineCrashed(f"{self.label} stopped while {doing} (exit code {code})")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -20,6 +21,7 @@ from catalog.models import Role
 from catalog.review.access import sees_restricted
 from catalog.review.editing import Editor
 from configs import Settings
+from storage import ObjectStore, open_store
 from web.i18n import label
 from web.security import CSRF_COOKIE, SESSION_COOKIE, load_session, tokens_match
 
@@ -79,6 +81,22 @@ class Viewer:
 def settings_of(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+_store_lock = threading.Lock()
+
+
+def store_of(request: Request) -> ObjectStore:
+    """The app's object store, connected once per app (for MinIO: one connection pool and
+    one bucket check, not one per request or IIIF tile)."""
+    state = request.app.state
+    store: ObjectStore | None = getattr(state, "store", None)
+    if store is None:
+        with _store_lock:
+            store = getattr(state, "store", None)
+            if store is None:
+                store = state.store = open_store(settings_of(request))
+    return store
 
 
 def secure_cookies(request: Request) -> bool:

@@ -10,10 +10,10 @@ from datetime import timedelta
 from sqlalchemy import and_, or_, update
 from sqlmodel import Session, col, select
 
-from catalog.models import Job, utcnow
+from catalog.models import Job, JobState, utcnow
 
 KINDS = ("enrich", "redact")
-LIVE = ("queued", "running")
+LIVE = (JobState.queued, JobState.running)
 
 
 def queue(session: Session, *, kind: str, item_id: int, by: str) -> Job:
@@ -34,12 +34,15 @@ def queue(session: Session, *, kind: str, item_id: int, by: str) -> Job:
 def take(session: Session, *, worker: str, lease_hours: float) -> Job | None:
     """The oldest queued job (or one whose worker stopped), now running for ``worker``."""
     stale = utcnow() - timedelta(hours=lease_hours)
-    free = or_(col(Job.state) == "queued", and_(col(Job.state) == "running", col(Job.updated_at) < stale))
+    free = or_(
+        col(Job.state) == JobState.queued,
+        and_(col(Job.state) == JobState.running, col(Job.updated_at) < stale),
+    )
     for job_id in session.exec(select(Job.id).where(free).order_by(col(Job.id)).limit(20)).all():
         taken = session.execute(
             update(Job)
             .where(col(Job.id) == job_id, free)
-            .values(state="running", worker=worker, updated_at=utcnow())
+            .values(state=JobState.running, worker=worker, updated_at=utcnow())
             .execution_options(synchronize_session=False)
         )
         if taken.rowcount:  # type: ignore[attr-defined]
@@ -50,7 +53,11 @@ def take(session: Session, *, worker: str, lease_hours: float) -> Job | None:
 def finish(session: Session, job_id: int, *, error: str = "") -> None:
     job = session.get(Job, job_id)
     if job is not None:
-        job.state, job.error, job.updated_at = ("failed" if error else "done"), error[:2000], utcnow()
+        job.state, job.error, job.updated_at = (
+            (JobState.failed if error else JobState.done),
+            error[:2000],
+            utcnow(),
+        )
         session.add(job)
 
 

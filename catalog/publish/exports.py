@@ -9,7 +9,7 @@ from typing import Any
 from sqlmodel import Session
 
 from catalog import crud
-from catalog.models import Item
+from catalog.models import AssetRole, Item
 from catalog.parts import Part, recording_parts, segments_of
 
 
@@ -141,7 +141,9 @@ def to_dc(session: Session, item: Item) -> str:
             ET.SubElement(root, f"{{{DC_NS}}}{name}").text = value.strip()
 
     coll = session.get(Collection, item.collection_id)
-    master = session.exec(select(Asset).where(Asset.item_id == item.id, Asset.role == "master")).first()
+    master = session.exec(
+        select(Asset).where(Asset.item_id == item.id, Asset.role == AssetRole.master)
+    ).first()
     add("identifier", item.reference_code)  # 档号
     add("title", item.title)  # 题名
     add("creator", item.narrator or item.creator)  # 口述者 / 责任者

@@ -17,7 +17,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from catalog import fields
-from catalog.models import Asset, Item, Page
+from catalog.models import Asset, AssetRole, Item, Page
 from catalog.parts import recording_parts, segments_of
 from catalog.review.access import PUBLIC_FIELDS, masks_text, public_description
 from catalog.review.redaction import mask_lines, mask_text, masks_for, public_media_asset
@@ -114,7 +114,7 @@ def manifest(session: Session, item: Item, role: str | None, links: Links) -> di
         key = media.key if media is not None and ready else ""
         if not masked:
             access = session.exec(
-                select(Asset).where(Asset.source_asset_id == part.asset_id, Asset.role == "access")
+                select(Asset).where(Asset.source_asset_id == part.asset_id, Asset.role == AssetRole.access)
             ).first()
             key = access.key if access else ""
             media = access

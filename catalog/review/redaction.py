@@ -15,14 +15,14 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from catalog.models import SCREENING_KINDS, Asset, Flag, Page, Segment, Transcript
+from catalog.models import SCREENING_KINDS, Asset, AssetRole, Flag, Page, Segment, Transcript
 from tasks.text import fold_with_offsets
 
 __all__ = ["MASK", "SCREENING_KINDS", "Masks", "mask_text", "masks_for"]
 
 MASK = "█"
-PUBLIC_PAGE = "public_page"  # asset roles of the redacted derivatives (made by flows.redact)
-PUBLIC_ACCESS = "public_access"
+PUBLIC_PAGE = AssetRole.public_page  # asset roles of the redacted derivatives (made by flows.redact)
+PUBLIC_ACCESS = AssetRole.public_access
 
 
 @dataclass(frozen=True)

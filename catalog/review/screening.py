@@ -29,6 +29,7 @@ from catalog.models import (
     UNDECIDED,
     Access,
     Asset,
+    AssetRole,
     Collection,
     Flag,
     FlagStatus,
@@ -236,7 +237,9 @@ def screen_item(
     assert item.id is not None
     file_names = [
         a.original_name
-        for a in session.exec(select(Asset).where(Asset.item_id == item.id, Asset.role == "master")).all()
+        for a in session.exec(
+            select(Asset).where(Asset.item_id == item.id, Asset.role == AssetRole.master)
+        ).all()
     ]
     values = [(name, str(getattr(item, name) or "")) for name in SCREENED_FIELDS]
     others = [("file_name", name) for name in sorted(set(file_names) - {item.source_name})]

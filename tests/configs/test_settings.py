@@ -128,3 +128,20 @@ def test_engines_and_benchmarks_decode_with_the_shipped_settings() -> None:
     assert shipped == AsrOptions()  # a third set of defaults would be a third truth
     assert AsrOptions.shipped(AsrSettings(vad=True, beam_size=2)).vad is True
     assert AsrOptions.shipped(AsrSettings(), language="zh", batched=True).batched is True
+
+
+def test_processes_starting_at_once_agree_on_one_secret(tmp_path: Path) -> None:
+    """The web server and a worker starting together in a new home: one key, never a
+    half-written file."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(6) as pool:
+        keys = pool.map(_secret_in, [str(tmp_path / "home")] * 24)
+    assert len(set(keys)) == 1 and len(keys[0]) == 64
+    assert oct((tmp_path / "home" / ".secret_key").stat().st_mode & 0o777) == "0o600"
+    assert [p.name for p in (tmp_path / "home").iterdir()] == [".secret_key"]
+
+
+def _secret_in(home: str) -> str:
+    return Settings(home=Path(home)).secret

@@ -30,6 +30,8 @@ from tests.web.conftest import PASSWORD, Browser
 from web.app import create_app
 from web.security import add_user
 
+pytestmark = pytest.mark.slow  # the fast tier: bash scripts/test -m "not slow"
+
 LANTAI = Path(sys.executable).with_name("lantai")
 CLIPS = ("房地产中介协会.wav", "寄语.wav", "jfk 1961 inaugural.flac")
 

@@ -16,8 +16,7 @@ from catalog import crud
 from catalog.db import get_engine
 from catalog.models import Event, Item, ItemStatus, Segment, Transcript
 from configs import get_settings
-from flows import enrich
-from flows.enrich import enrich_flow
+from flows.enrich import enrich_flow, recordings
 from flows.ingest import ingest_flow
 from tests.conftest import SAMPLES
 
@@ -25,7 +24,7 @@ from tests.conftest import SAMPLES
 def test_a_transcription_that_never_ends_is_stopped_and_the_run_goes_on(
     home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(enrich, "ASR_FACTORY", "tests.flows.stuck_engine:build")
+    monkeypatch.setattr(recordings, "ASR_FACTORY", "tests.flows.stuck_engine:build")
     monkeypatch.setenv("LANTAI_TEST_STUCK_MARKER", str(tmp_path / "stuck-once"))
     monkeypatch.setenv("LANTAI_ASR__DEADLINE_BASE", "4")
     monkeypatch.setenv("LANTAI_ASR__DEADLINE_FACTOR", "0")
@@ -52,8 +51,8 @@ def test_a_transcription_that_never_ends_is_stopped_and_the_run_goes_on(
         failure = s.exec(select(Event).where(Event.item_id == first.id, Event.outcome == "failure")).one()
         assert "timed out" in failure.detail["reason"]
     # nothing of the stopped engine is left running
-    host = next(iter(enrich._ASR_HOSTS.values()))
+    host = next(iter(recordings._ASR_HOSTS.values()))
     assert host.host._proc is None or host.host._proc.is_alive()  # the fresh child serving the second
-    for h in enrich._ASR_HOSTS.values():
+    for h in recordings._ASR_HOSTS.values():
         h.close()
-    enrich._ASR_HOSTS.clear()
+    recordings._ASR_HOSTS.clear()

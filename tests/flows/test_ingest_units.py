@@ -58,7 +58,7 @@ def test_a_local_file_is_read_through_one_descriptor(tmp_path) -> None:  # type:
     """Swapped for a link after the folder was listed: refused, the link not followed.
     Modified while it is read: noticed. Otherwise every read sees the file first opened,
     even if its path now names another file."""
-    from flows.ingest import FileChanged, _Pinned
+    from flows.ingest import FileChanged, Pinned
 
     secret = tmp_path / "secret.txt"
     secret.write_text("outside the batch")
@@ -67,8 +67,8 @@ def test_a_local_file_is_read_through_one_descriptor(tmp_path) -> None:  # type:
     swapped = tmp_path / "swapped.png"
     swapped.symlink_to(secret)
     with pytest.raises(FileChanged, match="cannot be opened as a regular file"):
-        _Pinned(swapped)
-    with _Pinned(page) as pinned:
+        Pinned(swapped)
+    with Pinned(page) as pinned:
         digest = pinned.sha256()
         page.rename(tmp_path / "moved.png")
         page.symlink_to(secret)  # the path now names the secret

@@ -22,6 +22,8 @@ from storage import open_store
 from tests.conftest import SAMPLES, S3Server, point_at_s3
 from tests.flows.conftest import case_files
 
+pytestmark = pytest.mark.slow  # the fast tier: bash scripts/test -m "not slow"
+
 MANIFEST = (
     "文件名,题名,日期,语言,口述者,开放标识\n"
     "网络支付.png,网络支付说明,20150601,中文,,开放\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +82,19 @@ def test_commands_running_in_process_do_not_import_prefect() -> None:
         " d.audit_flow, d.replicate_flow)); assert d.inbox_sweep_flow.name == 'inbox-sweep'"
     )
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+
+
+def test_every_deployment_loads_its_flow_from_flows_deployments(home: Path) -> None:
+    """A worker's flow runs load their flow from ``flows/deployments.py`` (the Prefect
+    objects), wherever the flow's code lives (``flows/enrich/flow.py`` …): a wrong path is
+    a FileNotFoundError in every run of the deployment."""
+    import flows.deployments as objects
+    from configs import get_settings
+    from flows.schedules import deployments
+
+    made = deployments(get_settings())
+    assert {d.name for d in made} >= {"enrich"}
+    for d in made:
+        path, _, attr = d.entrypoint.rpartition(":")
+        assert Path(path).resolve() == Path(objects.__file__).resolve(), d.entrypoint
+        assert getattr(objects, attr).name == d.flow_name

@@ -8,6 +8,7 @@ import itertools
 import re
 from pathlib import Path
 
+import pytest
 from sqlmodel import col, select
 
 from catalog.db import session_scope
@@ -25,6 +26,8 @@ from tests.web.conftest import PASSWORD, Browser
 from web.app import create_app
 from web.routes.search import deep_link
 from web.security import add_user
+
+pytestmark = pytest.mark.slow  # the fast tier: bash scripts/test -m "not slow"
 
 
 def _ingest(folder: Path) -> tuple[int, int]:

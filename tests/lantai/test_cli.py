@@ -15,6 +15,8 @@ import pytest
 
 from tests.conftest import MODELS, SAMPLES
 
+pytestmark = pytest.mark.slow  # the fast tier: bash scripts/test -m "not slow"
+
 
 def lantai(
     *args: str, home: Path, env: dict[str, str] | None = None, check: bool = True

@@ -16,6 +16,8 @@ from PIL import Image, ImageDraw
 from tests.conftest import MODELS
 from tests.lantai.test_cli import lantai
 
+pytestmark = pytest.mark.slow  # the fast tier: bash scripts/test -m "not slow"
+
 
 def _count_items(db: Path) -> int:
     if not db.exists():

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from minio import Minio
 from PIL import Image, ImageDraw
@@ -24,6 +25,8 @@ from PIL import Image, ImageDraw
 from lantai.prefect_server import start_local_server
 from tests.conftest import REPO, S3Server, free_port
 from tests.lantai.conftest import worker_env
+
+pytestmark = pytest.mark.slow  # the fast tier: bash scripts/test -m "not slow"
 
 EVERY_MINUTE = "* * * * *"
 

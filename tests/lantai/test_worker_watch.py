@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from lantai.worker_watch import LogFollower, server_log_errors
 from tests.conftest import RESOURCES
+
+pytestmark = pytest.mark.slow  # the fast tier: bash scripts/test -m "not slow"
 
 LOG = (RESOURCES / "prefect_server_errors.log").read_text()
 BULK_DML = "sqlalchemy.exc.InvalidRequestError: Can't evaluate bulk DML statement"

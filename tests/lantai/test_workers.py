@@ -10,12 +10,15 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from PIL import Image, ImageDraw
 
 from lantai.prefect_server import start_local_server
 from tests.conftest import REPO, S3Server, free_port
 from tests.lantai.conftest import worker_env
+
+pytestmark = pytest.mark.slow  # the fast tier: bash scripts/test -m "not slow"
 
 ITEMS = 10
 

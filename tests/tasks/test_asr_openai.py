@@ -18,6 +18,8 @@ from tasks.asr import AsrOptions
 from tasks.asr.convert import ConversionError, convert, read_ct2
 from tests.conftest import MODELS, SAMPLES
 
+pytestmark = pytest.mark.slow  # the fast tier: bash scripts/test -m "not slow"
+
 JFK = (
     "And so my fellow Americans, ask not what your country can do for you, "
     "ask what you can do for your country."

@@ -16,6 +16,8 @@ from tasks import asr, models
 from tasks.asr import AsrOptions, AsrSegment, AsrWord, speakers
 from tests.conftest import MODELS, SAMPLES
 
+pytestmark = pytest.mark.slow  # the fast tier: bash scripts/test -m "not slow"
+
 
 @pytest.fixture(scope="module")
 def interview(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[float, float, str]]]:

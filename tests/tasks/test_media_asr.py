@@ -13,6 +13,8 @@ from tasks import asr, media, models
 from tasks.asr import AsrOptions
 from tests.conftest import MODELS, SAMPLES
 
+pytestmark = pytest.mark.slow  # the fast tier: bash scripts/test -m "not slow"
+
 
 @pytest.fixture(scope="module")
 def engine() -> asr.AsrEngine:

@@ -13,6 +13,8 @@ import pytest
 
 from tests.web.conftest import PASSWORD, Seeded
 
+pytestmark = pytest.mark.slow  # the fast tier: bash scripts/test -m "not slow"
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = os.environ.get("LANTAI_SCREENSHOTS")
 

@@ -13,6 +13,8 @@ import pytest
 
 from tests.web.conftest import PASSWORD, Seeded
 
+pytestmark = pytest.mark.slow  # the fast tier: bash scripts/test -m "not slow"
+
 HERE = Path(__file__).with_name("firefox")
 
 

@@ -19,6 +19,8 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from tests.web.conftest import Browser, Seeded
 from web.app import create_app
 
+pytestmark = pytest.mark.slow  # the fast tier: bash scripts/test -m "not slow"
+
 ROLES = ("anonymous", "ed", "boss", "col", "op")  # editor, admin, collector, operator
 EXAMPLES = 22  # per operation and role: 58 operations × 5 roles × 22 > 5,000 requests
 SIGNED_OUT = {("POST", "/logout"), ("POST", "/login")}  # would end or replace the role's session

@@ -19,6 +19,8 @@ import pytest
 
 from tests.web.conftest import Seeded, screen_and_redact
 
+pytestmark = pytest.mark.slow  # the fast tier: bash scripts/test -m "not slow"
+
 HERE = Path(__file__).parent / "mirador"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Mirador</title></head>

@@ -23,9 +23,9 @@ from catalog.review.access import PUBLIC, masks_text, may_see
 from catalog.review.editing import NotFound
 from catalog.review.redaction import masks_for, public_page_asset
 from configs.errors import BadInputError
-from storage import ObjectNotFound, download, open_store
+from storage import ObjectNotFound, download
 from tasks import iiif_image
-from web.deps import AnyViewer, DbSession, Int, settings_of
+from web.deps import AnyViewer, DbSession, Int, settings_of, store_of
 
 router = APIRouter(prefix="/iiif")
 IMAGE_CONTEXT = "http://iiif.io/api/image/3/context.json"
@@ -85,7 +85,7 @@ def _page_source(request: Request, db: DbSession, page_id: Int, role: str) -> tu
         key, ready = public_page_asset(db, page, masks_for(db, item.id or 0))
         if not ready or not key:
             raise NotFound("the redacted image is being prepared")
-    store = open_store(settings_of(request))
+    store = store_of(request)
     try:
         info = store.stat(key)
     except ObjectNotFound:
@@ -225,7 +225,7 @@ def item_manifest(request: Request, db: DbSession, viewer: AnyViewer, item_id: I
     item = db.get(Item, item_id)
     if item is None or not may_see(role, item):
         raise NotFound("no such record")
-    store = open_store(settings_of(request))
+    store = store_of(request)
     public = role == PUBLIC
     links = Links(
         manifest=str(request.url_for("iiif_manifest", item_id=item_id)),

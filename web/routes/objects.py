@@ -11,9 +11,9 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
-from storage import InvalidKeyError, ObjectNotFound, open_store
+from storage import InvalidKeyError, ObjectNotFound
 from storage.local import LocalStore
-from web.deps import Int
+from web.deps import Int, store_of
 
 router = APIRouter()
 CHUNK = 256 * 1024
@@ -33,7 +33,7 @@ def get_object(
     expires: Int,
     signature: Annotated[str, Query(max_length=128)],
 ) -> StreamingResponse:
-    store = open_store(request.app.state.settings)
+    store = store_of(request)
     if not isinstance(store, LocalStore):
         raise HTTPException(404, "objects are served by the object store itself (presigned S3 URLs)")
     try:

@@ -21,7 +21,17 @@ from catalog.ops import schedules as catalog_schedules
 from catalog.ops.operations import BUCKETS
 from catalog.publish import union
 from configs import Settings
-from web.deps import AnyViewer, DbSession, Forbidden, Int, LoginRequired, Operator, render, settings_of
+from web.deps import (
+    AnyViewer,
+    DbSession,
+    Forbidden,
+    Int,
+    LoginRequired,
+    Operator,
+    render,
+    settings_of,
+    store_of,
+)
 from web.security import tokens_match
 
 router = APIRouter()
@@ -29,9 +39,9 @@ router = APIRouter()
 
 def _progress(request: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per-item progress objects the workers publish (see flows.enrich.publish_progress)."""
-    from storage import ObjectNotFound, open_store
+    from storage import ObjectNotFound
 
-    store = open_store(settings_of(request))
+    store = store_of(request)
     for item in items:
         try:
             with store.open(f"progress/{item['item_id']}.json") as fh:

@@ -12,8 +12,7 @@ from sqlmodel import col, func, select
 from catalog.models import Asset, Page
 from catalog.projects import projects
 from catalog.review.editing import NotFound, edit_page_line
-from storage import open_store
-from web.deps import MAX_INT, DbSession, EditorUser, Int, Staff, render, settings_of
+from web.deps import MAX_INT, DbSession, EditorUser, Int, Staff, render, store_of
 from web.routes.review import visible_item
 
 router = APIRouter()
@@ -64,7 +63,7 @@ def page_view(
     if page is None:
         raise NotFound(f"item {item.reference_code} has no page {page_no}")
     count = len(db.exec(select(Page.id).where(Page.item_id == item_id)).all())
-    image_url = open_store(settings_of(request)).presigned_get(page.image_key) if page.image_key else ""
+    image_url = store_of(request).presigned_get(page.image_key) if page.image_key else ""
     # the files of a multi-file item, each with its first page: the page view names them
     firsts = db.exec(
         select(Asset.id, Asset.original_name, func.min(Page.page_no))

@@ -23,8 +23,7 @@ from catalog.review.redaction import mask_lines, mask_text, masks_for, public_me
 from catalog.search import MAX_QUERY, Filters, search_with_facets
 from configs.digest import equal_secrets
 from configs.errors import BadInputError
-from storage import open_store
-from web.deps import AnyViewer, DbSession, Int, render, secure_cookies, settings_of
+from web.deps import AnyViewer, DbSession, Int, render, secure_cookies, settings_of, store_of
 from web.security import CSRF_COOKIE, new_csrf_token
 
 router = APIRouter(prefix="/public")
@@ -116,7 +115,7 @@ def public_search(
 @router.get("/items/{item_id}", response_class=HTMLResponse)
 def public_item(request: Request, db: DbSession, viewer: AnyViewer, item_id: Int, sent: Int = 0) -> Response:
     item = open_item(db, item_id)
-    store = open_store(settings_of(request))
+    store = store_of(request)
     masks = masks_for(db, item_id)
     pages = []
     for page in db.exec(select(Page).where(Page.item_id == item_id).order_by(col(Page.page_no))).all():

@@ -10,12 +10,11 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
-from catalog.models import Asset, Flag, Segment, Transcript
+from catalog.models import Asset, AssetRole, Flag, Segment, Transcript
 from catalog.parts import part_of, recording_parts, segments_of
 from catalog.projects import projects
 from catalog.review.editing import NotFound, edit_segment, merge_with_next, rename_speaker, split_segment
-from storage import open_store
-from web.deps import DbSession, EditorUser, Int, Staff, render, settings_of
+from web.deps import DbSession, EditorUser, Int, Staff, render, settings_of, store_of
 from web.routes.review import visible_item
 
 router = APIRouter()
@@ -78,11 +77,13 @@ def recording(
     tr = current.transcript
     settings = settings_of(request)
     access = db.exec(
-        select(Asset).where(Asset.source_asset_id == tr.asset_id, Asset.role == "access")
+        select(Asset).where(Asset.source_asset_id == tr.asset_id, Asset.role == AssetRole.access)
     ).first()
-    store = open_store(settings)
+    store = store_of(request)
     media_url = store.presigned_get(access.key, expires_seconds=6 * 3600) if access else ""
-    peaks = db.exec(select(Asset).where(Asset.source_asset_id == tr.asset_id, Asset.role == "peaks")).first()
+    peaks = db.exec(
+        select(Asset).where(Asset.source_asset_id == tr.asset_id, Asset.role == AssetRole.peaks)
+    ).first()
     segments = segments_of(db, current)
     ids = [s.id for s in segments]
     flags = db.exec(select(Flag).where(Flag.item_id == item_id, col(Flag.segment_id).in_(ids))).all()
