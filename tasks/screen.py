@@ -74,8 +74,9 @@ _PERSONAL_PHONES = frozenset(
 _CARD_PREFIXES = ("3", "4", "5", "6", "81", "9")
 # what stands before a telephone number written without its area code
 _PHONE_LABEL = re.compile(r"(电话|手机|座机|传真|宅电|办公室|tel|phone|fax|联系方式|联系人)[^0-9\n]{0,6}$")
-# what people and OCR put inside a number (folded text: full-width forms are already ASCII)
-_JOINER = re.compile(r"[ \t\-‐‑‒–—―.·()\[\]]{1,3}|[ \t]*\r?\n[ \t]*|[ \t\-]*[)\]][ \t\-]*")
+# what people and OCR put inside a number (folded text: full-width forms are already ASCII);
+# not a tab: a tab separates the cells of an exported table, never the groups of a number
+_JOINER = re.compile(r"[ \-‐‑‒–—―.·()\[\]]{1,3}|[ \t]*\r?\n[ \t]*|[ \-]*[)\]][ \-]*")
 _EXTENSION = re.compile(r"[ \t]*(?:-|转|分机|ext\.?|x|#)[ \t]*[0-9]{1,6}(?![0-9])")
 _DIGIT_RUN = re.compile(r"[0-9]+")
 # the check character X of an ID number (folded to x), right after its 17 digits or across a
@@ -224,6 +225,8 @@ def _candidates(
                 break
             if sum(newline[i:j]) > breaks:  # a page line breaks a number once at most
                 break
+            if breaks == 1 and j > i and newline[j - 1] and _cell_above(flat, runs, i, j - 1):
+                break
             digits += runs[j].digits
             if len(digits) > _MAX_DIGITS:
                 break
@@ -256,6 +259,18 @@ def _candidates(
                 x.end() if x else run.end,
                 {"reason": "check digit does not match"},
             )
+
+
+def _cell_above(flat: str, runs: list[_Run], i: int, k: int) -> bool:
+    """Whether runs ``i..k``, before a page's line end, end a line of figures with four
+    digits or fewer: a table cell (a count, a year, a code), not the start of a number the
+    line wrapped — a line wraps at the margin, and a margin four digits wide would wrap
+    the rest of the number again. (Segment ends in a transcript are cuts in time, not in
+    width: this does not apply to them.)"""
+    start = flat.rfind("\n", 0, runs[i].start) + 1
+    # no words before it on its line (other figures may stand there: cells of the same row)
+    alone = not any(ch.isalnum() and not ch.isdigit() for ch in flat[start : runs[i].start])
+    return alone and sum(len(r.digits) for r in runs[i : k + 1]) <= 4
 
 
 def _grouped(runs: list[_Run], newline: list[bool], i: int, j: int, category: str, digits: str) -> bool:

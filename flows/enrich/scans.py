@@ -133,7 +133,7 @@ def ocr_asset(
     parts: list[Path] = []
     failed: list[dict[str, Any]] = []
     count = 0
-    engine_label = version if engine_name == "ppocr" else f"tesseract {version}"
+    engine_label = ocr.REGISTRY[engine_name].label(version)
     with ocr.HocrWriter(workdir / "item.hocr") as hocr:
         for page in ocr.ocr_pages(
             work,

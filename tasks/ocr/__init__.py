@@ -15,7 +15,17 @@ Everything large lives in files under the work folder, so a 2,000-page PDF strea
 in bounded memory.
 """
 
-from tasks.ocr.model import Line, OcrEngine, OcrInputError, OcrResult, PageResult, PreparedPage, Word
+from tasks.ocr.engines import REGISTRY
+from tasks.ocr.model import (
+    EngineSpec,
+    Line,
+    OcrEngine,
+    OcrInputError,
+    OcrResult,
+    PageResult,
+    PreparedPage,
+    Word,
+)
 from tasks.ocr.outputs import HocrWriter, merge_pdfs
 from tasks.ocr.pipeline import (
     ENGINES,
@@ -30,6 +40,8 @@ from tasks.ocr.tesseract import TesseractEngine, check_languages, tesseract_vers
 
 __all__ = [
     "ENGINES",
+    "REGISTRY",
+    "EngineSpec",
     "HocrWriter",
     "Line",
     "OcrEngine",

@@ -3,6 +3,7 @@ and the interface an engine implements."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -97,9 +98,23 @@ class PreparedPage:
 
 class OcrEngine(Protocol):
     name: str
+    ahead: int  # pages in the works at once; 0: two per worker
 
     def version(self) -> str: ...
 
     def recognize(
         self, page: PreparedPage, *, languages: str, timeout: float, out_base: Path
     ) -> PageResult: ...
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """What an OCR engine module declares about its engine (``tasks.ocr.engines``)."""
+
+    name: str
+    reads: Callable[[frozenset[str]], bool]  # whether it reads every one of these languages
+    preferred: Callable[[frozenset[str]], bool]  # whether ``auto`` gives it these languages
+    make: Callable[[int], OcrEngine]  # the engine for this many page workers
+    require: Callable[[str], None]  # raises MissingDependencyError when it cannot read these
+    options: Callable[[str, int, bool, bool], dict[str, object]]  # languages, dpi, osd, deskew
+    label: Callable[[str], str]  # its version → how a page's provenance names the engine

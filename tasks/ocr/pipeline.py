@@ -17,7 +17,7 @@ from pathlib import Path
 
 from configs.errors import BadInputError
 from tasks import tools
-from tasks.ocr import ppocr
+from tasks.ocr.engines import ENGINES, REGISTRY
 from tasks.ocr.model import OcrEngine, OcrResult, PageResult
 from tasks.ocr.outputs import HocrWriter, merge_pdfs
 from tasks.ocr.prepare import prepare_image
@@ -27,44 +27,34 @@ from tasks.ocr.tesseract import TesseractEngine, check_languages, osd_rotation
 OSD_BELOW_CONF = 60.0  # pages read with a lower mean word confidence get orientation detection
 TURN_MARGIN = 5.0  # mean confidence (0-100) a turned reading may lose when it fixes the orientation
 MAX_AHEAD = 64  # finished pages held back behind a slow one, at most
-ENGINES = ("auto", "ppocr", "tesseract")
-CHINESE = {"chi_sim", "chi_tra", "chi_sim_vert", "chi_tra_vert"}
 
 
 def choose_engine(choice: str, languages: str) -> str:
-    """The engine (``ppocr`` or ``tesseract``) that reads these languages for a setting of
-    ``auto``, ``ppocr`` or ``tesseract``."""
-    langs = {lang for lang in languages.split("+") if lang}
+    """The engine that reads these languages for a setting of ``auto`` (the first engine of
+    ``REGISTRY`` that prefers them) or of an engine's name (which must read them all)."""
+    langs = frozenset(lang for lang in languages.split("+") if lang)
     if choice not in ENGINES:
         raise BadInputError(f"OCR engine {choice!r} is not one of {', '.join(ENGINES)}")
-    if choice == "tesseract":
-        return "tesseract"
-    if choice == "ppocr":
-        unread = sorted(langs - ppocr.READS)
-        if unread:
-            raise BadInputError(
-                f"PP-OCR does not read {', '.join(unread)}: set the OCR engine to tesseract "
-                "(or auto) for these languages"
-            )
-        return "ppocr"
-    return "ppocr" if langs & CHINESE and langs <= ppocr.READS else "tesseract"
+    if choice == "auto":
+        return next(spec.name for spec in REGISTRY.values() if spec.preferred(langs))
+    if not REGISTRY[choice].reads(langs):
+        raise BadInputError(
+            f"{choice} does not read {languages}: set the OCR engine to auto (or another engine) "
+            "for these languages"
+        )
+    return choice
 
 
 def make_engine(name: str, *, workers: int = 1) -> OcrEngine:
-    if name == "ppocr":
-        return ppocr.PpOcrEngine(workers)
-    if name == "tesseract":
-        return TesseractEngine()
-    raise BadInputError(f"OCR engine {name!r} is not ppocr or tesseract")
+    if name not in REGISTRY:
+        raise BadInputError(f"OCR engine {name!r} is not one of {', '.join(REGISTRY)}")
+    return REGISTRY[name].make(workers)
 
 
 def require(name: str, languages: str) -> None:
     """Check that the engine (and Tesseract, which also detects orientation) is installed."""
     tools.require("tesseract")
-    if name == "ppocr":
-        ppocr.require()
-    else:
-        check_languages(languages)
+    REGISTRY[name].require(languages)
 
 
 def ocr_pages(
@@ -89,7 +79,7 @@ def ocr_pages(
     """
     if isinstance(engine, str):
         engine = make_engine(choose_engine(engine, languages), workers=workers)
-    if engine.name == "tesseract":
+    if isinstance(engine, TesseractEngine):  # a language without its model fails here, not per page
         check_languages(languages)
     workdir.mkdir(parents=True, exist_ok=True)
     vertical = any(lang.endswith("_vert") for lang in languages.split("+"))
@@ -173,7 +163,7 @@ def ocr_pages(
     pending: deque[Future[PageResult]] = deque()
     # pages rendered ahead (their images in memory): twice the workers keeps every core busy
     # behind a slow page; an engine that runs one page at a time asks for fewer
-    ahead = getattr(engine, "ahead", None) or 2 * max(1, workers)
+    ahead = engine.ahead or 2 * max(1, workers)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for source in sources:
             if isinstance(source, PageResult):
@@ -206,12 +196,7 @@ def options(
     languages: str, dpi: int, *, osd: bool = True, deskew: bool = True, engine: str = "tesseract"
 ) -> dict[str, object]:
     """The options that decide the result: part of the work key and of the provenance event."""
-    if engine == "ppocr":
-        return {
-            "languages": languages, "dpi": dpi, "osd": osd, "deskew": deskew,
-            "text_score": ppocr.TEXT_SCORE, "reading_order": "xy-cut 1, body first",
-        }  # fmt: skip
-    return {"languages": languages, "dpi": dpi, "osd": osd, "deskew": deskew, "psm": 3}
+    return REGISTRY[engine].options(languages, dpi, osd, deskew)
 
 
 def ocr_file(

@@ -25,7 +25,7 @@ from PIL import Image
 from tasks import tools
 from tasks.hosted import EngineCrashed, EngineTimeout, Hosted
 from tasks.ocr import layout
-from tasks.ocr.model import Line, PageResult, PreparedPage, Region, Word
+from tasks.ocr.model import EngineSpec, Line, PageResult, PreparedPage, Region, Word
 from tasks.ocr.render import write_hocr, write_text_pdf
 
 RAPIDOCR_VERSION = "3.10.0"
@@ -369,3 +369,26 @@ class PpOcrEngine:
         result_page.hocr = write_hocr(result_page, out_base.with_suffix(".hocr"), system=self.version())
         result_page.pdf = write_text_pdf(result_page, out_base.with_suffix(".pdf"), dpi=dpi)
         return result_page
+
+
+def _options(languages: str, dpi: int, osd: bool, deskew: bool) -> dict[str, object]:
+    return {
+        "languages": languages, "dpi": dpi, "osd": osd, "deskew": deskew,
+        "text_score": TEXT_SCORE, "reading_order": "xy-cut 1, body first",
+    }  # fmt: skip
+
+
+CHINESE = frozenset({"chi_sim", "chi_tra", "chi_sim_vert", "chi_tra_vert"})
+
+
+SPEC = EngineSpec(
+    name="ppocr",
+    reads=lambda langs: langs <= READS,
+    # Chinese in any script or direction, with English beside it: read far better than
+    # Tesseract reads it (docs/benchmarks.md)
+    preferred=lambda langs: bool(langs & CHINESE) and langs <= READS,
+    make=PpOcrEngine,
+    require=lambda languages: require(),
+    options=_options,
+    label=lambda version: version,
+)

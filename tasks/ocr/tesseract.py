@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from tasks import tools
-from tasks.ocr.model import Line, PageResult, PreparedPage, Word
+from tasks.ocr.model import EngineSpec, Line, PageResult, PreparedPage, Word
 from tasks.text import join_tokens
 
 
@@ -41,6 +41,7 @@ class TesseractEngine:
     one-page searchable PDF at once; OMP_THREAD_LIMIT=1 because pages run in parallel."""
 
     name = "tesseract"
+    ahead = 0  # one process per page: two pages per worker in the works
 
     def version(self) -> str:
         return tesseract_version()
@@ -146,3 +147,18 @@ def osd_rotation(image: Path, timeout: float, *, min_conf: float = 5.0) -> int:
     if rotate and conf and float(conf.group(1)) >= min_conf:
         return int(rotate.group(1))
     return 0
+
+
+def _options(languages: str, dpi: int, osd: bool, deskew: bool) -> dict[str, object]:
+    return {"languages": languages, "dpi": dpi, "osd": osd, "deskew": deskew, "psm": 3}
+
+
+SPEC = EngineSpec(
+    name="tesseract",
+    reads=lambda langs: True,  # every language with an installed model (checked by require)
+    preferred=lambda langs: True,  # every language PP-OCR's model does not know
+    make=lambda workers: TesseractEngine(),
+    require=check_languages,
+    options=_options,
+    label=lambda version: f"tesseract {version}",
+)

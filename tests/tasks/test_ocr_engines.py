@@ -139,7 +139,7 @@ def test_engine_choice() -> None:
     assert choose_engine("auto", "eng") == "tesseract"  # Latin script: Tesseract reads it as well
     for minority in ("bod", "uig", "mon", "chi_sim+bod"):  # scripts PP-OCR's model does not know
         assert choose_engine("auto", minority) == "tesseract"
-        with pytest.raises(BadInputError, match="PP-OCR does not read"):
+        with pytest.raises(BadInputError, match="ppocr does not read"):
             choose_engine("ppocr", minority)
     assert choose_engine("tesseract", "chi_sim") == "tesseract"
     with pytest.raises(BadInputError):
@@ -314,3 +314,36 @@ def test_a_long_thin_strip_is_read(tmp_path: Path, turn: int) -> None:
     blank = tmp_path / "blank.png"
     Image.new("L", (6000, 40), 255).save(blank)
     assert _ocr(blank, tmp_path / "blank", "ppocr").pages[0].status == "empty"
+
+
+def test_one_registry_names_the_engines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engines are declared once (``tasks.ocr.engines``): the settings, the manifest's
+    OCR引擎 column, ``auto``'s choice, the options and the provenance label all come from
+    it, and a third engine is one more ``EngineSpec``."""
+    from typing import get_args
+
+    from catalog.manifest import OCR_ENGINES
+    from configs.settings import OcrSettings
+    from tasks.ocr import engines, pipeline
+    from tasks.ocr.model import EngineSpec
+
+    assert engines.ENGINES == ("auto", *engines.REGISTRY) == OCR_ENGINES
+    assert get_args(OcrSettings.model_fields["engine"].annotation) == engines.ENGINES
+    assert pipeline.choose_engine("auto", "eng") == "tesseract"
+    for spec in engines.REGISTRY.values():
+        assert spec.options("eng", 300, True, False)["languages"] == "eng"
+        assert spec.label("5.3").endswith("5.3")
+    # a third engine: one spec, and every place that chooses, makes or describes engines knows it
+    made = []
+    third = EngineSpec(name="kraken", reads=lambda langs: langs <= {"eng"},
+                       preferred=lambda langs: langs == {"eng"},
+                       make=lambda workers: made.append(workers) or pipeline.make_engine("tesseract"),
+                       require=lambda languages: None, options=lambda *a: {"languages": a[0], "model": "x"},
+                       label=lambda v: f"kraken {v}")  # fmt: skip
+    monkeypatch.setattr(engines, "REGISTRY", {"kraken": third, **engines.REGISTRY})
+    monkeypatch.setattr(pipeline, "REGISTRY", engines.REGISTRY)
+    monkeypatch.setattr(pipeline, "ENGINES", ("auto", *engines.REGISTRY))
+    assert pipeline.choose_engine("auto", "eng") == "kraken"
+    assert pipeline.choose_engine("auto", "chi_sim") == "ppocr"
+    pipeline.make_engine("kraken", workers=3)
+    assert made == [3] and pipeline.options("eng", 300, engine="kraken") == {"languages": "eng", "model": "x"}
