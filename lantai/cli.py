@@ -277,11 +277,14 @@ def search(
 @app.command()
 def reindex() -> None:
     """Rebuild the search index from the catalog (recovery)."""
+    from catalog.db import get_engine
+    from catalog.ops.statistics import refresh
     from catalog.search import reindex_all
 
     with _session() as session:
         count = reindex_all(session)
-    out.print(f"search index rebuilt: {count} entries")
+    refresh(get_engine(get_settings().db_url), force=True)
+    out.print(f"search index rebuilt: {count} entries (planner statistics refreshed)")
 
 
 @app.command()

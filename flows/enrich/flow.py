@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from catalog import crud
-from catalog.db import session_scope
+from catalog.db import get_engine, session_scope
 from catalog.models import (
     Item,
     ItemStatus,
     Kind,
 )
+from catalog.ops.statistics import refresh as refresh_statistics
 from configs import Settings, get_settings
 from configs.errors import ConfigError
 from flows import runner
@@ -83,4 +84,5 @@ def enrich_flow(
                 failed=sum(1 for o in outcomes if o["status"] == ItemStatus.failed),
                 collection=collection or "",
             )
+    refresh_statistics(get_engine(settings.db_url))  # the index grew: the planner must know
     return outcomes

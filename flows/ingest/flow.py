@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from catalog import crud
-from catalog.db import session_scope
+from catalog.db import get_engine, session_scope
+from catalog.ops.statistics import refresh as refresh_statistics
 from configs import get_settings
 from configs.errors import BadInputError
 from flows import runner
@@ -73,6 +74,7 @@ def ingest_flow(
             local.extra_manifest = Path(manifest_path) if manifest_path else None
             guarded(settings, code, local.name, report_, local_work(local, report_), folder=local.folder)
         report("ingest", done=report_.total, total=report_.total, name="")
+        refresh_statistics(get_engine(settings.db_url))
         return report_.as_dict()
     if bucket != settings.storage.bucket:
         raise BadInputError(
@@ -89,4 +91,5 @@ def ingest_flow(
         # one batch's failure never stops the others
         guarded(settings, b.collection, b.name, report_, inbox_work(b, manifest_path, report_))
     report("ingest", done=report_.total, total=report_.total, name="")
+    refresh_statistics(get_engine(settings.db_url))
     return report_.as_dict()
