@@ -56,3 +56,49 @@ def test_a_transcription_that_never_ends_is_stopped_and_the_run_goes_on(
     for h in recordings._ASR_HOSTS.values():
         h.close()
     recordings._ASR_HOSTS.clear()
+
+
+@pytest.mark.slow
+def test_the_hanging_clip_enriches_with_openai_whisper_and_vad(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 33's hanging clip, through `enrich` as a user runs it: openai-whisper, VAD on,
+    speech to the last sample cut 117 samples into a mel frame. It completes (the regions
+    are clamped), well inside its deadline."""
+    import wave
+
+    from tasks import media, models
+    from tasks.asr.vad import HOP, read_all
+    from tests.conftest import MODELS
+
+    root = tmp_path / "models"
+    root.mkdir()
+    (root / "base").symlink_to(models.resolve(MODELS, "base"), target_is_directory=True)
+    models.install_openai(root, "base")
+    for key, value in {"LANTAI_MODELS_DIR": str(root), "LANTAI_ASR__ENGINE": "openai-whisper",
+                       "LANTAI_ASR__DEVICE": "cpu", "LANTAI_ASR__VAD": "true",
+                       "LANTAI_ASR__LANGUAGE": "zh"}.items():  # fmt: skip
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    src = SAMPLES / "寄语.wav"
+    audio = read_all(media.to_asr_wav(src, tmp_path / "a.wav", media.probe(src)))
+    cut = audio[: (len(audio) // 2 // HOP) * HOP + 117]
+    folder = tmp_path / "clip"
+    folder.mkdir()
+    with wave.open(str(folder / "cut.wav"), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes((cut * 32767).astype("<i2").tobytes())
+    ingest_flow(str(folder), "HANG", None, None)
+    began = time.monotonic()
+    [outcome] = enrich_flow("HANG")
+    assert outcome["status"] == ItemStatus.enriched, outcome["reason"]
+    assert time.monotonic() - began < 300
+    with Session(get_engine(get_settings().db_url)) as s:
+        text = "".join(s.exec(select(Segment.text)).all())
+        engine = s.exec(select(Transcript.engine)).one()
+    assert text and engine == "openai-whisper"
+    for h in recordings._ASR_HOSTS.values():
+        h.close()
+    recordings._ASR_HOSTS.clear()
