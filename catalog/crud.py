@@ -14,6 +14,7 @@ from catalog.models import (
     AssetRole,
     Collection,
     Event,
+    EventType,
     Flag,
     Item,
     ItemStatus,
@@ -55,7 +56,7 @@ def get_or_create_collection(
 def add_event(
     session: Session,
     *,
-    type: str,
+    type: EventType,
     item_id: int | None = None,
     asset_id: int | None = None,
     agent: str = AGENT,
@@ -65,7 +66,7 @@ def add_event(
     """Record a PREMIS-style event."""
     event = Event(type=type, item_id=item_id, asset_id=asset_id, agent=agent, outcome=outcome, detail=detail)
     session.add(event)
-    if type in ("optical character recognition", "transcription") and "seconds" in detail:
+    if type in (EventType.ocr, EventType.transcription) and "seconds" in detail:
         from catalog.ops.operations import count_processing
 
         count_processing(session, engine=str(detail.get("engine") or type), seconds=float(detail["seconds"]))
@@ -258,50 +259,49 @@ def review_queue(
     session: Session, *, collection: str | None = None, status: str | None = None, limit: int = 200
 ) -> list[dict[str, Any]]:
     """Items for editors, the neediest first: most open flags, then lowest machine
-    confidence (OCR mean confidence or transcript segment confidence, 0..1)."""
-    flags = dict(
-        session.exec(
-            select(Flag.item_id, func.count())
-            .where(col(Flag.status).in_(UNDECIDED))
-            .group_by(col(Flag.item_id))
-        ).all()
+    confidence (transcript segment confidence, else OCR mean confidence, 0..1). Counted,
+    sorted and cut in one SQL query: a catalog of any size returns ``limit`` rows."""
+    flags = (
+        select(col(Flag.item_id).label("item_id"), func.count().label("n"))
+        .where(col(Flag.status).in_(UNDECIDED))
+        .group_by(col(Flag.item_id))
+        .subquery()
     )
-    page_conf = dict(
-        session.exec(
-            select(Page.item_id, func.avg(Page.mean_conf))
-            .where(col(Page.mean_conf).is_not(None))
-            .group_by(col(Page.item_id))
-        ).all()
+    pages = (
+        select(col(Page.item_id).label("item_id"), (func.avg(Page.mean_conf) / 100.0).label("c"))
+        .where(col(Page.mean_conf).is_not(None))
+        .group_by(col(Page.item_id))
+        .subquery()
     )
-    seg_conf = dict(
-        session.exec(
-            select(Transcript.item_id, func.avg(Segment.confidence))
-            .join(Segment, col(Segment.transcript_id) == Transcript.id)
-            .group_by(col(Transcript.item_id))
-        ).all()
+    segments = (
+        select(col(Transcript.item_id).label("item_id"), func.avg(Segment.confidence).label("c"))
+        .join(Segment, col(Segment.transcript_id) == Transcript.id)
+        .group_by(col(Transcript.item_id))
+        .subquery()
     )
+    open_flags = func.coalesce(flags.c.n, 0)
+    confidence = func.coalesce(segments.c.c, pages.c.c)
     statuses = [status] if status else [ItemStatus.enriched, ItemStatus.in_review]
-    query = select(Item, Collection.code).join(Collection).where(col(Item.status).in_(statuses))
+    query = (
+        select(Item, Collection.code, open_flags, confidence)
+        .join(Collection)
+        .outerjoin(flags, flags.c.item_id == Item.id)
+        .outerjoin(pages, pages.c.item_id == Item.id)
+        .outerjoin(segments, segments.c.item_id == Item.id)
+        .where(col(Item.status).in_(statuses))
+    )
     if collection:
         query = query.where(Collection.code == collection)
-    rows: list[dict[str, Any]] = []
-    for item, code in session.exec(query).all():
-        key = item.id or 0
-        conf = seg_conf.get(key)
-        if conf is None and page_conf.get(key) is not None:
-            conf = float(page_conf[key]) / 100
-        rows.append(
-            {
-                "item": item,
-                "collection": code,
-                "flags": int(flags.get(key, 0)),
-                "confidence": None if conf is None else round(float(conf), 3),
-            }
-        )
-    rows.sort(
-        key=lambda r: (-r["flags"], r["confidence"] if r["confidence"] is not None else 2.0, r["item"].id)
-    )
-    return rows[:limit]
+    query = query.order_by(open_flags.desc(), func.coalesce(confidence, 2.0), col(Item.id)).limit(limit)
+    return [
+        {
+            "item": item,
+            "collection": code,
+            "flags": int(n or 0),
+            "confidence": None if conf is None else round(float(conf), 3),
+        }
+        for item, code, n, conf in session.exec(query).all()
+    ]
 
 
 def collection_codes(session: Session) -> list[str]:

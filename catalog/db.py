@@ -1,4 +1,12 @@
-"""Engine, sessions and schema upgrades (Alembic) for SQLite and PostgreSQL."""
+"""Engine, sessions and schema upgrades (Alembic) for SQLite and PostgreSQL.
+
+Start-up is explicit: a new, empty catalog is created on first use (nothing to convert),
+but an existing catalog is upgraded only by ``lantai migrate`` (which ``lantai serve``,
+``lantai worker``, the demo and setup run first). Any other process that finds the schema
+or the search index behind this version of Lantai stops with a ``ConfigError`` naming the
+command, instead of converting — or reindexing — a whole catalog as a side effect of its
+first query.
+"""
 
 from __future__ import annotations
 
@@ -65,7 +73,82 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: object) -> None:
 
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
-    """One engine per database URL per process; the schema is upgraded on first use."""
+    """One engine per database URL per process. A new database gets the schema; one whose
+    schema or index is behind raises ``ConfigError`` (run ``lantai migrate``)."""
+    engine = _engine(url)
+    try:
+        behind = pending(engine)
+        if behind == NEW:
+            upgrade(engine)
+        elif behind:
+            raise ConfigError(
+                f"the catalog database {engine.url.render_as_string(hide_password=True)} {behind}",
+                hint="run: lantai migrate (back the database up first; `lantai serve` and "
+                "`lantai worker` run it at start)",
+            )
+    except OperationalError as e:
+        raise ConfigError(
+            f"cannot open the catalog database: {e.orig}",
+            hint="check LANTAI_DATABASE_URL (or that LANTAI_HOME is writable)",
+        ) from e
+    return engine
+
+
+NEW = "is new"
+
+
+def pending(engine: Engine) -> str | None:
+    """What ``lantai migrate`` would do: ``NEW`` for an empty database, a sentence for a
+    schema or search index behind this version, None when current."""
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from catalog.search.terms import NORMALIZATION_VERSION
+
+    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+        if current is None:
+            return NEW
+        if current != head:
+            return f"has schema revision {current}; this version of Lantai needs {head}"
+        row = conn.execute(text("SELECT version FROM index_state WHERE name = 'normalization'")).first()
+    built = row[0] if row else 1
+    if built < NORMALIZATION_VERSION:
+        return f"has a search index of text normalization {built}; this version uses {NORMALIZATION_VERSION}"
+    return None
+
+
+def migrate(url: str) -> dict[str, Any]:
+    """``lantai migrate``: bring the schema to the newest revision and the search index
+    to the current normalization. Idempotent; returns what it found and did."""
+    from alembic.migration import MigrationContext
+
+    engine = _engine(url)
+    try:
+        with engine.connect() as conn:
+            before = MigrationContext.configure(conn).get_current_revision()
+        reason = pending(engine)
+        reindexed = upgrade(engine)
+        with engine.connect() as conn:
+            after = MigrationContext.configure(conn).get_current_revision()
+    except OperationalError as e:
+        raise ConfigError(
+            f"cannot open the catalog database: {e.orig}",
+            hint="check LANTAI_DATABASE_URL (or that LANTAI_HOME is writable)",
+        ) from e
+    get_engine.cache_clear()  # the next session checks again, and finds it current
+    return {
+        "database": engine.url.render_as_string(hide_password=True),
+        "from": before,
+        "to": after,
+        "was": reason or "current",
+        "items_reindexed": reindexed,
+    }
+
+
+@lru_cache(maxsize=8)
+def _engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -74,13 +157,6 @@ def get_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    try:
-        upgrade(engine)
-    except OperationalError as e:
-        raise ConfigError(
-            f"cannot open the catalog database: {e.orig}",
-            hint="check LANTAI_DATABASE_URL (or that LANTAI_HOME is writable)",
-        ) from e
     return engine
 
 
@@ -91,14 +167,14 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine) -> None:
+def upgrade(engine: Engine) -> int:
     """Bring the schema to the newest migration (a no-op when it is current), then the
-    search index to the current text normalization."""
+    search index to the current text normalization; returns the items reindexed."""
     with engine.begin() as conn:
         cfg = alembic_config(engine)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
-    refresh_index(engine)
+    return refresh_index(engine)
 
 
 def refresh_index(engine: Engine) -> int:

@@ -83,6 +83,52 @@ class JobState(StrEnum):
     failed = "failed"
 
 
+class EventType(StrEnum):
+    """The PREMIS-style event types Lantai records (``Event.type``). The values are what the
+    catalog stores; a new type is a new member here, and ``tests/catalog/test_fields.py``
+    checks that a catalog holds no other."""
+
+    # ingest
+    ingestion = "ingestion"
+    digest = "message digest calculation"
+    format_identification = "format identification"
+    duplicate = "duplicate detection"
+    quarantine = "quarantine"
+    ingestion_problem = "ingestion problem"
+    manifest_archived = "manifest archived"
+    ingestion_run = "ingestion run"
+    # enrich
+    ocr = "optical character recognition"
+    transcription = "transcription"
+    hallucination_removal = "hallucination removal"
+    enrichment = "enrichment"
+    enrichment_run = "enrichment run"
+    # review and opening
+    screening = "screening"
+    withheld = "withheld"
+    screening_review = "screening review"
+    access_decision = "access decision"
+    redaction = "redaction"
+    edit = "edit"
+    approval = "approval"
+    status_change = "status change"
+    compilation = "compilation"
+    export = "export"
+    # preservation and operations
+    fixity_check = "fixity check"
+    fixity_audit = "fixity audit"
+    replication = "replication"
+    scheduled_run = "scheduled run"
+    server_error = "prefect server error"
+    retry = "retry"
+    # people
+    copy_request = "copy request"
+    login = "login"
+    logout = "logout"
+    lockout = "sign-in lockout"
+    user_change = "user change"
+
+
 class Kind(StrEnum):
     scan = "scan"
     recording = "recording"
@@ -300,7 +346,7 @@ class Event(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     item_id: int | None = Field(default=None, foreign_key="item.id", index=True)
     asset_id: int | None = Field(default=None, foreign_key="asset.id")
-    type: str = Field(max_length=32, index=True)  # ingestion, fixity check, format identification, ...
+    type: str = Field(max_length=32, index=True)  # an EventType
     agent: str = ""
     outcome: str = "success"  # success | failure | warning
     detail: dict[str, Any] = _json({})

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from catalog import crud
 from catalog.db import session_scope
-from catalog.models import Asset, AssetRole, Collection, Item
+from catalog.models import Asset, AssetRole, Collection, EventType, Item
 from configs import get_settings
 from flows import run_records, runner
 from flows.progress import report
@@ -79,7 +79,7 @@ def audit_flow(collection: str | None = None) -> dict[str, Any]:
         with session_scope(settings) as session:
             crud.add_event(
                 session,
-                type="fixity check",
+                type=EventType.fixity_check,
                 item_id=asset.item_id,
                 asset_id=asset.id,
                 outcome=outcome,
@@ -92,7 +92,7 @@ def audit_flow(collection: str | None = None) -> dict[str, Any]:
     with session_scope(settings) as session:
         crud.add_event(
             session,
-            type="fixity audit",
+            type=EventType.fixity_audit,
             outcome="success" if result.passed else "failure",
             collection=collection or "",
             **{k: v for k, v in result.as_dict().items() if k != "passed"},

@@ -10,7 +10,8 @@ from typing import Any, BinaryIO
 
 from sqlmodel import Session, col, select
 
-from catalog.models import Asset, Item
+from catalog.crud import add_event
+from catalog.models import Asset, EventType, Item
 from catalog.publish import exports
 from configs import get_settings
 from configs.errors import BadInputError
@@ -51,15 +52,18 @@ def find_item(session: Session, ref: str) -> Item:
     return item
 
 
-def export_item(session: Session, ref: str, fmt: str, dest: BinaryIO) -> None:
+def export_item(session: Session, ref: str, fmt: str, dest: BinaryIO, *, agent: str = "lantai") -> None:
     """Write the item in ``fmt`` to ``dest``: txt, vtt, srt, json (from the catalog) or
-    hocr, pdf (stored derivatives, streamed)."""
+    hocr, pdf (stored derivatives, streamed); ``csv``, ``xlsx``, ``jsonl`` for a collection.
+    Each export is recorded as an event (who, what, which format) in the caller's session."""
     if fmt in COLLECTION_FORMATS:  # ``ref`` names a collection
         dest.write(COLLECTION_FORMATS[fmt](session, ref))
+        add_event(session, type=EventType.export, agent=agent, collection=ref, format=fmt)
         return
     item = find_item(session, ref)
     if fmt in TEXT_FORMATS:
         dest.write(TEXT_FORMATS[fmt](session, item).encode("utf-8"))
+        add_event(session, type=EventType.export, item_id=item.id, agent=agent, format=fmt)
         return
     if fmt not in STORED:
         raise BadInputError(
@@ -74,6 +78,7 @@ def export_item(session: Session, ref: str, fmt: str, dest: BinaryIO) -> None:
     masters = {a.id: a.sequence for a in session.exec(select(Asset).where(Asset.item_id == item.id)).all()}
     assets = sorted(derived, key=lambda a: (masters.get(a.source_asset_id, 0), a.id or 0))  # file order
     store = open_store(get_settings())
+    add_event(session, type=EventType.export, item_id=item.id, agent=agent, format=fmt)
     if len(assets) == 1:
         with store.open(assets[0].key) as fh:
             shutil.copyfileobj(fh, dest, 1 << 20)
@@ -182,7 +187,7 @@ def _safe(name: str) -> str:
     return re.sub(r"[\\/:*?\"<>|\s·]+", "_", name).strip("_") or "item"
 
 
-def export_bag(session: Session, ref: str, dest: Path) -> Path:
+def export_bag(session: Session, ref: str, dest: Path, *, agent: str = "lantai") -> Path:
     """Write a validated BagIt bag to the folder ``dest`` (which must not exist or be empty):
     for one item (id or 档号) or a whole collection (its code), with the masters, the
     derivatives, each record as JSON and Dublin Core, PREMIS events and a METS manifest."""
@@ -240,10 +245,12 @@ def export_bag(session: Session, ref: str, dest: Path) -> Path:
         checksums=["sha256"],
     )
     bag.validate()
+    for item in items:
+        add_event(session, type=EventType.export, item_id=item.id, agent=agent, format="bag", bag=ref)
     return dest
 
 
-def export_bag_to_store(session: Session, ref: str) -> str:
+def export_bag_to_store(session: Session, ref: str, *, agent: str = "lantai") -> str:
     """Build the bag in a temporary folder and upload it under ``exports/bags/…`` in object
     storage; returns the prefix."""
     import tempfile
@@ -252,7 +259,7 @@ def export_bag_to_store(session: Session, ref: str) -> str:
     store = open_store(get_settings())
     prefix = f"exports/bags/{_safe(ref)}-{time.strftime('%Y%m%dT%H%M%S')}/"
     with tempfile.TemporaryDirectory(prefix="lantai-bag-") as tmp:
-        bag = export_bag(session, ref, Path(tmp) / "bag")
+        bag = export_bag(session, ref, Path(tmp) / "bag", agent=agent)
         for path in sorted(p for p in bag.rglob("*") if p.is_file()):
             store.put_file(prefix + path.relative_to(bag).as_posix(), path)
     return prefix

@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from catalog import crud
 from catalog.db import session_scope
-from catalog.models import Asset, AssetRole, Item, Page
+from catalog.models import Asset, AssetRole, EventType, Item, Page
 from catalog.parts import recording_parts
 from catalog.review.redaction import (
     PUBLIC_ACCESS,
@@ -145,7 +145,7 @@ def redact_item(item_id: int) -> dict[str, int]:
         with session_scope(settings) as session:
             crud.add_event(
                 session,
-                type="redaction",
+                type=EventType.redaction,
                 item_id=item_id,
                 masks=plan.masks,
                 pages=made["pages"],

@@ -13,7 +13,7 @@ from sqlmodel import col, select
 
 from catalog import crud
 from catalog.db import session_scope
-from catalog.models import Asset, AssetRole, Collection
+from catalog.models import Asset, AssetRole, Collection, EventType
 from catalog.publish import exports
 from configs import get_settings
 from flows import run_records, runner
@@ -98,7 +98,7 @@ def replicate_flow() -> dict[str, Any]:
     with session_scope(settings) as session:
         crud.add_event(
             session,
-            type="replication",
+            type=EventType.replication,
             outcome="success" if not result.failed else "failure",
             **result.as_dict(),
         )

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlmodel import Session
 
+from catalog.models import EventType
 from configs import LantaiError, get_settings
 from configs.errors import BadInputError
 from lantai.config_cmd import config_app
@@ -117,7 +118,33 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
+def _migrate(echo: bool = True) -> dict[str, Any]:
+    """Bring the catalog's schema and search index to this version (``lantai migrate``)."""
+    from catalog.db import migrate as migrate_catalog
+
+    report = migrate_catalog(get_settings().db_url)
+    if echo and report["was"] != "current":
+        err.print(
+            f"catalog {_escape(report['database'])}: schema {report['from'] or 'new'} → {report['to']}"
+            + (f", {report['items_reindexed']} items reindexed" if report["items_reindexed"] else "")
+        )
+    return report
+
+
 # ---------------------------------------------------------------- commands
+
+
+@app.command()
+def migrate(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Create or upgrade the catalog database (schema and search index) for this version of
+    Lantai; idempotent. `serve`, `worker`, the demo and setup run it first; other commands
+    refuse a catalog that is behind (exit 3) rather than convert it on their first query."""
+    _runtime()
+    report = _migrate(echo=not as_json)
+    if as_json:
+        _print_json(report)
+    elif report["was"] == "current":
+        out.print(f"catalog {_escape(report['database'])} is current (schema {report['to']})")
 
 
 @app.command()
@@ -351,7 +378,9 @@ def open_cmd(
             f"{len(result['opened'])} opened, {len(result['refused'])} refused (decided by {_escape(who)})"
         )
     if result["refused"]:
-        raise typer.Exit(2)
+        from catalog.review.openreview import ReviewRefused
+
+        raise typer.Exit(ReviewRefused.exit_code)
 
 
 def _escape(text: str) -> str:
@@ -566,23 +595,29 @@ def export(
     ] = None,
 ) -> None:
     """Export one item's record or text, a collection's catalogue, or a BagIt package."""
+    import getpass
+
     from flows.export import export_bag, export_bag_to_store, export_item
+
+    who = f"cli:{getpass.getuser()}"
 
     if format == "bag":
         with _session() as session:
             if output is None:
-                err.print(f"bag written to object storage under {export_bag_to_store(session, item)}")
+                err.print(
+                    f"bag written to object storage under {export_bag_to_store(session, item, agent=who)}"
+                )
             else:
-                err.print(f"bag written and validated: {export_bag(session, item, output)}")
+                err.print(f"bag written and validated: {export_bag(session, item, output, agent=who)}")
         return
     if format in ("pdf", "xlsx") and output is None and sys.stdout.isatty():
         raise LantaiError(f"the {format} export is binary: give -o FILE")
     with _session() as session:
         if output is None:
-            export_item(session, item, format, sys.stdout.buffer)
+            export_item(session, item, format, sys.stdout.buffer, agent=who)
             sys.stdout.flush()
         else:
-            _write_atomically(output, lambda fh: export_item(session, item, format, fh))
+            _write_atomically(output, lambda fh: export_item(session, item, format, fh, agent=who))
             err.print(f"wrote {_escape(str(output))}")
 
 
@@ -639,6 +674,7 @@ def worker(
     import os
 
     _runtime()
+    _migrate()
     settings = get_settings()
     server = None
     if not os.environ.get("PREFECT_API_URL"):
@@ -700,6 +736,7 @@ def serve(
     from web.app import create_app
 
     _runtime()
+    _migrate()
     settings = get_settings()
     trusted = settings.web.forwarded_allow_ips if forwarded_allow_ips is None else forwarded_allow_ips
     uvicorn.run(
@@ -911,7 +948,9 @@ def users_add(
         user = add_user(session, name=name, role=role, password=password)
         from catalog.crud import add_event
 
-        add_event(session, type="user change", agent="lantai users add", user=user.name, role=user.role)
+        add_event(
+            session, type=EventType.user_change, agent="lantai users add", user=user.name, role=user.role
+        )
     out.print(f"user {name} ({role}) ready")
 
 
@@ -940,6 +979,7 @@ def users_list(
 def demo() -> None:
     """The main job on embedded defaults: ingest the shipped samples, enrich, summarise."""
     _runtime()
+    _migrate()
     from catalog import crud
     from catalog.search import search as run_search
     from flows.enrich import enrich_flow, pending_kinds, preflight

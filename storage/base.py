@@ -16,12 +16,18 @@ SHA256_META = "sha256"
 
 
 class StorageError(LantaiError):
-    """The object store failed or refused an operation."""
+    """The object store failed or refused an operation (unreachable, credentials, permission)."""
 
     exit_code = 4
+    http_status = 503
 
 
 class ObjectNotFound(StorageError):
+    """An object the catalog names is not in storage."""
+
+    http_status = 404
+    title_key = "not_found"
+
     def __init__(self, key: str) -> None:
         super().__init__(f"object not found: {key}")
         self.key = key
@@ -30,8 +36,12 @@ class ObjectNotFound(StorageError):
 class WriteOnceError(StorageError):
     """An attempt to replace an immutable object (a master) with other content."""
 
+    http_status = 409
+
 
 class ChecksumMismatch(StorageError):
+    """A master whose content no longer matches its recorded SHA-256: it was altered."""
+
     def __init__(self, key: str, expected: str, actual: str) -> None:
         super().__init__(
             f"checksum mismatch for {key}: catalog has {expected[:12]}…, object has {actual[:12]}…",

@@ -32,11 +32,13 @@ START_DEADLINE = 600.0  # seconds to start the child and load a model (a large o
 
 
 class EngineTimeout(LantaiError):
-    """An engine call ran past its deadline and was stopped."""
+    """An engine call (OCR of a page, ASR of a recording) ran past its deadline and was stopped."""
+
+    http_status = 504
 
 
 class EngineCrashed(LantaiError):
-    """The engine raised, or its process died."""
+    """The engine raised, or its process died (out of memory, a crash in native code)."""
 
 
 def _resolve(path: str) -> Any:

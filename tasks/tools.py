@@ -23,7 +23,9 @@ class ToolError(LantaiError):
 
 
 class ToolTimeout(ToolError):
-    pass
+    """An external program ran past its deadline and was stopped."""
+
+    http_status = 504
 
 
 def require(program: str) -> str:

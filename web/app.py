@@ -15,11 +15,9 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from catalog.publish.partners import Relay
-from catalog.review.editing import EditConflict, EditLocked, NotFound
-from catalog.review.openreview import ReviewRefused
 from configs import Settings, get_settings
-from configs.errors import BadInputError, LantaiError
-from web.deps import CsrfFailed, Forbidden, LoginRequired, csrf_guard, render
+from configs.errors import LantaiError
+from web.deps import LoginRequired, csrf_guard, render
 from web.routes import (
     auth,
     iiif,
@@ -140,36 +138,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
 
-    @app.exception_handler(Forbidden)
-    async def forbidden(request: Request, exc: Forbidden) -> Response:
-        return _error(request, 403, exc.message, "forbidden")
-
-    @app.exception_handler(CsrfFailed)
-    async def csrf_failed(request: Request, exc: CsrfFailed) -> Response:
-        return _error(
-            request, 403, "the form is stale or came from another site (CSRF check): reload and retry"
-        )
-
-    @app.exception_handler(NotFound)
-    async def not_found(request: Request, exc: NotFound) -> Response:
-        return _error(request, 404, str(exc), "not_found")
-
-    @app.exception_handler(EditConflict)
-    async def conflict(request: Request, exc: EditConflict) -> Response:
-        return _error(request, 409, str(exc), "conflict", current=exc.current, yours=exc.yours)
-
-    @app.exception_handler(EditLocked)
-    async def locked(request: Request, exc: EditLocked) -> Response:
-        return _error(request, 423, str(exc), "locked")
-
-    @app.exception_handler(ReviewRefused)
-    async def refused(request: Request, exc: ReviewRefused) -> Response:
-        return _error(request, 409, str(exc))
-
-    @app.exception_handler(BadInputError)
-    async def bad_input(request: Request, exc: BadInputError) -> Response:
-        return _error(request, 422, str(exc))
-
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         """A path that cannot name a record (``/items/99999999999999999999``) is not found;
@@ -187,7 +155,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(LantaiError)
     async def lantai_error(request: Request, exc: LantaiError) -> Response:
-        return _error(request, 500, str(exc))
+        """Every Lantai error carries its HTTP status (docs/errors.md lists them)."""
+        return _error(request, exc.http_status, str(exc), exc.title_key, **exc.extra())
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

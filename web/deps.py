@@ -21,6 +21,7 @@ from catalog.models import Role
 from catalog.review.access import sees_restricted
 from catalog.review.editing import Editor
 from configs import Settings
+from configs.errors import LantaiError
 from storage import ObjectStore, open_store
 from web.i18n import label
 from web.security import CSRF_COOKIE, SESSION_COOKIE, load_session, tokens_match
@@ -37,18 +38,31 @@ UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_EXEMPT = ("/oai", "/partner/")
 
 
-class LoginRequired(Exception):
+class LoginRequired(LantaiError):
     """No valid session: pages redirect to /login, the API answers 401."""
 
+    http_status = 401
 
-class Forbidden(Exception):
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str = "sign in first") -> None:
         super().__init__(message)
-        self.message = message
 
 
-class CsrfFailed(Exception):
-    pass
+class Forbidden(LantaiError):
+    """The signed-in user's role may not do this."""
+
+    http_status = 403
+    title_key = "forbidden"
+
+
+class CsrfFailed(LantaiError):
+    """A form that is stale or came from another site (CSRF check)."""
+
+    http_status = 403
+
+    def __init__(
+        self, message: str = "the form is stale or came from another site (CSRF check): reload and retry"
+    ) -> None:
+        super().__init__(message)
 
 
 @dataclass

@@ -10,10 +10,10 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from catalog.models import Event, Item, ItemStatus, ProcessingStat, utcnow
+from catalog.models import Event, EventType, Item, ItemStatus, ProcessingStat, utcnow
 
-OCR_EVENT = "optical character recognition"
-ASR_EVENT = "transcription"
+OCR_EVENT = EventType.ocr
+ASR_EVENT = EventType.transcription
 BUCKETS = (1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0)
 
 
@@ -78,7 +78,9 @@ def count_processing(session: Session, *, engine: str, seconds: float) -> None:
 
 def last_audit(session: Session) -> dict[str, Any] | None:
     event = session.exec(
-        select(Event).where(Event.type == "fixity audit").order_by(col(Event.at).desc(), col(Event.id).desc())
+        select(Event)
+        .where(Event.type == EventType.fixity_audit)
+        .order_by(col(Event.at).desc(), col(Event.id).desc())
     ).first()
     if event is None:
         return None
@@ -179,7 +181,7 @@ def ingest_problems(session: Session, *, hours: float = 24) -> list[dict[str, An
     since = utcnow() - timedelta(hours=hours)
     rows = session.exec(
         select(Event)
-        .where(Event.type == "ingestion problem", Event.at >= since)
+        .where(Event.type == EventType.ingestion_problem, Event.at >= since)
         .order_by(col(Event.at).desc())
         .limit(50)
     ).all()

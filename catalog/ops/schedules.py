@@ -20,10 +20,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cronsim import CronSim, CronSimError
 from sqlmodel import Session, col, select
 
-from catalog.models import Event, Schedule, utcnow
+from catalog.models import Event, EventType, Schedule, utcnow
 
-RUN_EVENT = "scheduled run"
-SERVER_ERROR_EVENT = "prefect server error"
+RUN_EVENT = EventType.scheduled_run
+SERVER_ERROR_EVENT = EventType.server_error
 # A worker heartbeats every minute; one silent for this long is gone.
 HEARTBEAT_STALE = timedelta(minutes=5)
 # Prefect's scheduler runs every minute; a served schedule with no upcoming run after this

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, func, select
 
 from catalog.crud import add_event
-from catalog.models import Excerpt, Item, Page, Project, Segment, Transcript, utcnow
+from catalog.models import EventType, Excerpt, Item, Page, Project, Segment, Transcript, utcnow
 from catalog.review.editing import NotFound
 from configs.errors import BadInputError
 
@@ -77,7 +77,9 @@ def create_project(session: Session, *, title: str, description: str = "", edito
     project = Project(title=title[:256], description=description.strip(), editors=editor, created_by=editor)
     session.add(project)
     session.flush()
-    add_event(session, type="compilation", agent=editor, project=project.id, action="create", title=title)
+    add_event(
+        session, type=EventType.compilation, agent=editor, project=project.id, action="create", title=title
+    )
     return project
 
 
@@ -294,7 +296,7 @@ def _append(session: Session, project: Project, ex: Excerpt, editor: str) -> Exc
     session.flush()
     add_event(
         session,
-        type="compilation",
+        type=EventType.compilation,
         item_id=ex.item_id,
         agent=editor,
         project=project.id,
@@ -353,7 +355,7 @@ def remove_excerpt(session: Session, *, excerpt_id: int, editor: str) -> None:
     session.flush()
     add_event(
         session,
-        type="compilation",
+        type=EventType.compilation,
         item_id=ex.item_id,
         agent=editor,
         project=project_id,

@@ -50,6 +50,8 @@ MAX_ANSWER = 64 * 1024
 class PartnerError(LantaiError):
     """The partner archive could not be reached or refused the request."""
 
+    http_status = 502
+
 
 def signature(key: str, timestamp: str, nonce: str, method: str, path: str, body: bytes) -> str:
     message = f"{timestamp}\n{nonce}\n{method.upper()}\n{path}\n".encode() + body

@@ -17,6 +17,7 @@ from catalog import fields
 from catalog.crud import add_event
 from catalog.manifest import RETENTION, check_text, validate_date, validate_language
 from catalog.models import (
+    EventType,
     Excerpt,
     Flag,
     Item,
@@ -36,7 +37,11 @@ MACHINE = "machine"
 
 
 class EditConflict(LantaiError):
-    """Someone saved the same target since this edit was started."""
+    """Someone saved the same text since this edit was started: nothing was overwritten."""
+
+    exit_code = 8
+    http_status = 409
+    title_key = "conflict"
 
     def __init__(
         self, target: str, target_id: int, *, current: dict[str, Any], yours: dict[str, Any]
@@ -47,13 +52,24 @@ class EditConflict(LantaiError):
         )
         self.target, self.target_id, self.current, self.yours = target, target_id, current, yours
 
+    def extra(self) -> dict[str, object]:
+        return {"current": self.current, "yours": self.yours}
+
 
 class EditLocked(LantaiError):
     """The item is approved: its text and description are locked."""
 
+    exit_code = 8
+    http_status = 423
+    title_key = "locked"
+
 
 class NotFound(LantaiError):
-    pass
+    """No such record (item, page, segment, flag, project, user)."""
+
+    exit_code = 2
+    http_status = 404
+    title_key = "not_found"
 
 
 @dataclass(frozen=True)
@@ -200,7 +216,7 @@ def _touch(session: Session, item: Item, editor: Editor, what: str, part: Part, 
     session.flush()
     new = screen_edit(session, item, agent=editor.name)
     reindex_item(session, item, ALL if new else part)
-    add_event(session, type="edit", item_id=item.id, agent=editor.name, target=what, **detail)
+    add_event(session, type=EventType.edit, item_id=item.id, agent=editor.name, target=what, **detail)
 
 
 def _bump(session: Session, model: Any, row_id: int, version: int, **values: Any) -> bool:
@@ -654,7 +670,7 @@ def set_status(session: Session, *, item_id: int, action: str, editor: Editor, r
     )
     add_event(
         session,
-        type="approval" if action == "approve" else "status change",
+        type=EventType.approval if action == "approve" else EventType.status_change,
         item_id=item_id,
         agent=editor.name,
         before=old,
@@ -713,7 +729,9 @@ def restore_revision(session: Session, *, revision_id: int, editor: Editor) -> R
         update_description(session, item_id=item.id or 0, version=item.version, fields=state, editor=editor)
     else:
         raise BadInputError(f"{rev.target} revisions are not restored; use the status buttons")
-    add_event(session, type="edit", item_id=rev.item_id, agent=editor.name, restored_revision=revision_id)
+    add_event(
+        session, type=EventType.edit, item_id=rev.item_id, agent=editor.name, restored_revision=revision_id
+    )
     latest = session.exec(
         select(Revision)
         .where(Revision.target == rev.target, Revision.target_id == rev.target_id)

@@ -3,10 +3,22 @@ item's 开放标识 with a reason, in one or two rounds. Every step is an event.
 
 from __future__ import annotations
 
-from sqlmodel import Session, col, select
+from sqlalchemy import and_, case, false, or_
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, func, select
 
 from catalog.crud import add_event
-from catalog.models import UNDECIDED, Access, AccessDecision, Collection, Flag, Item, WithdrawnRecord, utcnow
+from catalog.models import (
+    UNDECIDED,
+    Access,
+    AccessDecision,
+    Collection,
+    EventType,
+    Flag,
+    Item,
+    WithdrawnRecord,
+    utcnow,
+)
 from catalog.review.editing import NotFound
 from catalog.review.redaction import SCREENING_KINDS
 from catalog.search import reindex_item
@@ -16,7 +28,11 @@ ACCESS_VALUES = tuple(a.value for a in Access)
 
 
 class ReviewRefused(LantaiError):
-    """The review step is not allowed now (same reviewer twice, flags left undecided)."""
+    """A review or opening step is refused now: the same reviewer twice, screening flags
+    left undecided, an item not yet reviewed (`lantai open` exits 8 when any item is refused)."""
+
+    exit_code = 8
+    http_status = 409
 
 
 def decide_flag(session: Session, *, flag_id: int, decision: str, reason: str, reviewer: str) -> Flag:
@@ -38,7 +54,7 @@ def decide_flag(session: Session, *, flag_id: int, decision: str, reason: str, r
     session.add(flag)
     add_event(
         session,
-        type="screening review",
+        type=EventType.screening_review,
         item_id=flag.item_id,
         agent=reviewer,
         flag=flag_id,
@@ -134,7 +150,7 @@ def decide_access(
         reindex_item(session, item)
     add_event(
         session,
-        type="access decision",
+        type=EventType.access_decision,
         item_id=item_id,
         agent=reviewer,
         round=round_no,
@@ -149,29 +165,43 @@ def decide_access(
 
 def screening_queue(session: Session, *, collection_id: int | None = None) -> list[tuple[Item, int, int]]:
     """Items waiting for open review: open screening flags, or unreviewed access, or a
-    first-round decision to confirm. (item, open flags, all screening flags), most open flags first."""
-    rows: dict[int, list[int]] = {}
-    for item_id, status in session.exec(
-        select(Flag.item_id, Flag.status).where(col(Flag.kind).in_(SCREENING_KINDS))
-    ).all():
-        counts = rows.setdefault(item_id, [0, 0])
-        counts[1] += 1
-        if status in UNDECIDED:
-            counts[0] += 1
-    query = select(Item).where(col(Item.status).not_in(["pending", "processing", "quarantined", "failed"]))
+    first-round decision to confirm. (item, open flags, all screening flags), most open
+    flags first — counted and sorted in one SQL query."""
+    flags = (
+        select(
+            col(Flag.item_id).label("item_id"),
+            func.count().label("all_flags"),
+            func.sum(case((col(Flag.status).in_(UNDECIDED), 1), else_=0)).label("open_flags"),
+        )
+        .where(col(Flag.kind).in_(SCREENING_KINDS))
+        .group_by(col(Flag.item_id))
+        .subquery()
+    )
+    latest = (
+        select(col(AccessDecision.item_id).label("item_id"), func.max(AccessDecision.id).label("id"))
+        .group_by(col(AccessDecision.item_id))
+        .subquery()
+    )
+    last = aliased(AccessDecision)
+    open_flags = func.coalesce(flags.c.open_flags, 0)
+    query = (
+        select(Item, open_flags, func.coalesce(flags.c.all_flags, 0))
+        .outerjoin(flags, flags.c.item_id == Item.id)
+        .outerjoin(latest, latest.c.item_id == Item.id)
+        .outerjoin(last, col(last.id) == latest.c.id)
+        .where(col(Item.status).not_in(["pending", "processing", "quarantined", "failed"]))
+        .where(
+            or_(
+                open_flags > 0,
+                col(Item.access) == Access.unreviewed,
+                and_(col(last.round) == 1, col(last.effective) == false()),
+            )
+        )
+    )
     if collection_id is not None:
         query = query.where(Item.collection_id == collection_id)
-    last: dict[int, AccessDecision] = {}
-    for d in session.exec(select(AccessDecision).order_by(col(AccessDecision.id))).all():
-        last[d.item_id] = d
-    waiting = {i for i, d in last.items() if d.round == 1 and not d.effective}
-    out = []
-    for item in session.exec(query.order_by(col(Item.id))).all():
-        open_flags, all_flags = rows.get(item.id or 0, [0, 0])
-        if open_flags or item.access == Access.unreviewed or item.id in waiting:
-            out.append((item, open_flags, all_flags))
-    out.sort(key=lambda r: (-r[1], r[0].id or 0))
-    return out
+    rows = session.exec(query.order_by(open_flags.desc(), col(Item.id))).all()
+    return [(item, int(n), int(total)) for item, n, total in rows]
 
 
 def open_items(

@@ -31,6 +31,7 @@ from catalog.models import (
     Asset,
     AssetRole,
     Collection,
+    EventType,
     Flag,
     FlagStatus,
     Item,
@@ -307,7 +308,7 @@ def screen_item(
     session.add(item)
     crud.add_event(
         session,
-        type="screening",
+        type=EventType.screening,
         item_id=item.id,
         agent=agent,
         outcome="warning" if summary["open"] else "success",
@@ -331,7 +332,7 @@ def screen_edit(session: Session, item: Item, *, agent: str) -> int:
     if summary["new"] and item.access == Access.open:
         crud.add_event(
             session,
-            type="withheld",
+            type=EventType.withheld,
             item_id=item.id,
             agent=agent,
             outcome="warning",

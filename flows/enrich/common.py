@@ -17,6 +17,7 @@ from catalog import crud
 from catalog.db import session_scope
 from catalog.models import (
     Asset,
+    EventType,
     Item,
 )
 from configs import Settings
@@ -105,7 +106,12 @@ def keep_corrections(settings: Settings, item: Item, asset: Asset, outcome: Item
     reason = f"{what} not re-run: editors have corrected this text (see its history)"
     with session_scope(settings) as session:
         crud.add_event(
-            session, type="enrichment", item_id=item.id, asset_id=asset.id, outcome="warning", reason=reason
+            session,
+            type=EventType.enrichment,
+            item_id=item.id,
+            asset_id=asset.id,
+            outcome="warning",
+            reason=reason,
         )
     outcome.skipped = True
     outcome.reason += f"{reason}; "

@@ -8,6 +8,7 @@ from typing import Any
 from catalog import crud
 from catalog.db import get_engine, session_scope
 from catalog.models import (
+    EventType,
     Item,
     ItemStatus,
     Kind,
@@ -77,7 +78,7 @@ def enrich_flow(
         with session_scope(settings) as session:
             crud.add_event(
                 session,
-                type="enrichment run",
+                type=EventType.enrichment_run,
                 outcome="failure" if any(o["status"] == ItemStatus.failed for o in outcomes) else "success",
                 flow_run=run_id,
                 items=len(outcomes),

@@ -14,6 +14,7 @@ from catalog.db import session_scope
 from catalog.models import (
     Access,
     Collection,
+    EventType,
     Item,
     ItemStatus,
     Kind,
@@ -94,7 +95,9 @@ def enrich_item(item_id: int, force: bool = False) -> ItemOutcome:
             assert current is not None
             current.status, current.status_reason = ItemStatus.failed, e.message
             session.add(current)
-            crud.add_event(session, type="enrichment", item_id=item_id, outcome="failure", reason=e.message)
+            crud.add_event(
+                session, type=EventType.enrichment, item_id=item_id, outcome="failure", reason=e.message
+            )
         outcome.status, outcome.reason = ItemStatus.failed, e.message
     else:
         outcome.status = ItemStatus.enriched
@@ -113,5 +116,5 @@ def record_crash(settings: Settings, item_id: int, exc: object) -> ItemOutcome:
         assert item is not None
         item.status, item.status_reason = ItemStatus.failed, reason[:500]
         session.add(item)
-        crud.add_event(session, type="enrichment", item_id=item_id, outcome="failure", reason=reason)
+        crud.add_event(session, type=EventType.enrichment, item_id=item_id, outcome="failure", reason=reason)
         return ItemOutcome(item_id, item.reference_code, item.kind, ItemStatus.failed, reason)

@@ -17,6 +17,7 @@ from catalog.models import (
     Asset,
     AssetRole,
     Collection,
+    EventType,
     Excerpt,
     Flag,
     Item,
@@ -334,7 +335,7 @@ def asr_asset(
         if dropped:  # pure repetition loops are not speech: out of the text, kept in the record
             crud.add_event(
                 session,
-                type="hallucination removal",
+                type=EventType.hallucination_removal,
                 item_id=item.id,
                 asset_id=asset.id,
                 outcome="warning",
@@ -342,7 +343,7 @@ def asr_asset(
             )
         crud.add_event(
             session,
-            type="transcription",
+            type=EventType.transcription,
             item_id=item.id,
             asset_id=asset.id,
             outcome="success" if segments else "warning",

@@ -16,6 +16,7 @@ from catalog.models import (
     Asset,
     AssetRole,
     Collection,
+    EventType,
     Item,
     Page,
 )
@@ -206,7 +207,7 @@ def ocr_asset(
         session.add(current)
         crud.add_event(
             session,
-            type="optical character recognition",
+            type=EventType.ocr,
             item_id=item.id,
             asset_id=asset.id,
             outcome="warning" if failed else "success",

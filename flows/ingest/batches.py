@@ -12,6 +12,7 @@ from pathlib import Path
 
 from catalog import crud, manifest
 from catalog.db import session_scope
+from catalog.models import EventType
 from configs import Settings, get_settings
 from configs.errors import BadInputError
 from flows import runner
@@ -179,8 +180,9 @@ def ingest_local_batch(b: LocalBatch, report_: IngestReport) -> None:
                 store.put_file(kept, pinned.path, content_type="text/plain")
         if manifests_found:
             with session_scope(settings) as session:
-                crud.add_event(session, type="manifest archived", collection=b.collection, batch=b.name,
-                               source_key="", key=f"{EXPORTS}manifests/{b.collection}/{b.name}/")  # fmt: skip
+                crud.add_event(session, type=EventType.manifest_archived, collection=b.collection,
+                               batch=b.name, source_key="",
+                               key=f"{EXPORTS}manifests/{b.collection}/{b.name}/")  # fmt: skip
         _clear_waiting(store, b, data_files)
     report_.batches.append(state)
 

@@ -8,8 +8,9 @@ from typing import Any
 
 from catalog import crud
 from catalog.db import get_engine, session_scope
+from catalog.models import EventType
 from catalog.ops.statistics import refresh as refresh_statistics
-from configs import get_settings
+from configs import Settings, get_settings
 from configs.errors import BadInputError
 from flows import runner
 from flows.ingest.batches import guarded, inbox_work, local_work, plan_local_batches
@@ -73,9 +74,7 @@ def ingest_flow(
         for local in planned:  # one batch at a time; one batch's failure never stops the others
             local.extra_manifest = Path(manifest_path) if manifest_path else None
             guarded(settings, code, local.name, report_, local_work(local, report_), folder=local.folder)
-        report("ingest", done=report_.total, total=report_.total, name="")
-        refresh_statistics(get_engine(settings.db_url))
-        return report_.as_dict()
+        return _finish(settings, report_)
     if bucket != settings.storage.bucket:
         raise BadInputError(
             f"bucket {bucket!r} is not Lantai's bucket {settings.storage.bucket!r}",
@@ -90,6 +89,29 @@ def ingest_flow(
     for b in iter_batches(store.keys(prefix), collection=collection, default=code):  # one at a time
         # one batch's failure never stops the others
         guarded(settings, b.collection, b.name, report_, inbox_work(b, manifest_path, report_))
+    return _finish(settings, report_)
+
+
+def _finish(settings: Settings, report_: IngestReport) -> dict[str, Any]:
+    """The run's summary: progress complete, an "ingestion run" event for the dashboard
+    (counts per outcome, batches, the Prefect run), planner statistics refreshed."""
     report("ingest", done=report_.total, total=report_.total, name="")
+    run_id = ""
+    if runner.in_run():
+        from prefect.runtime import flow_run
+
+        run_id = str(flow_run.id or "")
+    failed = report_.counts["failed"] + sum(1 for b in report_.batches if b.get("state") == "failed")
+    with session_scope(settings) as session:
+        crud.add_event(
+            session,
+            type=EventType.ingestion_run,
+            outcome="failure" if failed else "success",
+            flow_run=run_id,
+            collection=report_.collection,
+            prefix=report_.prefix,
+            batches=len(report_.batches),
+            counts=dict(report_.counts),
+        )
     refresh_statistics(get_engine(settings.db_url))
     return report_.as_dict()

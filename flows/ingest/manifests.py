@@ -9,6 +9,7 @@ from pathlib import Path
 
 from catalog import crud, manifest
 from catalog.db import session_scope
+from catalog.models import EventType
 from configs import Settings
 from configs.errors import BadInputError
 from flows import runner
@@ -103,5 +104,5 @@ def archive_manifests(store: ObjectStore, settings: Settings, b: Batch) -> None:
         store.copy(key, kept)
         store.delete(key)
         with session_scope(settings) as session:
-            crud.add_event(session, type="manifest archived", collection=b.collection, batch=b.name,
+            crud.add_event(session, type=EventType.manifest_archived, collection=b.collection, batch=b.name,
                            source_key=key, key=kept)  # fmt: skip

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from catalog import crud, manifest, refcode
 from catalog.db import session_scope
-from catalog.models import Access, Asset, AssetRole, Collection, Item, ItemStatus, Kind
+from catalog.models import Access, Asset, AssetRole, Collection, EventType, Item, ItemStatus, Kind
 from catalog.search import description_part, reindex_item
 from configs import Settings
 from flows.ingest.common import CATEGORY, ObjectResult
@@ -158,7 +158,7 @@ def record_quarantine(
             session.flush()
         crud.add_event(
             session,
-            type="quarantine",
+            type=EventType.quarantine,
             item_id=item.id,
             asset_id=asset.id if asset else None,
             outcome="failure",
@@ -213,9 +213,12 @@ def _catalog_chunk(session: Session, run: Run, coll: Collection, chunk: list[Pre
         known[p.sha] = asset
         source = p.entry.key or p.entry.name
         for etype, info in (
-            ("ingestion", {"source_key": source, "master_key": p.master_key, "batch": run.batch}),
-            ("message digest calculation", {"algorithm": "SHA-256", "value": p.sha, "size": p.size}),
-            ("format identification", {"format": p.fmt.name, "mime": p.fmt.mime, "method": "magic bytes"}),
+            (EventType.ingestion, {"source_key": source, "master_key": p.master_key, "batch": run.batch}),
+            (EventType.digest, {"algorithm": "SHA-256", "value": p.sha, "size": p.size}),
+            (
+                EventType.format_identification,
+                {"format": p.fmt.name, "mime": p.fmt.mime, "method": "magic bytes"},
+            ),
         ):
             crud.add_event(session, type=etype, item_id=item.id, asset_id=asset.id, **info)
         if item.status not in (ItemStatus.pending, ItemStatus.quarantined):
@@ -233,7 +236,7 @@ def _catalog_chunk(session: Session, run: Run, coll: Collection, chunk: list[Pre
 
 
 def _duplicate(session: Session, p: Prepared, existing: Asset) -> ObjectResult:
-    crud.add_event(session, type="duplicate detection", item_id=existing.item_id, asset_id=existing.id,
+    crud.add_event(session, type=EventType.duplicate, item_id=existing.item_id, asset_id=existing.id,
                    outcome="warning", key=p.entry.key or p.entry.name, sha256=p.sha,
                    note="identical content is already a master; nothing new created")  # fmt: skip
     item = session.get(Item, existing.item_id)
@@ -272,5 +275,5 @@ def record_problem(settings: Settings, *, collection: str, batch: str, reason: s
     """An event for operators (`lantai status`, the dashboard) about a batch (and the local
     folder it came from)."""
     with session_scope(settings) as session:
-        crud.add_event(session, type="ingestion problem", outcome="failure", collection=collection,
+        crud.add_event(session, type=EventType.ingestion_problem, outcome="failure", collection=collection,
                        batch=batch, folder=folder, reason=reason[:2000])  # fmt: skip

@@ -36,7 +36,10 @@ _DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
 
 
 class ConversionError(LantaiError):
+    """A Whisper checkpoint could not be rebuilt for faster-whisper (CTranslate2)."""
+
     exit_code = 5
+    http_status = 503
 
 
 def _string(fh: BinaryIO) -> str:

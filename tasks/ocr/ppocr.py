@@ -44,7 +44,7 @@ READS = {"chi_sim", "chi_tra", "chi_sim_vert", "chi_tra_vert", "eng"}
 
 
 class PpOcrUnavailable(tools.MissingDependencyError):
-    pass
+    """PP-OCR (rapidocr with onnxruntime) or its bundled models are missing."""
 
 
 def model_dir() -> Path:

@@ -40,12 +40,40 @@ def test_migrations_match_models(db_url: str) -> None:
     assert diff == []
 
 
-def test_upgrade_is_idempotent(db_url: str) -> None:
-    from catalog.db import upgrade
+def test_migrate_is_explicit_and_idempotent(db_url: str) -> None:
+    """A new database gets its schema on first use; an existing one that is behind (schema
+    or search index) is refused with the command to run, and converted only by
+    ``lantai migrate`` (catalog.db.migrate), which a second time finds nothing to do."""
+    import pytest
+    import sqlalchemy as sa
+    from sqlalchemy import text
 
-    engine = get_engine(db_url)
-    upgrade(engine)
-    upgrade(engine)
+    from catalog.db import NEW, migrate, pending
+    from catalog.search.terms import NORMALIZATION_VERSION
+    from configs.errors import ConfigError
+
+    raw = sa.create_engine(db_url)
+    assert pending(raw) == NEW
+    _migrate(raw, "0007")
+    get_engine.cache_clear()
+    with pytest.raises(ConfigError) as behind:
+        get_engine(db_url)
+    assert "schema revision 0007" in str(behind.value) and "lantai migrate" in str(behind.value)
+    first = migrate(db_url)
+    assert first["from"] == "0007" and first["to"] != "0007" and first["was"].startswith("has schema")
+    assert pending(raw) is None
+    get_engine(db_url)  # current now: opens
+    again = migrate(db_url)
+    assert again == {**first, "from": first["to"], "was": "current", "items_reindexed": 0}
+    with raw.begin() as conn:  # an index built by an older text normalization is behind too
+        conn.execute(text("UPDATE index_state SET version = 1 WHERE name = 'normalization'"))
+    get_engine.cache_clear()
+    with pytest.raises(ConfigError, match="text normalization 1;"):
+        get_engine(db_url)
+    assert migrate(db_url)["was"].endswith(f"uses {NORMALIZATION_VERSION}")
+    assert pending(raw) is None
+    raw.dispose()
+    get_engine.cache_clear()
 
 
 def test_postgresql_search_partitions_keep_entries(pg_url: str) -> None:

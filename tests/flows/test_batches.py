@@ -50,6 +50,16 @@ def test_two_folders_given_are_two_batches(home: Path, tmp_path: Path) -> None:
     status = _status(home)
     assert f"batch PB/A from {poisoned.resolve()}" in status and "manifest refused" in status
     assert "PB/B" not in status
+    # the run itself is an event, as the dashboard's "recent runs" reads it
+    from sqlmodel import select
+
+    from catalog.db import session_scope
+    from catalog.models import Event, EventType
+
+    with session_scope(get_settings()) as session:
+        run = session.exec(select(Event).where(Event.type == EventType.ingestion_run)).one()
+        assert run.outcome == "success" and run.detail["batches"] == 2 and run.detail["collection"] == "PB"
+        assert run.detail["counts"]["ingested"] == 2 and run.detail["counts"]["failed"] == 0
 
 
 def test_a_parent_folder_splits_at_the_manifests_below_it(home: Path, tmp_path: Path) -> None:

@@ -183,6 +183,22 @@ def test_bagit_package_validates(demo_home: Path, tmp_path: Path) -> None:
     # without -o the bag goes to exports/ in object storage
     stored = lantai("export", "1", "--format", "bag", home=demo_home)
     assert "exports/bags/1-" in stored.stderr
+    # each export is itself recorded: the next bag's PREMIS names the earlier exports
+    import getpass
+    import xml.etree.ElementTree as ET
+
+    again = tmp_path / "again"
+    lantai("export", "1", "--format", "bag", "-o", str(again), home=demo_home)
+    premis = ET.fromstring(next(again.glob("data/*/premis.xml")).read_bytes())
+    ns = {"p": "http://www.loc.gov/premis/v3"}
+    exports = [
+        e for e in premis.iterfind("p:event", ns) if e.findtext("p:eventType", namespaces=ns) == "export"
+    ]
+    assert len(exports) >= 2  # the collection's bag and the item's stored bag
+    agents = {
+        e.findtext("p:linkingAgentIdentifier/p:linkingAgentIdentifierValue", namespaces=ns) for e in exports
+    }
+    assert agents == {f"cli:{getpass.getuser()}"}
     assert list((demo_home / "objects").rglob("bagit.txt"))
 
 
@@ -297,7 +313,7 @@ def test_manifest_access_is_a_proposal_and_lantai_open_decides(tmp_path: Path) -
     assert {i["access"] for i in items.values()} == {"未审核"}  # nothing opened by the import
     opened = lantai("open", "--collection", "T15", "--reason", "已按规定审核", "--proposed", "--json",
                     home=home, check=False)  # fmt: skip
-    assert opened.returncode == 2, opened.stderr
+    assert opened.returncode == 8, opened.stderr
     result = json.loads(opened.stdout)
     assert [o["item_id"] for o in result["opened"]] == [items["clean.png"]["item_id"]]
     assert result["refused"][0]["item_id"] == items["personal.png"]["item_id"]

@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 from catalog.crud import add_event
 from catalog.db import get_engine
-from catalog.models import Item, ItemStatus
+from catalog.models import EventType, Item, ItemStatus
 from configs import get_settings
 from tests.web.conftest import Browser, Seeded
 from web.app import create_app
@@ -22,15 +22,17 @@ def with_history(seeded: Seeded) -> Seeded:
         assert item is not None
         item.status, item.status_reason = ItemStatus.failed, "cannot decode the page: <truncated>"
         s.add(item)
-        add_event(s, type="optical character recognition", engine="tesseract", pages=12, seconds=30.0)
-        add_event(s, type="transcription", engine="faster-whisper", duration=1800.0, seconds=240.0)
+        add_event(s, type=EventType.ocr, engine="tesseract", pages=12, seconds=30.0)
+        add_event(s, type=EventType.transcription, engine="faster-whisper", duration=1800.0, seconds=240.0)
         used = {"engine": "openai-whisper", "version": "20250625", "model": "base", "device": "cuda",
                 "compute_type": "float16"}  # fmt: skip
         options = {"beam_size": 5, "vad": True, "condition_on_previous_text": False}
-        add_event(s, type="transcription", item_id=seeded.recording, seconds=1.0, options=options, **used)
+        add_event(
+            s, type=EventType.transcription, item_id=seeded.recording, seconds=1.0, options=options, **used
+        )
         add_event(
             s,
-            type="fixity audit",
+            type=EventType.fixity_audit,
             outcome="failure",
             checked=3,
             ok=2,

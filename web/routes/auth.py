@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from catalog.crud import add_event
+from catalog.models import EventType
 from web.deps import AnyViewer, DbSession, render, secure_cookies, settings_of
 from web.security import (
     CSRF_COOKIE,
@@ -87,18 +88,18 @@ def login(
     finally:
         throttle.slots.release()
     if user is None:
-        add_event(db, type="login", agent=username[:64], outcome="failure", ip=ip)
+        add_event(db, type=EventType.login, agent=username[:64], outcome="failure", ip=ip)
         locked = throttle.failed(keys)
         if locked:
             add_event(
-                db, type="sign-in lockout", agent=username[:64], outcome="warning", ip=ip, seconds=locked
+                db, type=EventType.lockout, agent=username[:64], outcome="warning", ip=ip, seconds=locked
             )
             return _too_many(request, next, locked)
         return render(request, "login.html", status_code=401, next=_local(next), error=True)
     throttle.succeeded(keys[:1])
     end_session(db, request.cookies.get(SESSION_COOKIE))
     token, _row = start_session(db, user)
-    add_event(db, type="login", agent=user.name, ip=_client(request))
+    add_event(db, type=EventType.login, agent=user.name, ip=_client(request))
     response = RedirectResponse(_local(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -115,7 +116,7 @@ def login(
 @router.post("/logout")
 def logout(request: Request, db: DbSession, viewer: AnyViewer) -> Response:
     if viewer.signed_in:
-        add_event(db, type="logout", agent=viewer.name)
+        add_event(db, type=EventType.logout, agent=viewer.name)
     end_session(db, request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)

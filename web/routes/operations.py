@@ -15,7 +15,7 @@ from sqlmodel import col, select
 
 from catalog import crud
 from catalog.db import get_engine
-from catalog.models import Event, Item, ItemStatus
+from catalog.models import Event, EventType, Item, ItemStatus
 from catalog.ops import jobs, operations
 from catalog.ops import schedules as catalog_schedules
 from catalog.ops.operations import BUCKETS
@@ -59,7 +59,12 @@ def dashboard(request: Request, db: DbSession, viewer: Operator) -> Response:
         select(Event)
         .where(
             col(Event.type).in_(
-                ["enrichment run", "ingestion run", "fixity audit", catalog_schedules.RUN_EVENT]
+                [
+                    EventType.enrichment_run,
+                    EventType.ingestion_run,
+                    EventType.fixity_audit,
+                    EventType.scheduled_run,
+                ]
             )
         )
         .order_by(col(Event.at).desc())
@@ -103,7 +108,7 @@ def retry(
         if item is not None and item.status == ItemStatus.failed:
             item.status, item.status_reason = ItemStatus.pending, f"retry requested by {viewer.name}"
             db.add(item)
-            crud.add_event(db, type="retry", item_id=i, agent=viewer.name)
+            crud.add_event(db, type=EventType.retry, item_id=i, agent=viewer.name)
             jobs.queue(db, kind="enrich", item_id=i, by=viewer.name)
     return RedirectResponse("/dashboard", status_code=303)
 

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlmodel import select
 
 from catalog.crud import add_event
-from catalog.models import CopyRequest, Item, PartnerRequest
+from catalog.models import CopyRequest, EventType, Item, PartnerRequest
 from catalog.publish.partners import verify
 from catalog.review.access import PUBLIC, may_see
 from configs.errors import BadInputError
@@ -57,7 +57,7 @@ async def receive_request(request: Request, db: DbSession) -> JSONResponse:
     db.add(row)
     db.flush()
     db.add(PartnerRequest(copy_request_id=row.id or 0, partner=partner))
-    add_event(db, type="copy request", item_id=item.id, agent=f"partner:{partner}", request=row.id)
+    add_event(db, type=EventType.copy_request, item_id=item.id, agent=f"partner:{partner}", request=row.id)
     return JSONResponse({"id": row.id, "status": row.status})
 
 

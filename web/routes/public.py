@@ -13,7 +13,16 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from sqlmodel import Session, col, select
 
 from catalog.crud import add_event
-from catalog.models import CopyRequest, ForwardedRequest, HarvestSource, Item, Page, Segment, UnionRecord
+from catalog.models import (
+    CopyRequest,
+    EventType,
+    ForwardedRequest,
+    HarvestSource,
+    Item,
+    Page,
+    Segment,
+    UnionRecord,
+)
 from catalog.parts import recording_parts, segments_of
 from catalog.publish import partners, union
 from catalog.review.access import PUBLIC, may_see, public_description
@@ -193,7 +202,7 @@ def request_copy(
     row = CopyRequest(item_id=item_id, name=name.strip(), contact=contact.strip(), purpose=purpose.strip())
     db.add(row)
     db.flush()
-    add_event(db, type="copy request", item_id=item_id, agent="public", request=row.id)
+    add_event(db, type=EventType.copy_request, item_id=item_id, agent="public", request=row.id)
     return RedirectResponse(f"/public/items/{item_id}?sent=1", status_code=303)
 
 

@@ -195,7 +195,7 @@ def export(db: DbSession, viewer: Staff, item_id: Int, fmt: str) -> Response:
     if fmt not in FORMATS:
         raise BadInputError(f"unknown export format {fmt!r}")
     buf = io.BytesIO()
-    export_item(db, str(item_id), fmt, buf)
+    export_item(db, str(item_id), fmt, buf, agent=viewer.name)
     media = FORMATS[fmt]
     name = f"{item.reference_code}.{fmt}".replace("·", "_")
     return Response(
@@ -211,7 +211,7 @@ def export_collection(db: DbSession, viewer: EditorUser, code: str, fmt: str) ->
     if fmt not in COLLECTION_FORMATS:
         raise BadInputError(f"unknown collection export format {fmt!r}")
     buf = io.BytesIO()
-    export_item(db, code, fmt, buf)
+    export_item(db, code, fmt, buf, agent=viewer.name)
     media = {
         "csv": "text/csv; charset=utf-8",
         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
