@@ -179,8 +179,14 @@ class LocalStore:
             yield self.stat(key)
 
     def keys(self, prefix: str) -> Iterator[str]:
+        """Keys starting with ``prefix``, in the byte order S3 lists them. Only the folder
+        the prefix names is walked (``inbox/C/b`` walks ``inbox/C``), not the bucket."""
+        folder = prefix.rpartition("/")[0]
+        top = self._data / folder if folder else self._data
+        if folder and (".." in folder.split("/") or not top.is_dir()):
+            return
         found = []
-        for dirpath, _dirs, files in os.walk(self._data):
+        for dirpath, _dirs, files in os.walk(top):
             for fname in files:
                 if fname.startswith(".upload-"):
                     continue

@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 MAX_KEYS = 50_000  # the oldest entries are forgotten beyond this (bounded memory under a flood)
@@ -21,22 +21,24 @@ class _State:
 
 
 class SignInThrottle:
-    def __init__(self, *, free: int, cap: float, slots: int) -> None:
-        self.free, self.cap = free, cap
+    def __init__(
+        self, *, free: int, cap: float, slots: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.free, self.cap, self.clock = free, cap, clock
         self.slots = threading.BoundedSemaphore(slots)
         self._lock = threading.Lock()
         self._state: OrderedDict[str, _State] = OrderedDict()
 
     def wait(self, keys: Iterable[str], now: float | None = None) -> float:
         """Seconds until an attempt for these keys (account, address) is allowed; 0 now."""
-        now = time.monotonic() if now is None else now
+        now = self.clock() if now is None else now
         with self._lock:
             waits = [s.locked_until - now for k in keys if (s := self._state.get(k)) is not None]
         return max([0.0, *waits])
 
     def failed(self, keys: Iterable[str], now: float | None = None) -> float:
         """Count a failed attempt; returns the lockout it starts (0 while attempts are free)."""
-        now = time.monotonic() if now is None else now
+        now = self.clock() if now is None else now
         longest = 0.0
         with self._lock:
             for key in keys:

@@ -65,6 +65,57 @@ def test_list_by_prefix_in_key_order(store: ObjectStore, blob: Path) -> None:
     assert [o.key for o in store.list("inbox/")] == ["inbox/c/1", "inbox/c/2", "inbox/d/1"]
 
 
+KEYS = (
+    "inbox/c/2",
+    "inbox/c/1",
+    "inbox/c-x/1",
+    "inbox/cd/9",
+    "inbox/d/1",
+    "masters/ab/x",
+    "masters/abc/y",
+    "top",
+)
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    ["", "in", "inbox/", "inbox/c", "inbox/c/", "inbox/c/1", "masters/ab", "masters/ab/", "nothing/", "top"],
+)
+def test_keys_match_s3_prefix_semantics(store: ObjectStore, blob: Path, prefix: str) -> None:
+    """A prefix is a string prefix, not a folder: both backends list every key that starts
+    with it, once, whatever the prefix's last segment. (The order of keys across folders is
+    the server's: AWS and MinIO list in byte order, SeaweedFS folder by folder; the local
+    store uses byte order.)"""
+    for key in KEYS:
+        store.put_file(key, blob)
+    listed = list(store.keys(prefix))
+    expected = sorted(k for k in KEYS if k.startswith(prefix))
+    assert sorted(listed) == expected and len(listed) == len(expected)
+    if isinstance(store, LocalStore):
+        assert listed == expected
+
+
+def test_local_keys_walk_only_the_prefix_folder(
+    tmp_path: Path, blob: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    store = LocalStore(tmp_path / "objects", "lantai", secret=b"test-secret")
+    for key in KEYS:
+        store.put_file(key, blob)
+    walked: list[str] = []
+    real_walk = os.walk
+
+    def recording_walk(top: str | os.PathLike[str], *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        walked.append(Path(top).relative_to(tmp_path / "objects" / "lantai").as_posix())
+        return real_walk(top, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "walk", recording_walk)
+    assert list(store.keys("inbox/c/")) == ["inbox/c/1", "inbox/c/2"]
+    assert list(store.keys("masters/ab")) == ["masters/ab/x", "masters/abc/y"]
+    assert walked == ["inbox/c", "masters"]
+
+
 def test_copy_keeps_checksum_and_delete(store: ObjectStore, blob: Path) -> None:
     src = store.put_file("inbox/x/a.tif", blob)
     copied = store.copy("inbox/x/a.tif", "masters/aa/a.tif")

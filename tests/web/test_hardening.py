@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import time
 
 import pytest
 from openpyxl import load_workbook
@@ -30,8 +29,17 @@ def _try(browser: Browser, name: str, password: str):  # type: ignore[no-untyped
 
 
 def test_sign_in_backs_off_after_failed_attempts(seeded: Seeded) -> None:
-    browser = Browser(create_app())
-    free = get_settings().web.login_free_attempts
+    from web.throttle import SignInThrottle
+
+    app = create_app()
+    settings = get_settings()
+    clock = [1000.0]  # the throttle's clock, moved by the test instead of sleeping
+    app.state.sign_in_throttle = SignInThrottle(
+        free=settings.web.login_free_attempts, cap=settings.web.login_max_lockout, slots=2,
+        clock=lambda: clock[0],
+    )  # fmt: skip
+    browser = Browser(app)
+    free = settings.web.login_free_attempts
     for _ in range(free):
         assert _try(browser, "ed", "wrong password!").status_code == 401
     locked = _try(browser, "ed", "wrong password!")
@@ -44,9 +52,14 @@ def test_sign_in_backs_off_after_failed_attempts(seeded: Seeded) -> None:
     with Session(get_engine(get_settings().db_url)) as s:
         lockouts = s.exec(select(Event).where(Event.type == "sign-in lockout")).all()
         assert [e.agent for e in lockouts] == ["ed"] and lockouts[0].detail["seconds"] == 1
-    time.sleep(1.2)  # the first back-off is one second
-    assert _try(browser, "ed", "wrong again!!").status_code == 429  # the next failure doubles it
-    time.sleep(2.2)
+    clock[0] += 0.9
+    assert _try(browser, "ed", PASSWORD).status_code == 429  # not yet
+    clock[0] += 0.2  # the first back-off is one second: the next failure doubles it
+    again = _try(browser, "ed", "wrong again!!")
+    assert again.status_code == 429 and again.headers["Retry-After"] == "2"
+    clock[0] += 1.9
+    assert _try(browser, "ed", PASSWORD).status_code == 429
+    clock[0] += 0.2
     assert _try(browser, "ed", PASSWORD).status_code == 303
 
 
