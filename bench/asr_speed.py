@@ -139,13 +139,13 @@ def gpu(args: argparse.Namespace, long: Path, seconds: float, reference: str, me
     """The GPU figure: Lantai's own task (tasks.asr, the engine ``auto`` picks with
     ``LANTAI_ASR__DEVICE=cuda``) on the same recording, sequential and batched."""
     from configs import get_settings
-    from tasks import asr, models
+    from tasks import asr
 
     settings = get_settings()
     name, device = asr.choose_engine(
-        "auto", "cuda", openai_checkpoint=models.has_openai(settings.models_path, args.model)
+        "auto", "cuda", installed=lambda n: asr.spec(n).installed(settings.models_path, args.model)
     )
-    engine = asr.load_engine(name, models.resolve_for(name, settings.models_path, args.model), device, "auto")
+    engine = asr.load_engine(name, asr.spec(name).model(settings.models_path, args.model), device, "auto")
     print(
         f"engine {engine.name} on {engine.device} ({engine.compute_type}), cuda devices {asr.cuda_devices()}"
     )

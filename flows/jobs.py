@@ -10,7 +10,7 @@ from catalog.ops import jobs
 from configs import get_settings
 from flows import run_records, runner
 from flows.enrich import enrich_flow
-from flows.redact import redact_item
+from flows.publish import public_copies
 
 
 def run_jobs(limit: int = 100) -> list[dict[str, Any]]:
@@ -31,7 +31,7 @@ def run_jobs(limit: int = 100) -> list[dict[str, Any]]:
                 outcomes = runner.run_flow(enrich_flow, None, item_id, False)
                 error = "; ".join(o["reason"] for o in outcomes if o["status"] == "failed")
             else:
-                redact_item(item_id)
+                public_copies(item_id)
         except Exception as e:  # the job is marked failed with the reason; the next one runs
             error = f"{type(e).__name__}: {e}"
         with session_scope(settings) as session:

@@ -196,8 +196,10 @@ class Hosted:
         return head, _Stream(self, deadline, what, seconds)
 
     def __del__(self) -> None:  # pragma: no cover - interpreter shutdown
-        with contextlib.suppress(Exception):
+        try:  # noqa: SIM105 - at shutdown, module globals such as contextlib may be gone already
             self.stop()
+        except Exception:
+            pass
 
 
 class _Stream(Iterator[Any]):

@@ -195,11 +195,6 @@ def resolve_openai(models_dir: Path, name: str) -> Path:
     return path
 
 
-def resolve_for(engine: str, models_dir: Path, name: str) -> Path:
-    """The model an engine loads: a folder (faster-whisper) or a checkpoint file (openai-whisper)."""
-    return resolve_openai(models_dir, name) if engine == "openai-whisper" else resolve(models_dir, name)
-
-
 def resolve(models_dir: Path, name: str) -> Path:
     """The folder of an installed model: ``name`` under ``models_dir``, or a path."""
     candidate = Path(name).expanduser()

@@ -26,7 +26,7 @@ standard grouping (a group of fewer than three digits joins only across a line e
 country code, or as the last group of a number a check digit validates), so a row of
 small numbers in a table, a date or an amount never becomes a number.
 
-Pure functions: text in, ``Hit`` spans (character offsets into the text given) out."""
+Pure functions: text in, ``Finding`` spans (character offsets into the text given) out."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ _MAX_RUNS = 6
 
 
 @dataclass(frozen=True)
-class Hit:
+class Finding:
     kind: str  # pii | term
     # id_number, id_number_15, id_number_unverified, mobile, landline, bank_card, email,
     # passport, or a term list's category
@@ -412,13 +412,13 @@ def _number_hits(view: Folded, breaks: int = 1) -> Iterator[tuple[str, int, int,
         yield category, start, end, detail
 
 
-def personal_information(text: str, *, breaks: int = 1) -> list[Hit]:
+def personal_information(text: str, *, breaks: int = 1) -> list[Finding]:
     """Personal-information hits in ``text``, in every form the module docstring lists.
     ``breaks``: how many line ends one number may straddle — one in page text (a line end
     inside a table of figures is a new row); more where a line end is a cut that speech
     segmentation or an editor made anywhere (a transcript's segment ends)."""
     view = fold_with_offsets(text, numerals=True)
-    found: list[Hit] = []
+    found: list[Finding] = []
     taken: list[tuple[int, int]] = []
 
     def add(category: str, s: int, e: int, detail: dict[str, str] | None = None) -> None:
@@ -428,7 +428,7 @@ def personal_information(text: str, *, breaks: int = 1) -> list[Hit]:
         a, b = view.span(s, e)
         value = text[a:b]
         preview = _mask_email(value) if category == "email" else mask(value)
-        found.append(Hit(PII, category, a, b, value, preview, detail or {}))
+        found.append(Finding(PII, category, a, b, value, preview, detail or {}))
 
     for m in _EMAIL.finditer(view.text):
         add("email", m.start(), m.end())
@@ -447,11 +447,11 @@ def _folded_term(term: str) -> str:
     return fold_with_offsets(term, drop_space=True).text
 
 
-def listed_terms(text: str, lists: Iterable[TermList]) -> list[Hit]:
+def listed_terms(text: str, lists: Iterable[TermList]) -> list[Finding]:
     """Occurrences of listed terms, folded as search folds (either script, variant forms,
     full-width letters), across inserted spaces, line breaks and format characters."""
     view = fold_with_offsets(text, drop_space=True)
-    found: list[Hit] = []
+    found: list[Finding] = []
     for tl in lists:
         for term in tl.terms:
             needle = _folded_term(term)
@@ -461,12 +461,12 @@ def listed_terms(text: str, lists: Iterable[TermList]) -> list[Hit]:
             while (pos := view.text.find(needle, start)) >= 0:
                 a, b = view.span(pos, pos + len(needle))
                 detail = {"list": tl.name, "term": term}
-                found.append(Hit(TERM, tl.category, a, b, text[a:b], text[a:b], detail))
+                found.append(Finding(TERM, tl.category, a, b, text[a:b], text[a:b], detail))
                 start = pos + len(needle)
     return sorted(found, key=lambda h: h.start)
 
 
-def screen_text(text: str, lists: Iterable[TermList] = (), *, breaks: int = 1) -> list[Hit]:
+def screen_text(text: str, lists: Iterable[TermList] = (), *, breaks: int = 1) -> list[Finding]:
     hits = [*personal_information(text, breaks=breaks), *listed_terms(text, lists)]
     return sorted(hits, key=lambda h: (h.start, h.end))
 

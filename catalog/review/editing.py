@@ -30,7 +30,7 @@ from catalog.models import (
     utcnow,
 )
 from catalog.refcode import validate as validate_refcode
-from catalog.search import ALL, Part, description_part, page_part, reindex_item, segments_part
+from catalog.search import ALL, IndexScope, description_part, page_part, reindex_item, segments_part
 from configs.errors import BadInputError, LantaiError
 
 MACHINE = "machine"
@@ -202,7 +202,7 @@ def _editable_item(session: Session, item_id: int, editor: Editor) -> Item:
     return item
 
 
-def _touch(session: Session, item: Item, editor: Editor, what: str, part: Part, **detail: Any) -> None:
+def _touch(session: Session, item: Item, editor: Editor, what: str, part: IndexScope, **detail: Any) -> None:
     """After an edit, in the same transaction: the item is in review, the edited part is
     screened (a new hit is an open flag, so it is masked on the public site and the item is
     back in the open-review queue), the edited part of the index is current, and the edit
@@ -496,7 +496,7 @@ def rename_speaker(session: Session, *, transcript_id: int, old: str, new: str, 
             item,
             editor,
             "speaker",
-            Part(meta=False, pages=False, segments=False),  # speakers are not indexed
+            IndexScope(meta=False, pages=False, segments=False),  # speakers are not indexed
             transcript_id=transcript_id,
             old=old,
             new=new,

@@ -55,7 +55,7 @@ def _entry(item_id: int, fld: str, body: str, **loc: Any) -> SearchEntry:
 
 
 @dataclass(frozen=True)
-class Part:
+class IndexScope:
     """Which entries of an item to rebuild: all, or only its description, one page, or some
     segments (an editor's save touches one of these, and reindexing only it keeps a save of
     a 2,000-segment transcript fast)."""
@@ -67,22 +67,22 @@ class Part:
     segments: bool = True
 
 
-ALL = Part()
+ALL = IndexScope()
 
 
-def description_part() -> Part:
-    return Part(meta=True, pages=False, segments=False)
+def description_part() -> IndexScope:
+    return IndexScope(meta=True, pages=False, segments=False)
 
 
-def page_part(page_no: int) -> Part:
-    return Part(meta=False, pages=True, page_no=page_no, segments=False)
+def page_part(page_no: int) -> IndexScope:
+    return IndexScope(meta=False, pages=True, page_no=page_no, segments=False)
 
 
-def segments_part(ids: Iterable[int]) -> Part:
-    return Part(meta=False, pages=False, segments=True, segment_ids=frozenset(ids))
+def segments_part(ids: Iterable[int]) -> IndexScope:
+    return IndexScope(meta=False, pages=False, segments=True, segment_ids=frozenset(ids))
 
 
-def reindex_item(session: Session, item: Item, part: Part = ALL, *, fresh: bool = False) -> int:
+def reindex_item(session: Session, item: Item, part: IndexScope = ALL, *, fresh: bool = False) -> int:
     """Replace an item's search entries (all, or one ``part``) with ones built from its
     current record. Returns the count written. Open (开放) items get a second, public set
     of entries whose text has every screening hit that was not dismissed masked: public
@@ -120,7 +120,7 @@ def reindex_item(session: Session, item: Item, part: Part = ALL, *, fresh: bool 
     return len(entries)
 
 
-def _entries(session: Session, item: Item, *, masks: Masks | None, part: Part) -> list[SearchEntry]:
+def _entries(session: Session, item: Item, *, masks: Masks | None, part: IndexScope) -> list[SearchEntry]:
     assert item.id is not None
     audience = "staff" if masks is None else "public"
     entries = []

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from catalog import crud
 from catalog.db import session_scope
 from catalog.models import (
@@ -91,6 +93,9 @@ def publish_progress(store: ObjectStore, item_id: int, state: dict[str, Any], *,
     if not force and now - _published.get(item_id, 0.0) < PROGRESS_EVERY:
         return
     _published[item_id] = now
+    if len(_published) > 1024:  # a worker's lifetime of items: forget those past their interval
+        for stale in [i for i, at in _published.items() if now - at >= PROGRESS_EVERY]:
+            del _published[stale]
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
         json.dump(state | {"at": time.time()}, fh)
     try:
@@ -138,7 +143,7 @@ class Heartbeat:
                         session, item_id=self.item_id, worker=self.settings.worker.worker_name
                     ):
                         self.renewals += 1
-            except Exception:  # a busy or unreachable database: try again at the next beat
+            except (SQLAlchemyError, OSError):  # a busy or unreachable database: the next beat retries
                 continue
 
     def __enter__(self) -> Heartbeat:

@@ -13,6 +13,7 @@ from catalog import crud
 from catalog.db import session_scope
 from catalog.models import (
     Access,
+    Asset,
     Collection,
     EventType,
     Item,
@@ -24,12 +25,11 @@ from configs import Settings, get_settings
 from configs.errors import BadInputError
 from flows import runner
 from flows.enrich.common import Heartbeat, ItemOutcome
-from flows.enrich.recordings import asr_asset
-from flows.enrich.scans import ocr_asset
-from flows.redact import redact_item
+from flows.enrich.recordings import known_media, plan_asr, probe_media, run_asr
+from flows.enrich.scans import plan_ocr, run_ocr
+from flows.publish import public_copies, screen_and_index
 from flows.retry import BACKOFF, is_transient
-from flows.screen import screen_item
-from storage import download, open_store
+from storage import ObjectStore, download, open_store
 from tasks.hosted import EngineCrashed, EngineTimeout
 
 # ---------------------------------------------------------------- per item and the flow
@@ -73,11 +73,7 @@ def enrich_item(item_id: int, force: bool = False) -> ItemOutcome:
         with Heartbeat(settings, item_id), tempfile.TemporaryDirectory(prefix="lantai-") as tmp:
             for index, asset in enumerate(masters):
                 work = Path(tmp) / f"{index}" / "master"
-                download(store, asset.key, work, expect_sha256=asset.sha256)  # fixity on every read
-                if item.kind == Kind.scan:
-                    ocr_asset(settings, store, item, coll, asset, work, force=force, outcome=outcome)
-                elif item.kind == Kind.recording:
-                    asr_asset(settings, store, item, coll, asset, work, force=force, outcome=outcome)
+                step_of(settings, store, item, coll, asset, work, force=force, outcome=outcome)
                 shutil.rmtree(work.parent, ignore_errors=True)  # one master's files at a time
         with session_scope(settings) as session:
             current = session.get(Item, item_id)
@@ -87,7 +83,7 @@ def enrich_item(item_id: int, force: bool = False) -> ItemOutcome:
             current.progress = 1.0
             session.add(current)
             session.flush()
-            screen_item(session, current, term_lists(settings, coll))  # also brings the index up to date
+            screen_and_index(session, current, term_lists(settings, coll))
             is_open = current.access == Access.open
     except (BadInputError, EngineTimeout, EngineCrashed) as e:  # this item's input: the next goes on
         with session_scope(settings) as session:
@@ -103,9 +99,44 @@ def enrich_item(item_id: int, force: bool = False) -> ItemOutcome:
         outcome.status = ItemStatus.enriched
         outcome.reason = outcome.reason.strip("; ")
         if is_open:
-            redact_item(item_id)  # an item opened by its manifest still shows only redacted copies
+            public_copies(item_id)  # an item opened by its manifest still shows only redacted copies
     outcome.seconds = round(time.monotonic() - started, 2)
     return outcome
+
+
+def step_of(
+    settings: Settings,
+    store: ObjectStore,
+    item: Item,
+    coll: Collection,
+    asset: Asset,
+    work: Path,
+    *,
+    force: bool,
+    outcome: ItemOutcome,
+) -> None:
+    """One master: plan (is the work done already? then nothing is fetched), fetch with a
+    fixity check, then OCR or transcribe."""
+
+    def fetch() -> None:
+        download(store, asset.key, work, expect_sha256=asset.sha256)  # fixity on every read
+
+    if item.kind == Kind.scan:
+        ocr_step = plan_ocr(settings, item, coll, asset, force=force, outcome=outcome)
+        if ocr_step is not None:
+            fetch()
+            run_ocr(settings, store, item, ocr_step, work, outcome=outcome)
+    elif item.kind == Kind.recording:
+        facts = known_media(settings, asset)
+        if facts is None:  # never transcribed: its facts come from the file itself
+            fetch()
+            facts = probe_media(settings, work)
+        outcome.duration += facts[0].duration
+        asr_step = plan_asr(settings, item, coll, asset, facts, force=force, outcome=outcome)
+        if asr_step is not None:
+            if not work.exists():
+                fetch()
+            run_asr(settings, store, item, asr_step, work, outcome=outcome)
 
 
 def record_crash(settings: Settings, item_id: int, exc: object) -> ItemOutcome:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from flows.enrich.common import (
 )
 from flows.progress import report
 from storage import ObjectStore
-from tasks import asr, media, models
+from tasks import asr, media
 from tasks.asr import speakers as asr_speakers
 
 LANGUAGE_CODES = {
@@ -57,12 +58,11 @@ LANGUAGE_CODES = {
 def asr_choice(settings: Settings) -> tuple[str, str, Path]:
     """Engine name, device and model path for this machine (``auto``: see
     ``tasks.asr.choose_engine``); the model must be installed."""
+    models_dir, model = settings.models_path, settings.asr.model
     name, device = asr.choose_engine(
-        settings.asr.engine,
-        settings.asr.device,
-        openai_checkpoint=models.has_openai(settings.models_path, settings.asr.model),
+        settings.asr.engine, settings.asr.device, installed=lambda n: asr.spec(n).installed(models_dir, model)
     )
-    return name, device, models.resolve_for(name, settings.models_path, settings.asr.model)
+    return name, device, asr.spec(name).model(models_dir, model)
 
 
 # what builds the ASR engine in its child process (the tests put a stand-in engine here)
@@ -229,41 +229,70 @@ def _write_transcript(
     return transcript
 
 
-def asr_asset(
-    settings: Settings,
-    store: ObjectStore,
-    item: Item,
-    coll: Collection,
-    asset: Asset,
-    work: Path,
-    *,
-    force: bool,
-    outcome: ItemOutcome,
-) -> None:
-    """Transcribe one master outside any transaction; the result is written in one short
-    transaction at the end (the result key makes a re-run of a finished part a no-op)."""
-    began = time.monotonic()
-    info = media.probe(work)
-    outcome.duration += info.duration
-    engine = asr_engine(settings)
-    options = _asr_options(settings, item, coll, batched=_batched(settings, engine, info.duration))
-    speakers = expected_speakers(settings, item)
-    # the configured track, or the first that is not silent (-1): part of what the result depends on
-    track = settings.asr.track if settings.asr.track >= 0 else media.speech_track(work, info)
+@dataclass
+class AsrStep:
+    """The transcription of one master as planned: the engine, the recording's technical
+    facts and track, the decoding options, the voices expected, and the result key."""
 
-    def key_with(voices: int) -> str:
+    asset: Asset
+    engine: asr.HostedAsrEngine
+    info: media.MediaInfo
+    track: int
+    options: asr.AsrOptions
+    speakers: int
+
+    def key(self, voices: int | None = None) -> str:
+        voices = self.speakers if voices is None else voices
+        engine = self.engine
         return result_key(
-            sha256=asset.sha256,
+            sha256=self.asset.sha256,
             engine=engine.name,
             version=engine.version,
             model=engine.model_sha256,
             compute_type=engine.compute_type,
-            **options.as_dict(),
-            **({"track": track} if track else {}),  # keys of single-track results stay as they were
+            **self.options.as_dict(),
+            **({"track": self.track} if self.track else {}),  # keys of single-track results stay as they were
             **({"speakers": voices} if voices > 1 else {}),
         )
 
-    key = key_with(speakers)
+
+def known_media(settings: Settings, asset: Asset) -> tuple[media.MediaInfo, int] | None:
+    """The recording's technical facts and speech track as an earlier transcription stored
+    them (``asset.tech``), so the done-check needs no download; None if never transcribed."""
+    tech = asset.tech or {}
+    if "asr_track" not in tech or "duration" not in tech:
+        return None
+    fields = ("container", "duration", "size", "bit_rate", "audio", "video")
+    info = media.MediaInfo(**{f: tech.get(f) for f in fields})  # type: ignore[arg-type]
+    track = settings.asr.track if settings.asr.track >= 0 else int(tech["asr_track"])
+    return info, track
+
+
+def probe_media(settings: Settings, work: Path) -> tuple[media.MediaInfo, int]:
+    """The fetched recording's technical facts, and its track: the configured one, or the
+    first that is not silent — part of what the result depends on."""
+    info = media.probe(work)
+    return info, settings.asr.track if settings.asr.track >= 0 else media.speech_track(work, info)
+
+
+def plan_asr(
+    settings: Settings,
+    item: Item,
+    coll: Collection,
+    asset: Asset,
+    facts: tuple[media.MediaInfo, int],
+    *,
+    force: bool,
+    outcome: ItemOutcome,
+) -> AsrStep | None:
+    """What transcribing this master needs, or None when nothing is to be done: a
+    transcript with the same result key exists, or editors corrected the current one (kept,
+    with a note)."""
+    info, track = facts
+    engine = asr_engine(settings)
+    options = _asr_options(settings, item, coll, batched=_batched(settings, engine, info.duration))
+    step = AsrStep(asset, engine, info, track, options, expected_speakers(settings, item))
+    key = step.key()
     with session_scope(settings) as session:
         done = session.exec(
             select(Transcript.id).where(Transcript.asset_id == asset.id, Transcript.result_key == key)
@@ -273,10 +302,23 @@ def asr_asset(
         ).first()
     if done is not None and not force:
         outcome.skipped = True
-        return
+        return None
     if corrected is not None:
         keep_corrections(settings, item, asset, outcome, "transcription")
-        return
+        return None
+    return step
+
+
+def run_asr(
+    settings: Settings, store: ObjectStore, item: Item, step: AsrStep, work: Path, *, outcome: ItemOutcome
+) -> None:
+    """Transcribe the fetched master outside any transaction; the result is written in one
+    short transaction at the end (the result key makes a re-run of a finished part a no-op)."""
+    began = time.monotonic()
+    asset, engine, info, track, options, speakers = (
+        step.asset, step.engine, step.info, step.track, step.options, step.speakers
+    )  # fmt: skip
+    key = step.key()
     wav = media.to_asr_wav(work, work.parent / "asr.wav", info, track=track)
     access = media.access_copy(work, work.parent / "access.mp4", info, track=track)
     peaks = media.waveform_peaks(work, work.parent / "peaks.json", info, track=track)
@@ -316,7 +358,7 @@ def asr_asset(
         except MissingDependencyError as e:  # the transcript stands; the turns wait for the extra
             turns_note = f"speaker turns not found: {e}"
             outcome.reason += f"{turns_note}; "
-            key = key_with(1)  # stored as what it is: a run with the extra redoes it
+            key = step.key(1)  # stored as what it is: a run with the extra redoes it
     with session_scope(settings) as session:
         current = session.get(Asset, asset.id)
         assert current is not None

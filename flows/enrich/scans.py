@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -94,22 +95,27 @@ def _write_page(
         return row
 
 
-def ocr_asset(
-    settings: Settings,
-    store: ObjectStore,
-    item: Item,
-    coll: Collection,
-    asset: Asset,
-    work: Path,
-    *,
-    force: bool,
-    outcome: ItemOutcome,
-) -> None:
-    """OCR one master page by page, outside any transaction: each page's row and image are
-    written in a short transaction as it finishes, so a long PDF streams through in bounded
-    memory and editors keep saving meanwhile. Pages are updated in place: their numbers,
-    the editors' corrections and what refers to them stay."""
-    began = time.monotonic()
+@dataclass
+class OcrStep:
+    """The OCR of one master as planned before the master is fetched: the engine, its
+    options and the result key they make with the master's checksum."""
+
+    asset: Asset
+    languages: str
+    engine_name: str
+    engine: ocr.OcrEngine
+    version: str
+    options: dict[str, Any]
+    key: str
+    workers: int
+
+
+def plan_ocr(
+    settings: Settings, item: Item, coll: Collection, asset: Asset, *, force: bool, outcome: ItemOutcome
+) -> OcrStep | None:
+    """What OCR of this master needs, or None when its pages are already done with the same
+    engine, version and options (no download then). Marks the master as running, so a
+    killed run is never taken for finished."""
     languages = item.ocr_languages or coll.ocr_languages or settings.ocr.languages
     engine_name = ocr.choose_engine(str(item.extra.get("ocr_engine") or settings.ocr.engine), languages)
     workers = settings.ocr.workers or os.cpu_count() or 1
@@ -126,9 +132,22 @@ def ocr_asset(
         done = marker == key or (marker is None and keys == {key})
         if done and not force:
             outcome.skipped = True
-            return
+            return None
         current.tech = {**current.tech, OCR_DONE: ""}  # running: a killed run is not "done"
         session.add(current)
+    return OcrStep(asset, languages, engine_name, engine, version, options, key, workers)
+
+
+def run_ocr(
+    settings: Settings, store: ObjectStore, item: Item, step: OcrStep, work: Path, *, outcome: ItemOutcome
+) -> None:
+    """OCR the fetched master page by page, outside any transaction: each page's row and
+    image are written in a short transaction as it finishes, so a long PDF streams through
+    in bounded memory and editors keep saving meanwhile. Pages are updated in place: their
+    numbers, the editors' corrections and what refers to them stay."""
+    began = time.monotonic()
+    asset, languages, engine_name, engine = step.asset, step.languages, step.engine_name, step.engine
+    version, options, key, workers = step.version, step.options, step.key, step.workers
     workdir = work.parent / "ocr"
     workdir.mkdir(parents=True, exist_ok=True)
     parts: list[Path] = []

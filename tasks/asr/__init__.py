@@ -16,7 +16,7 @@ import logging
 import math
 import re
 import wave
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -119,6 +119,9 @@ class AsrOptions:
 
 
 class AsrEngine(Protocol):
+    """A loaded engine: transcribes a 16 kHz mono WAV into segments with word times, and
+    names what its output depends on (provenance and the result key)."""
+
     name: str
     version: str
     model_name: str
@@ -127,6 +130,20 @@ class AsrEngine(Protocol):
     compute_type: str  # int8, float16, float32: part of what the output depends on
 
     def transcribe(self, wav: Path, options: AsrOptions) -> tuple[AsrInfo, Iterator[AsrSegment]]: ...
+
+
+@dataclass(frozen=True)
+class AsrEngineSpec:
+    """What an ASR engine module declares about its engine (``tasks.asr.engines``): nothing
+    here imports the engine's runtime until ``make`` or ``gpus`` is called."""
+
+    name: str
+    runtime: str  # the library that runs it (status names the CUDA devices each runtime sees)
+    gpus: Callable[[], int]  # CUDA devices the engine can use on this machine
+    model: Callable[[Path, str], Path]  # (models dir, model name) → what it loads; ConfigError if missing
+    installed: Callable[[Path, str], bool]  # whether that model is in place (``auto`` may pick it)
+    install: Callable[..., Path]  # (name, models dir, source=, force=, progress=) → the installed model
+    make: Callable[[Path, str, str], AsrEngine]  # (model, device, compute type) → the loaded engine
 
 
 SAMPLE_RATE = 16_000
@@ -294,59 +311,50 @@ def _repeats(text: str) -> bool:
 @lru_cache(maxsize=2)
 def load_engine(engine: str, model_dir: Path, device: str, compute_type: str) -> AsrEngine:
     """The engine with its model loaded, once per process and configuration. ``model_dir``
-    is a folder for faster-whisper, a ``.pt`` checkpoint for openai-whisper
-    (``tasks.models.resolve_for`` finds either; ``choose_engine`` resolves ``auto``)."""
-    if engine == "faster-whisper":
-        from tasks.asr.ctranslate import FasterWhisperEngine
-
-        return FasterWhisperEngine(model_dir, device=device, compute_type=compute_type)
-    if engine == "openai-whisper":
-        from tasks.asr.torch_whisper import OpenAIWhisperEngine
-
-        return OpenAIWhisperEngine(model_dir, device=device)
-    raise ValueError(f"unknown ASR engine {engine!r}")
+    is what the engine's spec resolves (``spec(engine).model``; ``choose_engine`` resolves
+    ``auto``)."""
+    return spec(engine).make(model_dir, device, compute_type)
 
 
-@lru_cache(maxsize=1)
-def _ctranslate2_gpus() -> int:
-    try:
-        import ctranslate2
+def spec(engine: str) -> AsrEngineSpec:
+    """The registered engine of this name (``tasks.asr.engines.REGISTRY``)."""
+    from tasks.asr.engines import REGISTRY
 
-        return int(ctranslate2.get_cuda_device_count())
-    except Exception:  # a wheel without CUDA support, or no driver
-        return 0
-
-
-@lru_cache(maxsize=1)
-def _torch_gpus() -> int:
-    try:
-        import torch
-
-        return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
-    except Exception:  # torch is an optional extra
-        return 0
+    if engine not in REGISTRY:
+        raise ValueError(f"unknown ASR engine {engine!r}: one of {', '.join(REGISTRY)}")
+    return REGISTRY[engine]
 
 
 def cuda_devices() -> dict[str, int]:
-    """CUDA devices each engine can use here: CTranslate2 (its PyPI wheels need the CUDA 12
-    runtime libraries) and PyTorch (whatever CUDA its build was made for)."""
-    return {"ctranslate2": _ctranslate2_gpus(), "torch": _torch_gpus()}
+    """CUDA devices each engine's runtime can use here (CTranslate2's PyPI wheels need the
+    CUDA 12 runtime libraries; PyTorch whatever CUDA its build was made for)."""
+    from tasks.asr.engines import REGISTRY
+
+    return {s.runtime: s.gpus() for s in REGISTRY.values()}
 
 
-def choose_engine(engine: str, device: str, *, openai_checkpoint: bool) -> tuple[str, str]:
-    """(engine, device) for ``LANTAI_ASR__ENGINE`` / ``LANTAI_ASR__DEVICE`` on this machine.
+def choose_engine(engine: str, device: str, *, installed: Callable[[str], bool]) -> tuple[str, str]:
+    """(engine, device) for ``LANTAI_ASR__ENGINE`` / ``LANTAI_ASR__DEVICE`` on this machine;
+    ``installed(name)`` says whether that engine's model is in place.
 
-    ``auto`` engine: faster-whisper wherever CTranslate2 runs on the device (CPU always,
-    CUDA when its CUDA 12 libraries load); on a CUDA machine where only PyTorch sees the
-    GPU (a CUDA 13 image, say) and an openai-whisper checkpoint is installed, openai-whisper
-    on the GPU. ``auto`` device: CUDA when the chosen engine sees one, else the CPU."""
-    # torch is imported only where its answer matters (an openai-whisper checkpoint, or that engine asked for)
+    ``auto`` engine: where a GPU may be used, the first registered engine (in order of
+    preference) whose runtime sees a GPU and whose model is installed — faster-whisper
+    where CTranslate2's CUDA 12 libraries load; on a machine where only PyTorch sees the
+    GPU (a CUDA 13 image, say) openai-whisper, if its checkpoint is built — otherwise the
+    first engine on the CPU. ``auto`` device: CUDA when the chosen engine sees one."""
+    from tasks.asr.engines import REGISTRY
+
     if engine == "auto":
-        wants_gpu = device in ("auto", "cuda") and openai_checkpoint and not _ctranslate2_gpus()
-        engine = "openai-whisper" if wants_gpu and _torch_gpus() else "faster-whisper"
+        preferred = next(iter(REGISTRY))
+        engine = preferred
+        if device in ("auto", "cuda"):
+            # the default engine's GPUs first: another runtime is imported only if it has none
+            for s in REGISTRY.values():
+                if (s.name == preferred or installed(s.name)) and s.gpus():
+                    engine = s.name
+                    break
     if device == "auto":
-        gpus = _ctranslate2_gpus() if engine == "faster-whisper" else _torch_gpus()
-        device = "cuda" if gpus else "cpu"
+        device = "cuda" if spec(engine).gpus() else "cpu"
     return engine, device
 
 

@@ -6,13 +6,17 @@ import os
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from configs.errors import ConfigError
+from tasks import models
 from tasks.asr import (
     CHUNK_SECONDS,
     SAMPLE_RATE,
     TAIL_SECONDS,
+    AsrEngineSpec,
     AsrInfo,
     AsrOptions,
     AsrSegment,
@@ -162,3 +166,36 @@ class FasterWhisperEngine:
 class _NoSpeech:
     language: str
     language_probability: float
+
+
+# ---------------------------------------------------------------- the registry's entry
+
+
+@lru_cache(maxsize=1)
+def cuda_device_count() -> int:
+    """CUDA devices CTranslate2 can use (its PyPI wheels need the CUDA 12 runtime libraries)."""
+    try:
+        import ctranslate2
+
+        return int(ctranslate2.get_cuda_device_count())
+    except Exception:  # a wheel without CUDA support, or no driver
+        return 0
+
+
+def _installed(models_dir: Path, name: str) -> bool:
+    try:
+        models.resolve(models_dir, name)
+    except ConfigError:
+        return False
+    return True
+
+
+SPEC = AsrEngineSpec(
+    name="faster-whisper",
+    runtime="ctranslate2",
+    gpus=lambda: cuda_device_count(),
+    model=lambda models_dir, name: models.resolve(models_dir, name),
+    installed=_installed,
+    install=lambda name, models_dir, **kw: models.install(name, models_dir, **kw),
+    make=lambda model, device, compute: FasterWhisperEngine(model, device=device, compute_type=compute),
+)

@@ -17,14 +17,17 @@ import itertools
 import math
 import wave
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from configs.errors import MissingDependencyError
+from tasks import models
 from tasks.asr import (
     CHUNK_SECONDS,
     SAMPLE_RATE,
     TAIL_SECONDS,
+    AsrEngineSpec,
     AsrInfo,
     AsrOptions,
     AsrSegment,
@@ -284,3 +287,29 @@ def _split_at_timestamps(result: Any, tokenizer: Any, offset: float, duration: f
         end = (rest[-1] - begin) * precision if rest[-1] >= begin and len(rest) > 1 else duration
         out.append(piece(start, max(end, start), rest))
     return out
+
+
+# ---------------------------------------------------------------- the registry's entry
+
+
+@lru_cache(maxsize=1)
+def cuda_device_count() -> int:
+    """CUDA devices PyTorch can use (whatever CUDA its build was made for)."""
+    try:
+        import torch
+
+        return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
+    except Exception:  # torch is an optional extra
+        return 0
+
+
+SPEC = AsrEngineSpec(
+    name="openai-whisper",
+    runtime="torch",
+    gpus=lambda: cuda_device_count(),
+    model=lambda models_dir, name: models.resolve_openai(models_dir, name),
+    installed=lambda models_dir, name: models.has_openai(models_dir, name),
+    # built offline from the verified CTranslate2 model (installed first if need be)
+    install=lambda name, models_dir, **kw: models.install_openai(models_dir, name, **kw),
+    make=lambda model, device, _compute: OpenAIWhisperEngine(model, device=device),
+)

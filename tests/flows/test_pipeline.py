@@ -93,16 +93,32 @@ def test_batch_to_searchable_catalog(home: Path, batch: Path) -> None:
     assert len(list(open_store(settings).list("masters/"))) == 3
 
 
-def test_rerun_with_force_skips_finished_work(home: Path, tmp_path: Path) -> None:
+def test_rerun_with_force_skips_finished_work(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flows.enrich.item as enrich_item
+
     folder = tmp_path / "one"
     folder.mkdir()
     shutil.copy(SAMPLES / "phototest.tif", folder)
+    shutil.copy(SAMPLES / "寄语.wav", folder)
     ingest_flow(str(folder), "T2", None, None)
-    first = enrich_flow("T2")
-    assert first[0]["pages"] == 1 and not first[0]["skipped"]
-    item_id = first[0]["item_id"]
-    again = enrich_flow(None, item_id)
-    assert again[0]["skipped"]  # same checksum, engine and options: nothing recomputed
+    fetched: list[str] = []
+    real_download = enrich_item.download
+
+    def counting_download(store, key, *args, **kwargs):  # type: ignore[no-untyped-def]
+        fetched.append(key)
+        return real_download(store, key, *args, **kwargs)
+
+    monkeypatch.setattr(enrich_item, "download", counting_download)
+    first = {o["kind"]: o for o in enrich_flow("T2")}
+    assert first["scan"]["pages"] == 1 and not first["scan"]["skipped"] and not first["recording"]["skipped"]
+    assert len(fetched) == 2
+    item_id = first["scan"]["item_id"]
+    fetched.clear()
+    again = [enrich_flow(None, o["item_id"])[0] for o in first.values()]
+    assert all(o["skipped"] for o in again)  # same checksum, engine and options: nothing recomputed
+    assert fetched == []  # ... and nothing fetched: the done-check comes before any download
     forced = enrich_flow(None, item_id, True)
     assert not forced[0]["skipped"] and forced[0]["pages"] == 1
     with session_scope(get_settings()) as session:

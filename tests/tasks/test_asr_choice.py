@@ -28,6 +28,39 @@ def test_auto_fits_the_machine(
     asked: tuple[str, str],
     expected: tuple[str, str],
 ) -> None:
-    monkeypatch.setattr(asr, "_ctranslate2_gpus", lambda: ct2)
-    monkeypatch.setattr(asr, "_torch_gpus", lambda: torch)
-    assert asr.choose_engine(*asked, openai_checkpoint=checkpoint) == expected
+    from tasks.asr import ctranslate, torch_whisper
+
+    monkeypatch.setattr(ctranslate, "cuda_device_count", lambda: ct2)
+    monkeypatch.setattr(torch_whisper, "cuda_device_count", lambda: torch)
+    installed = {"faster-whisper": True, "openai-whisper": checkpoint}
+    assert asr.choose_engine(*asked, installed=installed.__getitem__) == expected
+    assert asr.cuda_devices() == {"ctranslate2": ct2, "torch": torch}
+
+
+def test_one_registry_names_the_asr_engines() -> None:
+    """The settings' choices, `lantai models install --engine` and the flow all read the
+    registry; each engine module declares its spec once."""
+    import typing
+
+    from configs.settings import AsrSettings
+    from tasks.asr import ctranslate, torch_whisper
+    from tasks.asr.engines import ENGINES, REGISTRY
+
+    assert typing.get_args(AsrSettings.model_fields["engine"].annotation) == ENGINES
+    assert list(REGISTRY) == ["faster-whisper", "openai-whisper"]  # the order ``auto`` prefers
+    assert REGISTRY["faster-whisper"] is ctranslate.SPEC and REGISTRY["openai-whisper"] is torch_whisper.SPEC
+    with pytest.raises(ValueError, match="one of faster-whisper, openai-whisper"):
+        asr.spec("whisper.cpp")
+
+
+def test_an_engine_is_found_by_its_spec(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Where each engine's model lives, and whether it is installed, is its own module's answer."""
+    from configs.errors import ConfigError
+
+    fw, ow = asr.spec("faster-whisper"), asr.spec("openai-whisper")
+    assert not fw.installed(tmp_path, "base") and not ow.installed(tmp_path, "base")
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "model.bin").write_bytes(b"x")
+    assert fw.installed(tmp_path, "base") and fw.model(tmp_path, "base") == tmp_path / "base"
+    with pytest.raises(ConfigError, match="openai-whisper"):
+        ow.model(tmp_path, "base")

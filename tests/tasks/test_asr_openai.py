@@ -159,4 +159,4 @@ def test_a_quantized_or_foreign_model_does_not_convert(tmp_path: Path) -> None:
 
 def test_missing_checkpoint_names_the_fix(tmp_path: Path) -> None:
     with pytest.raises(Exception, match=r"openai-whisper/base\.pt"):
-        models.resolve_for("openai-whisper", tmp_path, "base")
+        asr.spec("openai-whisper").model(tmp_path, "base")

@@ -282,8 +282,8 @@ def screen_and_redact(item_id: int) -> None:
     """Screen an item as enrichment does (its hits become open flags, masked for the public)
     and make its redacted public copies as the worker does."""
     from catalog.review.screening import term_lists
-    from flows.redact import redact_item
-    from flows.screen import screen_item
+    from flows.publish import public_copies as redact_item
+    from flows.publish import screen_and_index as screen_item
 
     with Session(get_engine(get_settings().db_url)) as s:
         item = s.get(Item, item_id)

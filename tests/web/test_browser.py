@@ -318,7 +318,7 @@ def test_open_review_in_the_browser(browser, live_server: str, seeded: Seeded) -
     from catalog.models import Access, Item
     from catalog.review.screening import term_lists
     from configs import get_settings
-    from flows.screen import screen_item
+    from flows.publish import screen_and_index as screen_item
     from tests.web.conftest import ID_NUMBER
 
     with Session(get_engine(get_settings().db_url)) as s:

@@ -103,7 +103,7 @@ def test_access_policy_on_iiif_routes(client: Browser, clients: dict[str, Browse
     # the public manifest of the open scan, screened as enrichment does: masked text, and no
     # image until the redacted one is made
     from catalog.review.screening import term_lists
-    from flows.screen import screen_item
+    from flows.publish import screen_and_index as screen_item
 
     with Session(get_engine(get_settings().db_url)) as s:
         item = s.get(Item, seeded.scan)
@@ -143,7 +143,7 @@ def test_a_page_redacted_again_is_never_served_from_the_old_cut_outs(client: Bro
     from sqlmodel import select
 
     from catalog.models import Flag
-    from flows.redact import redact_item
+    from flows.publish import public_copies as redact_item
 
     screen_and_redact(seeded.scan)
     url = f"/iiif/image/{seeded.page}/full/max/0/default.png"

@@ -26,8 +26,8 @@ from catalog.fields import BY_NAME, PUBLIC
 from catalog.models import Access, Asset, Collection, Item, ItemStatus, Page, Segment, Transcript
 from catalog.review.screening import term_lists
 from configs import get_settings
-from flows.redact import redact_item
-from flows.screen import screen_item
+from flows.publish import public_copies as redact_item
+from flows.publish import screen_and_index as screen_item
 from storage import open_store
 from tests.web.conftest import Browser
 from web.app import create_app

@@ -19,7 +19,7 @@ from catalog.models import Access, Flag, Item, Job, Page
 from catalog.review.screening import term_lists
 from configs import get_settings
 from flows.jobs import run_jobs
-from flows.screen import screen_item
+from flows.publish import screen_and_index as screen_item
 from tests.web.conftest import ID_NUMBER, Browser, Seeded
 from web.app import create_app
 

@@ -28,7 +28,7 @@ from catalog.models import SCREENING_KINDS, Access, Flag, Item, Page, Segment
 from catalog.review.openreview import ReviewRefused, decide_access, decide_flag
 from catalog.search import reindex_item
 from configs import get_settings
-from flows.redact import redact_item
+from flows.publish import public_copies as redact_item
 from tests.web.conftest import ID_NUMBER, Browser, Seeded, screen_and_redact
 from tests.web.test_access import _routes
 from web.app import create_app
