@@ -16,12 +16,14 @@ and forking a threaded process is unsafe."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib
 import multiprocessing as mp
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from typing import Any
@@ -76,6 +78,18 @@ def _serve(conn: Connection, factory: str, args: tuple[Any, ...], describe: tupl
             conn.send(("error", (type(e).__name__, str(e), traceback.format_exc())))
 
 
+_LIVE: weakref.WeakSet[Hosted] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    """At exit, ask every engine child to stop and wait for it: a child killed by
+    multiprocessing's own exit handler (it runs after this one) could not release what it
+    holds (the resource tracker then reports leaked semaphores)."""
+    for hosted in list(_LIVE):
+        hosted.stop()
+
+
 class Hosted:
     """One engine in one child process (started on first use, restarted after a kill).
     Calls are serialised: one at a time, as the engine runs them anyway."""
@@ -88,6 +102,7 @@ class Hosted:
         self._proc: Any = None
         self._conn: Connection | None = None
         self._lock = threading.Lock()
+        _LIVE.add(self)
 
     # ------------------------------------------------------------------ the child
 
