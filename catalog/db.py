@@ -21,7 +21,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlmodel import Session, create_engine
 
 from configs import Settings
@@ -156,7 +156,13 @@ def _engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(url, pool_pre_ping=True)
+        try:
+            engine = create_engine(url, pool_pre_ping=True)
+        except (ArgumentError, ImportError) as e:  # not a URL, or a driver Lantai does not ship
+            raise ConfigError(
+                f"LANTAI_DATABASE_URL cannot be used: {e}",
+                hint="PostgreSQL: postgresql+psycopg://USER:PASSWORD@HOST:5432/DB (empty: SQLite)",
+            ) from e
     return engine
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
@@ -44,7 +45,6 @@ def test_migrate_is_explicit_and_idempotent(db_url: str) -> None:
     """A new database gets its schema on first use; an existing one that is behind (schema
     or search index) is refused with the command to run, and converted only by
     ``lantai migrate`` (catalog.db.migrate), which a second time finds nothing to do."""
-    import pytest
     import sqlalchemy as sa
     from sqlalchemy import text
 
@@ -249,3 +249,14 @@ def test_flags_and_excerpts_get_their_pages_ids(db_url: str) -> None:
         ids = c.execute(sa.text("SELECT page_from_id, page_to_id FROM excerpt")).one()
         assert tuple(ids) == tuple(page_ids)
     engine.dispose()
+
+
+@pytest.mark.parametrize("url", ["postgresql://someone@127.0.0.1:1/x", "not a database url"])
+def test_an_unusable_database_url_is_a_configuration_error(url: str) -> None:
+    """A URL naming a driver Lantai does not ship (psycopg2), or no URL at all: exit 3 with
+    the form to use, not a traceback."""
+    from catalog.db import migrate
+    from configs.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="postgresql\\+psycopg://"):
+        migrate(url)
