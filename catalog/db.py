@@ -103,7 +103,7 @@ def pending(engine: Engine) -> str | None:
     from alembic.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
-    from catalog.search.terms import NORMALIZATION_VERSION
+    from catalog.search.terms import INDEX_VERSION
 
     head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
     with engine.connect() as conn:
@@ -114,8 +114,8 @@ def pending(engine: Engine) -> str | None:
             return f"has schema revision {current}; this version of Lantai needs {head}"
         row = conn.execute(text("SELECT version FROM index_state WHERE name = 'normalization'")).first()
     built = row[0] if row else 1
-    if built < NORMALIZATION_VERSION:
-        return f"has a search index of text normalization {built}; this version uses {NORMALIZATION_VERSION}"
+    if built < INDEX_VERSION:
+        return f"has a search index of text normalization {built}; this version uses {INDEX_VERSION}"
     return None
 
 
@@ -189,12 +189,12 @@ def refresh_index(engine: Engine) -> int:
     the index; nothing when it is current). Returns the number of items rebuilt."""
     from catalog.models import IndexState, Item
     from catalog.search import reindex_item
-    from catalog.search.terms import NORMALIZATION_VERSION, VARIANTS
+    from catalog.search.terms import INDEX_VERSION, JOINS_CJK, VARIANTS, joinable
     from tasks.text import FORMAT_CHARACTERS
 
     with Session(engine) as session:
         state = session.get(IndexState, "normalization") or IndexState(name="normalization", version=1)
-        if state.version >= NORMALIZATION_VERSION:
+        if state.version >= INDEX_VERSION:
             return 0
         # version 2 folded VARIANTS (found in the normalized tokens an older index holds);
         # version 3 drops format characters (found in the entry's text)
@@ -202,17 +202,34 @@ def refresh_index(engine: Engine) -> int:
         changed += [("text", ch) for ch in FORMAT_CHARACTERS] if state.version < 3 else []
         clauses = " OR ".join(f"{column} LIKE :c{i}" for i, (column, _) in enumerate(changed))
         params = {f"c{i}": f"%{ch}%" for i, (_, ch) in enumerate(changed)}
-        ids = session.execute(text(f"SELECT DISTINCT item_id FROM search_entry WHERE {clauses}"), params)
+        ids = {
+            i
+            for (i,) in session.execute(
+                text(f"SELECT DISTINCT item_id FROM search_entry WHERE {clauses}"), params
+            )
+        }
+        if state.version < JOINS_CJK:
+            # version 4 reads through a whitespace between CJK characters, and counts the
+            # supplementary ideographs (extensions B to H) as CJK: one streamed pass
+            rows = session.execute(
+                text("SELECT item_id, text FROM search_entry"), execution_options={"yield_per": 10_000}
+            )
+            ids |= {i for i, body in rows if i not in ids and (joinable(body) or _supplementary(body))}
         count = 0
-        for (item_id,) in ids.all():
+        for item_id in sorted(ids):
             item = session.get(Item, item_id)
             if item is not None:
                 reindex_item(session, item)
                 count += 1
-        state.version = NORMALIZATION_VERSION
+        state.version = INDEX_VERSION
         session.add(state)
         session.commit()
         return count
+
+
+def _supplementary(body: str) -> bool:
+    """Whether ``body`` holds a character outside the Basic Multilingual Plane."""
+    return any(ord(ch) > 0xFFFF for ch in body)
 
 
 @contextmanager

@@ -20,12 +20,15 @@ from catalog import fields
 from catalog.db import ITEM_COPIES
 from catalog.models import Access, Item, Page, SearchEntry, Segment, Transcript
 from catalog.review.redaction import Masks, mask_lines, mask_text, masks_for
-from catalog.search.terms import QueryPart, index_terms, normalize, query_parts
+from catalog.search.terms import QueryPart, index_terms, join_cjk, normalize, query_parts
 from configs.errors import BadInputError
 
 MAX_QUERY = 200
 FIELD_WEIGHT = {"title": 4.0, "meta": 2.0, "page": 1.0, "segment": 1.0}
 META_FIELDS = fields.SEARCHED
+# between description fields: two spaces, which a phrase never reads through (one would be
+# read through between CJK characters: 张三 李四 are two people, not a phrase)
+FIELD_GAP = "  "
 
 
 @dataclass
@@ -127,17 +130,17 @@ def _entries(session: Session, item: Item, *, masks: Masks | None, part: IndexSc
     if part.meta:
         if masks is None:
             title = item.title
-            meta = " ".join(str(getattr(item, f)) for f in META_FIELDS if getattr(item, f))
+            meta = FIELD_GAP.join(str(getattr(item, f)) for f in META_FIELDS if getattr(item, f))
         else:  # the public's entries: only the fields the public site shows, masked
             from catalog.review.access import public_description
 
             shown = public_description(item, masks)
             title = shown["title"]
-            meta = " ".join(shown[f] for f in META_FIELDS if shown.get(f))
+            meta = FIELD_GAP.join(shown[f] for f in META_FIELDS if shown.get(f))
         if title:
             entries.append(_entry(item.id, "title", title, audience=audience))
         if meta:  # with the title, so a query may combine words from both
-            entries.append(_entry(item.id, "meta", f"{title} {meta}".strip(), audience=audience))
+            entries.append(_entry(item.id, "meta", f"{title}{FIELD_GAP}{meta}".strip(), audience=audience))
     if part.pages:
         # only the columns indexing reads (a page row also holds boxes of unread regions …)
         query = select(col(Page.page_no), col(Page.lines)).where(Page.item_id == item.id)
@@ -474,11 +477,14 @@ def match_spans(body: str, parts: list[QueryPart]) -> list[tuple[int, int]]:
     """Character spans of ``body`` where a query part occurs (normalization-insensitive)."""
     norm = [normalize(ch) or ch for ch in body]
     flat = "".join(n if len(n) == 1 else n[0] for n in norm)  # keep positions 1:1 with body
+    # the index reads through a single whitespace between CJK characters: so does this
+    kept = [i for i, ch in enumerate(flat) if not (ch.isspace() and _joined(flat, i))]
+    compact = "".join(flat[i] for i in kept)
     spans = []
     for p in parts:
         start = 0
-        while (pos := flat.find(p.text, start)) >= 0:
-            spans.append((pos, pos + len(p.text)))
+        while (pos := compact.find(p.text, start)) >= 0:
+            spans.append((kept[pos], kept[pos + len(p.text) - 1] + 1))
             start = pos + len(p.text)
     spans.sort()
     merged: list[tuple[int, int]] = []
@@ -488,6 +494,12 @@ def match_spans(body: str, parts: list[QueryPart]) -> list[tuple[int, int]]:
         else:
             merged.append((s, e))
     return merged
+
+
+def _joined(flat: str, i: int) -> bool:
+    """Whether the whitespace at ``flat[i]`` sits between two CJK characters (read through)."""
+    around = flat[max(0, i - 1) : i + 2]
+    return join_cjk(around) != around
 
 
 def snippet(body: str, spans: list[tuple[int, int]], *, width: int = 60) -> str:

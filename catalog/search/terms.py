@@ -6,6 +6,11 @@ become single characters (``tokens``) and overlapping bigrams (``bigrams``); oth
 (Latin, digits) go into ``tokens`` whole. A query of two or more CJK characters is a
 phrase of bigrams, so 水库 matches exactly that word and 水库大坝 the whole phrase; a single
 character matches through ``tokens``. Search is therefore simplified/traditional-insensitive.
+
+A single space, tab or line break between two CJK characters never breaks a phrase: OCR
+leaves such spaces inside lines (第六章 水土流失 is read as two words) and CJK text does not
+use them, so the index reads through them (``join_cjk``), and the highlighter does too
+(``catalog.search.match_spans``). A query's own spaces still separate its words.
 """
 
 from __future__ import annotations
@@ -16,18 +21,45 @@ from dataclasses import dataclass
 from tasks.text import NORMALIZATION_VERSION, VARIANTS, fold
 
 __all__ = [
+    "INDEX_VERSION",
     "NORMALIZATION_VERSION",
     "VARIANTS",
     "QueryPart",
     "Terms",
     "index_terms",
+    "join_cjk",
+    "joinable",
     "normalize",
     "query_parts",
 ]
 
-# CJK unified ideographs (incl. extension A and compatibility), kana and hangul count as CJK.
-_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
+# CJK unified ideographs (the BMP block, extension A, the supplementary extensions B to H
+# and the compatibility ideographs), kana and hangul count as CJK. The supplementary planes
+# matter to archives: rare characters in names and places (生僻字) live there, and OpenCC's
+# traditional-to-simplified table maps some BMP characters into them (瀃 → 𣽷).
+_CJK = (
+    r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
+    r"\U00020000-\U0002fa1f\U00030000-\U000323af"
+)
 _RUN = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+)", re.UNICODE)
+
+
+# what the index was built with: the fold's version, and one step of its own (version 4:
+# CJK characters joined across a single whitespace). Stored in IndexState "normalization";
+# ``lantai migrate`` rebuilds what a change affects (catalog.db.refresh_index).
+INDEX_VERSION = NORMALIZATION_VERSION + 1
+JOINS_CJK = 4  # the first index version that joins CJK characters across a single whitespace
+_JOINABLE = re.compile(rf"(?<=[{_CJK}])\s(?=[{_CJK}])")
+
+
+def join_cjk(text: str) -> str:
+    """``text`` with every single whitespace character between two CJK characters removed."""
+    return _JOINABLE.sub("", text)
+
+
+def joinable(text: str) -> bool:
+    """Whether ``join_cjk`` changes ``text`` (its index entry predates the join)."""
+    return _JOINABLE.search(normalize(text)) is not None
 
 
 def normalize(text: str) -> str:
@@ -45,7 +77,7 @@ def index_terms(text: str) -> Terms:
     """The terms a document is indexed under."""
     tokens: list[str] = []
     bigrams: list[str] = []
-    for cjk, word in (m.groups() for m in _RUN.finditer(normalize(text))):
+    for cjk, word in (m.groups() for m in _RUN.finditer(join_cjk(normalize(text)))):
         if cjk:
             tokens.extend(cjk)
             bigrams.extend(cjk[i : i + 2] for i in range(len(cjk) - 1))

@@ -49,7 +49,7 @@ def test_migrate_is_explicit_and_idempotent(db_url: str) -> None:
     from sqlalchemy import text
 
     from catalog.db import NEW, migrate, pending
-    from catalog.search.terms import NORMALIZATION_VERSION
+    from catalog.search.terms import INDEX_VERSION
     from configs.errors import ConfigError
 
     raw = sa.create_engine(db_url)
@@ -70,7 +70,7 @@ def test_migrate_is_explicit_and_idempotent(db_url: str) -> None:
     get_engine.cache_clear()
     with pytest.raises(ConfigError, match="text normalization 1;"):
         get_engine(db_url)
-    assert migrate(db_url)["was"].endswith(f"uses {NORMALIZATION_VERSION}")
+    assert migrate(db_url)["was"].endswith(f"uses {INDEX_VERSION}")
     assert pending(raw) is None
     raw.dispose()
     get_engine.cache_clear()

@@ -151,7 +151,7 @@ def test_variant_characters_find_each_other(session: Session, db_url: str) -> No
 
     from catalog.db import get_engine, refresh_index
     from catalog.models import Collection, IndexState
-    from catalog.search.terms import NORMALIZATION_VERSION
+    from catalog.search.terms import INDEX_VERSION
 
     coll = session.exec(select(Collection)).first()
     assert coll is not None
@@ -176,5 +176,5 @@ def test_variant_characters_find_each_other(session: Session, db_url: str) -> No
     assert refresh_index(engine) == 1  # only the item with a character folded differently now
     assert refresh_index(engine) == 0  # current now
     session.expire_all()
-    assert session.get(IndexState, "normalization").version == NORMALIZATION_VERSION  # type: ignore[union-attr]
+    assert session.get(IndexState, "normalization").version == INDEX_VERSION  # type: ignore[union-attr]
     assert [h.title for h in search(session, "帐户")] == ["个人帐户管理办法"]

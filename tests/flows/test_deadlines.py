@@ -51,11 +51,17 @@ def test_a_transcription_that_never_ends_is_stopped_and_the_run_goes_on(
         failure = s.exec(select(Event).where(Event.item_id == first.id, Event.outcome == "failure")).one()
         assert "timed out" in failure.detail["reason"]
     # nothing of the stopped engine is left running
+    import multiprocessing
+
     host = next(iter(recordings._ASR_HOSTS.values()))
-    assert host.host._proc is None or host.host._proc.is_alive()  # the fresh child serving the second
+    fresh = host.host._proc
+    assert fresh is not None and fresh.is_alive()  # a fresh child served the second recording
+    engines = [p for p in multiprocessing.active_children() if p.name == fresh.name]
+    assert engines == [fresh]  # the stopped one is gone: killed and reaped, not left running
     for h in recordings._ASR_HOSTS.values():
         h.close()
     recordings._ASR_HOSTS.clear()
+    assert not [p for p in multiprocessing.active_children() if p.name == fresh.name]
 
 
 @pytest.mark.slow
