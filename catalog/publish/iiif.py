@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from catalog import fields
 from catalog.models import Asset, AssetRole, Item, Page
 from catalog.parts import recording_parts, segments_of
+from catalog.publish import iiif_search
 from catalog.review.access import PUBLIC_FIELDS, masks_text, public_description
 from catalog.review.redaction import mask_lines, mask_text, masks_for, public_media_asset
 
@@ -32,6 +33,7 @@ class Links:
     image_service: Callable[[int], str]  # page id → its Image API base URI
     media: Callable[[str], str]  # object key → a URL the viewer may fetch
     homepage: str  # the item's page
+    search: tuple[str, str] | None = None  # the Content Search services (2.0, 1.0) within the item
 
 
 def _lang(text: str) -> dict[str, list[str]]:
@@ -189,5 +191,6 @@ def manifest(session: Session, item: Item, role: str | None, links: Links) -> di
             {"id": links.homepage, "type": "Text", "label": {"zh": ["档案页面"]}, "format": "text/html"}
         ],
         "items": canvases,
+        "service": iiif_search.services(*links.search) if links.search else None,
     }
     return {k: v for k, v in made.items() if v is not None}

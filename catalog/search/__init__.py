@@ -230,6 +230,7 @@ class Filters:
     access: str | None = None  # 开放 | 控制 | 延期 | 未审核
     include_restricted: bool = False  # without it, only open (开放) items are searched
     audience: str = "staff"  # public: only the redacted entries of open items
+    item_id: int | None = None  # only this item (IIIF Content Search within a manifest)
 
     def sql(self, *, copies: bool = False) -> tuple[str, dict[str, Any]]:
         """SQL conditions (each after `` AND ``) on the entry ``e`` and its item ``i``; with
@@ -254,6 +255,9 @@ class Filters:
         if not self.include_restricted or self.audience == "public":
             clauses.append(f"{item}access = :open")
             params["open"] = Access.open.value
+        if self.item_id is not None:
+            clauses.append("e.item_id = :item_id")
+            params["item_id"] = self.item_id
         clauses.append("e.audience = :audience")
         params["audience"] = "public" if self.audience == "public" else "staff"
         return "".join(f" AND {c}" for c in clauses), params

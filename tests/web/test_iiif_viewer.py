@@ -86,3 +86,42 @@ def test_mirador_shows_the_page_and_its_text_annotations(
             Path(shots).mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(Path(shots) / "mirador.png"))
         browser.close()
+
+
+SEARCHING = PAGE.replace(
+    "windows: [{ manifestId: MANIFEST, canvasIndex: 0 }]",
+    'windows: [{ manifestId: MANIFEST, canvasIndex: 0, defaultSearchQuery: "身份证" }]',
+)
+
+
+def test_mirador_searches_within_the_item_and_lists_masked_hits(
+    live_server: str, seeded: Seeded, viewer_site: str, tmp_path: Path
+) -> None:
+    """Mirador finds the manifest's search service, asks it, and lists the hit with its
+    context — the ID number beside it masked, as the public sees it."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.web.conftest import ID_NUMBER
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: apt-get install chromium (bash scripts/test installs it)")
+    screen_and_redact(seeded.scan)
+    manifest = f"{live_server}/iiif/manifest/{seeded.scan}"
+    page_html = SEARCHING.replace("MANIFEST", json.dumps(manifest))
+    (tmp_path / "site" / "index.html").write_text(page_html, "utf-8")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM)
+        page = browser.new_page(viewport={"width": 1366, "height": 860})
+        asked: list[str] = []
+        page.on("response", lambda r: asked.append(r.url) if "/iiif/search" in r.url and r.ok else None)
+        page.goto(f"{viewer_site}/index.html")
+        page.wait_for_function("document.body.innerText.includes('██')", timeout=60_000)
+        body = page.inner_text("body")
+        assert "身份证" in body and ID_NUMBER not in body
+        # (Mirador 4.0 asks twice for a window's defaultSearchQuery and lists the hit twice)
+        assert any("/iiif/search1/" in u and "q=" in u for u in asked), asked
+        shots = os.environ.get("LANTAI_SCREENSHOTS")
+        if shots:
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(Path(shots) / "mirador-search.png"))
+        browser.close()

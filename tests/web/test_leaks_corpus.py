@@ -210,6 +210,11 @@ def test_no_corpus_value_leaks_anywhere(planted: Planted) -> None:
                 assert not re.findall(r'href="/public/items/\d+', page), (
                     f"search for {q!r} ({p['id']}) found it"
                 )
+                # and IIIF Content Search within each item (2.0 and 1.0): no annotation answers
+                for item_id in (planted.scan, planted.recording):
+                    for service in ("search", "search1"):
+                        found = public.get(f"/iiif/{service}/{item_id}", params={"q": q}).json()
+                        assert not found.get("items") and not found.get("resources"), (service, q, p["id"])
     # the page images: every character of every value blacked out, the rest left as it was
     checked = 0
     for page_id, _page_no, ocr in planted.pages:

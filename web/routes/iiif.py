@@ -12,12 +12,14 @@ import json
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from catalog.models import Item, Page
+from catalog.publish import iiif_search
 from catalog.publish.iiif import Links, manifest
 from catalog.review.access import PUBLIC, masks_text, may_see
 from catalog.review.editing import NotFound
@@ -234,8 +236,49 @@ def item_manifest(request: Request, db: DbSession, viewer: AnyViewer, item_id: I
         homepage=str(request.url_for("public_item", item_id=item_id))
         if public
         else f"{request.base_url}items/{item_id}",
+        search=(
+            str(request.url_for("iiif_search", item_id=item_id)),
+            str(request.url_for("iiif_search1", item_id=item_id)),
+        ),
     )
     body = json.dumps(manifest(db, item, role, links), ensure_ascii=False).encode()
     return _answer(
         request, body, 'application/ld+json;profile="http://iiif.io/api/presentation/3/context.json"', role
     )
+
+
+# ---------------------------------------------------------------- Content Search
+
+
+def _found(request: Request, db: DbSession, viewer: AnyViewer, item_id: int, q: str) -> list[Any]:
+    role = _role(viewer)
+    item = db.get(Item, item_id)
+    if item is None or not may_see(role, item):
+        raise NotFound("no such record")
+    if not q.strip():
+        return []
+    manifest = str(request.url_for("iiif_manifest", item_id=item_id))
+    return iiif_search.matches(db, item, q, role, manifest)
+
+
+@router.get("/search/{item_id}", name="iiif_search")
+def content_search(request: Request, db: DbSession, viewer: AnyViewer, item_id: Int, q: str = "") -> Response:
+    """IIIF Content Search API 2.0 within one item: ``highlighting`` annotations on the
+    regions of its canvases (the public searches masked text only)."""
+    found = _found(request, db, viewer, item_id, q)
+    base = str(request.url_for("iiif_search", item_id=item_id))
+    manifest = str(request.url_for("iiif_manifest", item_id=item_id))
+    body = json.dumps(iiif_search.answer2(str(request.url), base, manifest, found), ensure_ascii=False)
+    media = f'application/ld+json;profile="{iiif_search.SEARCH2_CONTEXT}"'
+    return _answer(request, body.encode(), media, _role(viewer))
+
+
+@router.get("/search1/{item_id}", name="iiif_search1")
+def content_search1(
+    request: Request, db: DbSession, viewer: AnyViewer, item_id: Int, q: str = ""
+) -> Response:
+    """The same search answered in the Content Search API 1.0 form (Mirador 4.0 reads it)."""
+    found = _found(request, db, viewer, item_id, q)
+    base = str(request.url_for("iiif_search1", item_id=item_id))
+    body = json.dumps(iiif_search.answer1(str(request.url), base, found), ensure_ascii=False)
+    return _answer(request, body.encode(), "application/ld+json", _role(viewer))
