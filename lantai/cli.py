@@ -127,6 +127,10 @@ def search(
     union: Annotated[
         bool, typer.Option("--union", help="also other archives' records (harvested: lantai harvest)")
     ] = False,
+    fuzzy: Annotated[
+        bool,
+        typer.Option("--fuzzy", help="also phrases with one character misread by OCR, after the exact hits"),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Search titles, descriptions, page text and transcripts (with --union, also the
@@ -147,7 +151,7 @@ def search(
     )
     with catalog_session() as session:
         hits, found = search_with_facets(
-            session, query, filters=filters, limit=limit, with_facets=show_facets
+            session, query, filters=filters, limit=limit, with_facets=show_facets, fuzzy=fuzzy
         )
         counts = found if show_facets else None
         others = union_hits(session, query, limit) if union else []
@@ -164,7 +168,8 @@ def search(
     if not hits:
         out.print(printable(f"no hits for {query!r}"), markup=False)
     for h in hits:
-        snippet = h.snippet.replace("<mark>", "[bold red]").replace("</mark>", "[/]")
+        snippet = h.snippet.replace('<mark class="differs">', "[reverse red]").replace("<mark>", "[bold red]")
+        snippet = snippet.replace("</mark>", "[/]")
         out.print(f"[cyan]{h.reference_code}[/] {escape(h.title)}  [dim]{location_text(h.location)}[/]")
         out.print(f"    {unescape(snippet)}")
     for other in others:

@@ -100,9 +100,14 @@ def migrate_now(echo: bool = True) -> dict[str, Any]:
 
     report = migrate_catalog(get_settings().db_url)
     if echo and report["was"] != "current":
+        schema = (
+            f"schema {report['from'] or 'new'} → {report['to']}"
+            if report["from"] != report["to"]
+            else f"schema {report['to']}"
+        )
         err.print(
-            f"catalog {escape(report['database'])}: schema {report['from'] or 'new'} → {report['to']}"
-            + (f", {report['items_reindexed']} items reindexed" if report["items_reindexed"] else "")
+            f"catalog {escape(report['database'])}: {schema}, search index current"
+            + (f" ({report['items_reindexed']} items reindexed)" if report["items_reindexed"] else "")
         )
     return report
 
@@ -125,9 +130,9 @@ def unescape(snippet: str) -> str:
     from rich.markup import escape as markup_escape
 
     # the snippet is HTML-escaped with <mark> turned into rich tags; make the rest literal
-    parts = snippet.replace("[bold red]", "\0").replace("[/]", "\1")
+    parts = snippet.replace("[reverse red]", "\2").replace("[bold red]", "\0").replace("[/]", "\1")
     parts = markup_escape(html.unescape(parts))
-    return parts.replace("\0", "[bold red]").replace("\1", "[/]")
+    return parts.replace("\0", "[bold red]").replace("\1", "[/]").replace("\2", "[reverse red]")
 
 
 def location_text(location: dict[str, Any]) -> str:

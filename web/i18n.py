@@ -64,6 +64,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "results": ("检索结果", "Results"),
     "no_results": ("没有结果", "No results"),
     "query": ("检索词", "Query"),
+    "fuzzy": ("容错检索", "Tolerate OCR errors"),
+    "fuzzy_help": (
+        "也查找有一个字识别错误的短语（三字以上），排在准确结果之后",
+        "Also find phrases (3+ characters) with one character misread by OCR, after the exact hits",
+    ),
+    "fuzzy_hit": ("近似", "near match"),
     "year_from": ("起始年", "From year"),
     "year_to": ("截止年", "To year"),
     "machine": ("机器识别", "machine"),

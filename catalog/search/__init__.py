@@ -8,6 +8,7 @@ carries its deep location: page + box for scans, start/end seconds for recording
 from __future__ import annotations
 
 import html
+import itertools
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -20,6 +21,7 @@ from catalog import fields
 from catalog.db import ITEM_COPIES
 from catalog.models import Access, Item, Page, SearchEntry, Segment, Transcript
 from catalog.review.redaction import Masks, mask_lines, mask_text, masks_for
+from catalog.search import fuzzy as fuzzy_search
 from catalog.search.terms import QueryPart, index_terms, join_cjk, normalize, query_parts
 from configs.errors import BadInputError
 
@@ -42,6 +44,7 @@ class Hit:
     field: str = ""
     score: float = 0.0
     segment_id: int | None = None  # a transcript hit's segment: it names the part of the recording
+    fuzzy: bool = False  # found with one character different (ranked after the exact hits)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -193,10 +196,12 @@ def reindex_all(session: Session) -> int:
 # ---------------------------------------------------------------- querying
 
 
-def _fts5_query(parts: list[QueryPart]) -> str:
+def _fts5_query(parts: list[QueryPart], *, fuzzy: bool = False) -> str:
     clauses = []
     for p in parts:
-        if p.cjk and len(p.text) > 1:
+        if fuzzy and fuzzy_search.eligible(p):
+            clauses.append(fuzzy_search.fts5_clause(p))
+        elif p.cjk and len(p.text) > 1:
             clauses.append('bigrams : "' + " ".join(p.bigrams) + '"')
         elif p.cjk or len(p.text) < 3:
             clauses.append(f'tokens : "{p.text}"')
@@ -205,10 +210,12 @@ def _fts5_query(parts: list[QueryPart]) -> str:
     return " AND ".join(clauses)
 
 
-def _tsquery(parts: list[QueryPart]) -> str:
+def _tsquery(parts: list[QueryPart], *, fuzzy: bool = False) -> str:
     clauses = []
     for p in parts:
-        if p.cjk and len(p.text) > 1:
+        if fuzzy and fuzzy_search.eligible(p):
+            clauses.append(fuzzy_search.tsquery_clause(p))
+        elif p.cjk and len(p.text) > 1:
             clauses.append("(" + " <-> ".join(p.bigrams) + ")")
         elif p.cjk or len(p.text) < 3:
             clauses.append(p.text)
@@ -304,6 +311,7 @@ def _matching(
     *,
     cap: int | None = None,
     facet_values: bool = False,
+    fuzzy: bool = False,
 ) -> tuple[str, dict[str, Any]]:
     """SQL selecting (entry id, score) of every matching entry (or the first ``cap``), and
     its parameters; with ``facet_values`` also the item fields facets count (from the
@@ -313,7 +321,7 @@ def _matching(
         where, params = filters.sql()
         join = " JOIN item i ON i.id = e.item_id" if " i." in where or facet_values else ""
         values = "".join(f", i.{v} AS v_{v}" for v in ITEM_COPIES) if facet_values else ""
-        params["q"] = _fts5_query(parts)
+        params["q"] = _fts5_query(parts, fuzzy=fuzzy)
         sql = f"""SELECT e.id AS id, e.item_id AS item_id{values},
                          bm25(search_fts) * (CASE e.field {weight} ELSE 1 END) AS score
                   FROM search_fts JOIN search_entry e ON e.id = search_fts.rowid{join}
@@ -321,7 +329,7 @@ def _matching(
     else:
         where, params = filters.sql(copies=True)
         values = "".join(f", e.item_{v} AS v_{v}" for v in ITEM_COPIES) if facet_values else ""
-        params["q"] = _tsquery(parts)
+        params["q"] = _tsquery(parts, fuzzy=fuzzy)
         sql = f"""SELECT e.id AS id, e.item_id AS item_id{values},
                          -ts_rank(e.tsv, q)
                          * (CASE e.field {weight} ELSE 1 END) AS score
@@ -350,19 +358,61 @@ def search(
 
 
 def search_with_facets(
-    session: Session, query: str, *, filters: Filters, limit: int = 20, with_facets: bool = True
+    session: Session,
+    query: str,
+    *,
+    filters: Filters,
+    limit: int = 20,
+    with_facets: bool = True,
+    fuzzy: bool = False,
 ) -> tuple[list[Hit], FacetCounts]:
     """The hits, best first, and the facet counts over the same candidates, in one
     statement: the matching entries are found once (the expensive step), then ranked and
-    counted in the database, so only the best rows and the counts come back."""
+    counted in the database, so only the best rows and the counts come back. ``fuzzy``:
+    where the exact hits do not fill ``limit``, phrases with one character different follow
+    them (``catalog.search.fuzzy``; facets count the exact hits)."""
     parts = _parts(query)
     if not with_facets:
         matching, params = _matching(session, parts, filters, cap=CANDIDATES)
         sql = f"SELECT id, score FROM ({matching}) m ORDER BY score LIMIT :limit"
         rows = [(r[0], r[1]) for r in session.execute(text(sql), params | {"limit": limit}).all()]
-        return _hits(session, rows, parts, filters), FacetCounts()
-    rows, counts = _ranked_and_counted(session, parts, filters, limit)
-    return _hits(session, rows, parts, filters), counts
+        counts = FacetCounts()
+    else:
+        rows, counts = _ranked_and_counted(session, parts, filters, limit)
+    hits = _hits(session, rows, parts, filters)
+    if fuzzy and len(hits) < limit and any(fuzzy_search.eligible(p) for p in parts):
+        hits += _fuzzy_hits(session, parts, filters, limit - len(hits), exact={r[0] for r in rows})
+    return hits, counts
+
+
+def _fuzzy_hits(
+    session: Session, parts: list[QueryPart], filters: Filters, limit: int, *, exact: set[int]
+) -> list[Hit]:
+    """Entries holding each fuzzy phrase with exactly one character different (and the
+    other words as they are), best first, none of the ``exact`` ones; the differing
+    characters marked."""
+    matching, params = _matching(session, parts, filters, cap=CANDIDATES, fuzzy=True)
+    sql = f"SELECT id, score FROM ({matching}) m ORDER BY score"
+    rows = [(int(r[0]), float(r[1])) for r in session.execute(text(sql), params).all() if r[0] not in exact]
+    found: list[Hit] = []
+    for hit, entry_text in _entry_hits(session, rows, parts, filters):
+        spans, differs = [], []
+        for p in parts:
+            if fuzzy_search.eligible(p):
+                near = fuzzy_search.near_matches(entry_text, p)
+                if not near:
+                    break
+                spans += [(m.start, m.end) for m in near]
+                differs += [m.differs for m in near]
+            else:
+                spans += match_spans(entry_text, [p])
+        else:
+            hit.snippet = snippet(entry_text, _merged(spans), differs=set(differs))
+            hit.fuzzy = True
+            found.append(hit)
+            if len(found) >= limit:
+                break
+    return found
 
 
 def _materialized(session: Session) -> str:
@@ -411,6 +461,13 @@ def _ranked_and_counted(
 def _hits(
     session: Session, rows: list[tuple[int, float]], parts: list[QueryPart], filters: Filters
 ) -> list[Hit]:
+    return [hit for hit, _text in _entry_hits(session, rows, parts, filters)]
+
+
+def _entry_hits(
+    session: Session, rows: list[tuple[int, float]], parts: list[QueryPart], filters: Filters
+) -> list[tuple[Hit, str]]:
+    """Each row's hit with the text of its entry (what the snippet was cut from)."""
     if not rows:
         return []
     ids = [entry_id for entry_id, _ in rows]
@@ -427,7 +484,7 @@ def _hits(
             items[item_id] = found.model_copy(
                 update={"title": shown["title"], "reference_code": shown["reference_code"]}
             )
-    hits: list[Hit] = []
+    hits: list[tuple[Hit, str]] = []
     described: set[int] = set()  # one description hit per item (title and metadata together)
     for entry_id, score in rows:
         entry = entries.get(entry_id)
@@ -438,7 +495,7 @@ def _hits(
             if entry.item_id in described:
                 continue
             described.add(entry.item_id)
-        hits.append(_hit(entry, item, parts, float(score), lines))
+        hits.append((_hit(entry, item, parts, float(score), lines), entry.text))
     return hits
 
 
@@ -490,9 +547,13 @@ def match_spans(body: str, parts: list[QueryPart]) -> list[tuple[int, int]]:
         while (pos := compact.find(p.text, start)) >= 0:
             spans.append((kept[pos], kept[pos + len(p.text) - 1] + 1))
             start = pos + len(p.text)
-    spans.sort()
+    return _merged(spans)
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Spans sorted, those that overlap or touch made one."""
     merged: list[tuple[int, int]] = []
-    for s, e in spans:
+    for s, e in sorted(spans):
         if merged and s <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
         else:
@@ -506,8 +567,11 @@ def _joined(flat: str, i: int) -> bool:
     return join_cjk(around) != around
 
 
-def snippet(body: str, spans: list[tuple[int, int]], *, width: int = 60) -> str:
-    """HTML-safe snippet around the first match, matches wrapped in <mark>."""
+def snippet(
+    body: str, spans: list[tuple[int, int]], *, width: int = 60, differs: set[int] | None = None
+) -> str:
+    """HTML-safe snippet around the first match, matches wrapped in <mark>; a character
+    at a position in ``differs`` (a fuzzy match's wrong one) in ``<mark class="differs">``."""
     if not spans:
         return html.escape(body[:width])
     lo = max(0, spans[0][0] - width // 3)
@@ -517,7 +581,14 @@ def snippet(body: str, spans: list[tuple[int, int]], *, width: int = 60) -> str:
         if s >= hi or e <= lo:
             continue
         s, e = max(s, lo), min(e, hi)
-        out += [html.escape(body[pos:s]), "<mark>", html.escape(body[s:e]), "</mark>"]
+        out.append(html.escape(body[pos:s]))
+        cuts = sorted({s, e, *(d for d in (differs or ()) if s <= d < e)})
+        for a, b in itertools.pairwise(cuts):  # runs split at the differing characters
+            if a in (differs or ()):
+                out += ['<mark class="differs">', html.escape(body[a]), "</mark>"]
+                a += 1
+            if a < b:
+                out += ["<mark>", html.escape(body[a:b]), "</mark>"]
         pos = e
     out += [html.escape(body[pos:hi]), "…" if hi < len(body) else ""]
     return "".join(out)

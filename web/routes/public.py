@@ -69,6 +69,7 @@ def public_search(
     kind: str = Query("", pattern=r"^(scan|recording)?$"),
     year: str = Query("", pattern=r"^([0-9]{4})?$"),
     scope: str = Query("", pattern=r"^(union)?$"),
+    fuzzy: bool = False,
 ) -> Response:
     if scope == "union":  # 其他档案馆: records harvested from other archives
         others: list[dict[str, Any]] = []
@@ -78,7 +79,7 @@ def public_search(
                 others = [h.as_json() for h in union.search(db, q, limit=50)]
             except BadInputError as e:
                 error = str(e)
-        return render(request, "public_search.html", q=q, hits=[], others=others, facets={},
+        return render(request, "public_search.html", q=q, hits=[], others=others, facets={}, fuzzy=fuzzy,
                       facets_capped=False, error=error, kind="", year="", scope=scope)  # fmt: skip
     y = int(year) if year else None
     filters = Filters(kind=kind or None, year_from=y, year_to=y, audience="public")
@@ -88,7 +89,7 @@ def public_search(
     error = ""
     if q.strip():
         try:
-            found, all_counts = search_with_facets(db, q, filters=filters, limit=50)  # capped
+            found, all_counts = search_with_facets(db, q, filters=filters, limit=50, fuzzy=fuzzy)  # capped
             hits = [h.as_json() for h in found]
             counts = {k: v for k, v in all_counts.items() if k in PUBLIC_FACETS}
             capped = all_counts.capped
@@ -118,6 +119,7 @@ def public_search(
         year=year,
         scope="",
         others=[],
+        fuzzy=fuzzy,
     )
 
 

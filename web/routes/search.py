@@ -57,6 +57,7 @@ def search_page(
     viewer: Staff,
     params: Params,
     q: str = Query("", max_length=MAX_QUERY),
+    fuzzy: bool = False,
 ) -> Response:
     filters = params.filters(viewer)
     hits: list[dict[str, Any]] = []
@@ -64,7 +65,7 @@ def search_page(
     error = ""
     if q.strip():
         try:
-            found, counts = search_with_facets(db, q, filters=filters, limit=50)
+            found, counts = search_with_facets(db, q, filters=filters, limit=50, fuzzy=fuzzy)
             hits = [h.as_json() for h in found]
         except BadInputError as e:
             error = str(e)
@@ -85,6 +86,7 @@ def search_page(
         collections=collection_codes(db),
         chosen=chosen,
         others=others,
+        fuzzy=fuzzy,
     )
 
 
@@ -110,10 +112,11 @@ def api_search(
     params: Params,
     q: str = Query(..., max_length=MAX_QUERY),
     limit: int = Query(20, ge=1, le=200),
+    fuzzy: bool = False,
 ) -> dict[str, Any]:
     """``{"hits": [...], "facets": {...}}``; each hit has the ``search --json`` shape."""
     filters = params.filters(viewer)
-    found, counts = search_with_facets(db, q, filters=filters, limit=limit)
+    found, counts = search_with_facets(db, q, filters=filters, limit=limit, fuzzy=fuzzy)
     hits = [h.as_json() | {"link": ""} for h in found]
     for h in hits:
         h["link"] = deep_link(h)
