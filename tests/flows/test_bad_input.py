@@ -111,6 +111,7 @@ def _items(settings) -> dict[str, Item]:  # type: ignore[no-untyped-def]
         return {i.source_name: i for i in s.exec(select(Item)).all()}
 
 
+@pytest.mark.slow  # the fast tier: bash scripts/test -m "not slow"
 def test_bad_batches_through_lantai_ingest(home: Path, corpus: dict[str, Path], tmp_path: Path) -> None:
     settings = get_settings()
     reports = {}
@@ -209,6 +210,7 @@ def _put(client: Minio, bucket: str, key: str, data: bytes) -> None:
     client.put_object(bucket, key, io.BytesIO(data), len(data))
 
 
+@pytest.mark.slow
 def test_inbox_sweep_goes_on_past_bad_batches(
     home: Path,
     monkeypatch: pytest.MonkeyPatch,

@@ -18,7 +18,7 @@ PUBLIC = {"/login", "/logout", "/healthz", "/lang/{code}", "/objects/{key:path}"
           # machine endpoints with their own access checks (see test_policy.py)
           "/oai", "/oai/schemas/lantai-dat.xsd", "/iiif/image/{identifier}",
           "/iiif/image/{identifier}/info.json", "/iiif/image/{identifier}/{region}/{size}/{rotation}/{name}",
-          "/iiif/manifest/{item_id}",
+          "/iiif/manifest/{item_id}", "/iiif/search/{item_id}", "/iiif/search1/{item_id}",
           "/partner/requests", "/partner/requests/{request_id}"}  # fmt: skip
 
 

@@ -32,6 +32,8 @@ from storage import open_store
 from tests.web.conftest import Browser
 from web.app import create_app
 
+pytestmark = pytest.mark.slow  # the fast tier: bash scripts/test -m "not slow"
+
 CORPUS = Path(__file__).parents[1] / "resources" / "screening_corpus.json"
 POSITIVES = json.loads(CORPUS.read_text(encoding="utf-8"))["positives"]
 # the public fields an editor writes free text into (the others are checked codes and dates)

@@ -83,6 +83,8 @@ POLICY: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/iiif/image/{identifier}/info.json"): SEES_CONTROLLED,
     ("GET", "/iiif/image/{identifier}/{region}/{size}/{rotation}/{name}"): SEES_CONTROLLED,
     ("GET", "/iiif/manifest/{item_id}"): SEES_CONTROLLED,
+    ("GET", "/iiif/search/{item_id}"): SEES_CONTROLLED,  # search within what the viewer may see
+    ("GET", "/iiif/search1/{item_id}"): SEES_CONTROLLED,
     ("POST", "/partner/requests"): NOBODY,
     ("GET", "/partner/requests/{request_id}"): NOBODY,
     # other archives' records (the union catalog) and copy requests forwarded to them

@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
@@ -273,6 +274,7 @@ def test_markdown_escape_leaves_no_block_syntax_on_any_line(pieces: list[str], i
         assert html.count("<p>") <= 1
 
 
+@pytest.mark.slow  # the fast tier: bash scripts/test -m "not slow"
 def test_partner_status_page_never_waits_on_the_partner(seeded: Seeded) -> None:
     """Fifty visitors read a forwarded request's status while the holding archive accepts
     connections and never answers: the pages come from the catalog, the health check
