@@ -11,7 +11,7 @@ first query.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -119,9 +119,10 @@ def pending(engine: Engine) -> str | None:
     return None
 
 
-def migrate(url: str) -> dict[str, Any]:
+def migrate(url: str, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """``lantai migrate``: bring the schema to the newest revision and the search index
-    to the current normalization. Idempotent; returns what it found and did."""
+    to the current normalization (resumable; ``progress(done, total)`` items). Idempotent;
+    returns what it found and did."""
     from alembic.migration import MigrationContext
 
     engine = _engine(url)
@@ -129,7 +130,7 @@ def migrate(url: str) -> dict[str, Any]:
         with engine.connect() as conn:
             before = MigrationContext.configure(conn).get_current_revision()
         reason = pending(engine)
-        reindexed = upgrade(engine)
+        reindexed = upgrade(engine, progress)
         with engine.connect() as conn:
             after = MigrationContext.configure(conn).get_current_revision()
     except OperationalError as e:
@@ -173,20 +174,26 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine) -> int:
+def upgrade(engine: Engine, progress: Callable[[int, int], None] | None = None) -> int:
     """Bring the schema to the newest migration (a no-op when it is current), then the
     search index to the current text normalization; returns the items reindexed."""
     with engine.begin() as conn:
         cfg = alembic_config(engine)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
-    return refresh_index(engine)
+    return refresh_index(engine, progress)
 
 
-def refresh_index(engine: Engine) -> int:
-    """Rebuild the search entries of the items whose text holds a character the current
-    normalization folds differently from the one the index was built with (one scan of
-    the index; nothing when it is current). Returns the number of items rebuilt."""
+REINDEX_BATCH = 200  # items rebuilt per transaction by ``refresh_index``
+
+
+def refresh_index(engine: Engine, progress: Callable[[int, int], None] | None = None) -> int:
+    """Rebuild the search entries of the items whose text the current index version reads
+    differently from the one the index was built with (one scan of the index; nothing when
+    it is current). In place and resumable: items are rebuilt in order of id, a batch per
+    transaction, the last finished id kept in ``index_state``, so a run that is stopped
+    goes on where it stopped. ``progress(done, total)`` after each batch. Returns the
+    number of items rebuilt by this run."""
     from catalog.models import IndexState, Item
     from catalog.search import reindex_item
     from catalog.search.terms import INDEX_VERSION, JOINS_CJK, VARIANTS, joinable
@@ -215,14 +222,27 @@ def refresh_index(engine: Engine) -> int:
                 text("SELECT item_id, text FROM search_entry"), execution_options={"yield_per": 10_000}
             )
             ids |= {i for i, body in rows if i not in ids and (joinable(body) or _supplementary(body))}
+        cursor = session.get(IndexState, f"reindexed_to_{INDEX_VERSION}")  # the last item done
+        done_up_to = cursor.version if cursor is not None else 0
+        todo = [i for i in sorted(ids) if i > done_up_to]
+        cursor = cursor or IndexState(name=f"reindexed_to_{INDEX_VERSION}", version=0)
         count = 0
-        for item_id in sorted(ids):
-            item = session.get(Item, item_id)
-            if item is not None:
-                reindex_item(session, item)
-                count += 1
+        for start in range(0, len(todo), REINDEX_BATCH):
+            batch = todo[start : start + REINDEX_BATCH]
+            for item_id in batch:
+                item = session.get(Item, item_id)
+                if item is not None:
+                    reindex_item(session, item)
+                    count += 1
+            cursor.version = batch[-1]
+            session.add(cursor)
+            session.commit()
+            if progress is not None:
+                progress(start + len(batch), len(todo))
         state.version = INDEX_VERSION
         session.add(state)
+        if session.get(IndexState, cursor.name) is not None:
+            session.delete(cursor)
         session.commit()
         return count
 

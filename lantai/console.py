@@ -98,7 +98,11 @@ def migrate_now(echo: bool = True) -> dict[str, Any]:
     """Bring the catalog's schema and search index to this version (``lantai migrate``)."""
     from catalog.db import migrate as migrate_catalog
 
-    report = migrate_catalog(get_settings().db_url)
+    def progress(done: int, total: int) -> None:
+        if echo:
+            err.print(f"search index: {done:,} of {total:,} items rebuilt", highlight=False)
+
+    report = migrate_catalog(get_settings().db_url, progress)
     if echo and report["was"] != "current":
         schema = (
             f"schema {report['from'] or 'new'} → {report['to']}"

@@ -260,3 +260,51 @@ def test_an_unusable_database_url_is_a_configuration_error(url: str) -> None:
 
     with pytest.raises(ConfigError, match="postgresql\\+psycopg://"):
         migrate(url)
+
+
+def test_the_index_is_rebuilt_in_place_resumably_with_progress(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``lantai migrate`` rebuilds an index of an older version a batch at a time: stopped
+    after the first batch, the next run rebuilds only the rest, and no entry is doubled."""
+    import sqlalchemy as sa
+    from sqlmodel import Session, func, select
+
+    from catalog import db as catalog_db
+    from catalog.models import Access, Collection, IndexState, Item, SearchEntry
+    from catalog.search import reindex_item
+    from catalog.search.terms import INDEX_VERSION
+
+    engine = get_engine(db_url)
+    with Session(engine) as s:
+        coll = Collection(code="RS", name="resume")
+        s.add(coll)
+        s.flush()
+        for n in range(5):  # a space between CJK characters in each title: all five are affected
+            item = Item(collection_id=coll.id or 0, reference_code=f"J001-WS·2020·Y-{n:03d}",
+                        title=f"第{n}章 水土", kind="scan", access=Access.open)  # fmt: skip
+            s.add(item)
+            s.flush()
+            reindex_item(s, item)
+        s.commit()
+        before = s.exec(select(func.count()).select_from(SearchEntry)).one()
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE index_state SET version = 3 WHERE name = 'normalization'"))
+    monkeypatch.setattr(catalog_db, "REINDEX_BATCH", 2)
+    seen: list[tuple[int, int]] = []
+
+    def stop_after_the_first_batch(done: int, total: int) -> None:
+        seen.append((done, total))
+        raise KeyboardInterrupt  # the operator pressed Ctrl-C
+
+    with pytest.raises(KeyboardInterrupt):
+        catalog_db.refresh_index(engine, stop_after_the_first_batch)
+    assert seen == [(2, 5)]
+    seen.clear()
+    assert catalog_db.refresh_index(engine, lambda done, total: seen.append((done, total))) == 3
+    assert seen == [(2, 3), (3, 3)]  # only the rest, with progress
+    with Session(engine) as s:
+        assert s.exec(select(func.count()).select_from(SearchEntry)).one() == before  # nothing doubled
+        assert s.get(IndexState, "normalization").version == INDEX_VERSION  # type: ignore[union-attr]
+        assert s.get(IndexState, f"reindexed_to_{INDEX_VERSION}") is None  # the cursor is gone
+    assert catalog_db.refresh_index(engine) == 0
