@@ -21,10 +21,14 @@ from dataclasses import dataclass
 from catalog.search.terms import QueryPart, join_cjk, normalize
 
 MIN_LENGTH = 3  # shorter phrases are not searched fuzzily: one wrong character of two is half the word
+# longer phrases are matched exactly: each character is one more alternative in the index
+# query (a 200-character phrase would be 200 phrases of 199 bigrams each), and a phrase that
+# long is pasted, not remembered
+MAX_LENGTH = 32
 
 
 def eligible(part: QueryPart) -> bool:
-    return part.cjk and len(part.text) >= MIN_LENGTH
+    return part.cjk and MIN_LENGTH <= len(part.text) <= MAX_LENGTH
 
 
 def _anchors(part: QueryPart) -> list[tuple[str, str]]:

@@ -89,3 +89,11 @@ def test_any_single_substitution_is_located(phrase: str, wrong: str, data) -> No
         phrase,
     )
     assert not [m for m in near_matches("前文" + phrase + "后文", part) if m.start == 2]
+
+
+def test_only_phrases_of_3_to_32_characters_are_searched_fuzzily() -> None:
+    from catalog.search.fuzzy import eligible
+
+    assert [eligible(p) for p in query_parts("卫星 卫星信 " + "档" * 32 + " " + "案" * 33 + " dams")] == [
+        False, True, True, False, False,
+    ]  # fmt: skip
