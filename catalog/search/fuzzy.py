@@ -6,8 +6,8 @@ left of k and every bigram right of it. So for each k the index is asked for the
 phrase before k and the one after it, the second following the first at exactly the
 distance the lost character leaves (FTS5 ``NEAR`` as a candidate filter on SQLite, the
 ``<N>`` distance operator on PostgreSQL); a side of fewer than two characters has no
-bigram and is left out, so a wrong character is found anywhere in a phrase of four or more
-characters and at either end of a three-character one. Every candidate is then checked
+bigram and is left out, so a wrong character is found anywhere in a phrase of four to 32
+characters and at either end of a three-character one (``MAX_LENGTH``). Every candidate is then checked
 character by character: it is a hit only where the text holds the phrase with exactly one
 character different, and that character is marked in the snippet. The cost is one more
 index query with n alternatives per fuzzy phrase, run only when the exact matches do not
