@@ -86,7 +86,7 @@ class JobState(StrEnum):
 class EventType(StrEnum):
     """The PREMIS-style event types Lantai records (``Event.type``). The values are what the
     catalog stores; a new type is a new member here, and ``tests/catalog/test_fields.py``
-    checks that a catalog holds no other."""
+    checks that the migrations write no other (mypy, that the code writes no other)."""
 
     # ingest
     ingestion = "ingestion"
