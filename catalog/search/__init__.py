@@ -22,7 +22,7 @@ from catalog.db import ITEM_COPIES
 from catalog.models import Access, Item, Page, SearchEntry, Segment, Transcript
 from catalog.review.redaction import Masks, mask_lines, mask_text, masks_for
 from catalog.search import fuzzy as fuzzy_search
-from catalog.search.terms import QueryPart, index_terms, join_cjk, normalize, query_parts
+from catalog.search.terms import QueryPart, index_terms, query_parts, reading_view
 from configs.errors import BadInputError
 
 MAX_QUERY = 200
@@ -395,6 +395,21 @@ def _fuzzy_hits(
     sql = f"SELECT id, score FROM ({matching}) m ORDER BY score"
     rows = [(int(r[0]), float(r[1])) for r in session.execute(text(sql), params).all() if r[0] not in exact]
     found: list[Hit] = []
+    for start in range(0, len(rows), FUZZY_BATCH):  # entries loaded a batch at a time, until the page is full
+        found += _near_hits(session, rows[start : start + FUZZY_BATCH], parts, filters)
+        if len(found) >= limit:
+            break
+    return found[:limit]
+
+
+FUZZY_BATCH = 100  # candidate entries loaded and checked at a time
+
+
+def _near_hits(
+    session: Session, rows: list[tuple[int, float]], parts: list[QueryPart], filters: Filters
+) -> list[Hit]:
+    """The candidates that hold each fuzzy phrase with one character different."""
+    found: list[Hit] = []
     for hit, entry_text in _entry_hits(session, rows, parts, filters):
         spans, differs = [], []
         for p in parts:
@@ -410,8 +425,6 @@ def _fuzzy_hits(
             hit.snippet = snippet(entry_text, _merged(spans), differs=set(differs))
             hit.fuzzy = True
             found.append(hit)
-            if len(found) >= limit:
-                break
     return found
 
 
@@ -536,11 +549,7 @@ def _hit(entry: SearchEntry, item: Item, parts: list[QueryPart], score: float, l
 
 def match_spans(body: str, parts: list[QueryPart]) -> list[tuple[int, int]]:
     """Character spans of ``body`` where a query part occurs (normalization-insensitive)."""
-    norm = [normalize(ch) or ch for ch in body]
-    flat = "".join(n if len(n) == 1 else n[0] for n in norm)  # keep positions 1:1 with body
-    # the index reads through a single whitespace between CJK characters: so does this
-    kept = [i for i, ch in enumerate(flat) if not (ch.isspace() and _joined(flat, i))]
-    compact = "".join(flat[i] for i in kept)
+    compact, kept = reading_view(body)  # read through a whitespace between CJK, as the index does
     spans = []
     for p in parts:
         start = 0
@@ -559,12 +568,6 @@ def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             merged.append((s, e))
     return merged
-
-
-def _joined(flat: str, i: int) -> bool:
-    """Whether the whitespace at ``flat[i]`` sits between two CJK characters (read through)."""
-    around = flat[max(0, i - 1) : i + 2]
-    return join_cjk(around) != around
 
 
 def snippet(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from catalog.search.terms import QueryPart, join_cjk, normalize
+from catalog.search.terms import QueryPart, reading_view
 
 MIN_LENGTH = 3  # shorter phrases are not searched fuzzily: one wrong character of two is half the word
 # longer phrases are matched exactly: each character is one more alternative in the index
@@ -79,9 +79,7 @@ def near_matches(body: str, part: QueryPart) -> list[Near]:
     """The places in ``body`` that hold ``part``'s phrase with exactly one character
     different (normalized as the index normalizes; a single space between CJK characters
     read through, as the index does)."""
-    flat = [(normalize(ch) or ch)[0] for ch in body]
-    kept = [i for i, ch in enumerate(flat) if not (ch.isspace() and _between_cjk(flat, i))]
-    compact = "".join(flat[i] for i in kept)
+    compact, kept = reading_view(body)
     phrase, n = part.text, len(part.text)
     found: list[Near] = []
     for pos in range(len(compact) - n + 1):  # every window: near matches may overlap (一一一)
@@ -90,8 +88,3 @@ def near_matches(body: str, part: QueryPart) -> list[Near]:
         if len(wrong) == 1:
             found.append(Near(kept[pos], kept[pos + n - 1] + 1, kept[pos + wrong[0]]))
     return found
-
-
-def _between_cjk(flat: list[str], i: int) -> bool:
-    around = "".join(flat[max(0, i - 1) : i + 2])
-    return join_cjk(around) != around

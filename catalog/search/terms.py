@@ -31,6 +31,7 @@ __all__ = [
     "joinable",
     "normalize",
     "query_parts",
+    "reading_view",
 ]
 
 # CJK unified ideographs (the BMP block, extension A, the supplementary extensions B to H
@@ -60,6 +61,19 @@ def join_cjk(text: str) -> str:
 def joinable(text: str) -> bool:
     """Whether ``join_cjk`` changes ``text`` (its index entry predates the join)."""
     return _JOINABLE.search(normalize(text)) is not None
+
+
+def reading_view(body: str) -> tuple[str, list[int]]:
+    """``body`` as the index reads it, character for character (each folded on its own, a
+    whitespace between two CJK characters left out), and for each character of that view
+    its position in ``body`` — what the highlighters find phrases in and map back."""
+    flat = "".join((normalize(ch) or ch)[0] for ch in body)  # positions 1:1 with body
+    kept = [
+        i
+        for i, ch in enumerate(flat)
+        if not (ch.isspace() and join_cjk(around := flat[max(0, i - 1) : i + 2]) != around)
+    ]
+    return "".join(flat[i] for i in kept), kept
 
 
 def normalize(text: str) -> str:
