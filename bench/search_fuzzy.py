@@ -58,7 +58,7 @@ def main() -> None:
     from catalog.db import get_engine
     from catalog.models import Access, Asset, Collection, Item, Page
     from catalog.ops.statistics import refresh
-    from catalog.search import Filters, reindex_item, search_with_facets
+    from catalog.search import Filters, reindex_item, search_items
     from configs import get_settings
 
     rng = random.Random(7)
@@ -106,8 +106,8 @@ def main() -> None:
         for q, want in queries:
             for mode in ("exact", "fuzzy"):
                 t0 = time.perf_counter()
-                hits, _ = search_with_facets(s, q, filters=filters, limit=20, with_facets=False,
-                                             fuzzy=mode == "fuzzy")  # fmt: skip
+                hits = search_items(s, q, filters=filters, limit=20, with_facets=False,
+                                    fuzzy=mode == "fuzzy").items  # fmt: skip
                 results[mode].append((time.perf_counter() - t0) * 1000)
                 codes = [h.reference_code for h in hits]
                 if want in codes:

@@ -62,7 +62,7 @@ def main() -> None:
     from catalog.db import get_engine
     from catalog.models import Access, Asset, Collection, Item, Page
     from catalog.ops import statistics as stats
-    from catalog.search import Filters, reindex_item, search_with_facets
+    from catalog.search import Filters, reindex_item, search_items
     from configs import get_settings
 
     rng = random.Random(3)
@@ -100,7 +100,7 @@ def main() -> None:
             for q in ("水库", "防汛 会议", "灌溉"):
                 for _ in range(15):
                     t = time.perf_counter()
-                    search_with_facets(s, q, filters=Filters(), limit=20, with_facets=True)
+                    search_items(s, q, filters=Filters(), limit=20, with_facets=True)
                     out.append((time.perf_counter() - t) * 1000)
         return out
 

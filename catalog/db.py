@@ -196,7 +196,7 @@ def refresh_index(engine: Engine, progress: Callable[[int, int], None] | None = 
     number of items rebuilt by this run."""
     from catalog.models import IndexState, Item
     from catalog.search import reindex_item
-    from catalog.search.terms import INDEX_VERSION, JOINS_CJK, VARIANTS, joinable
+    from catalog.search.terms import INDEX_VERSION, JOINS_CJK, RUNNING_TEXT, VARIANTS, joinable
     from tasks.text import FORMAT_CHARACTERS
 
     with Session(engine) as session:
@@ -215,6 +215,13 @@ def refresh_index(engine: Engine, progress: Callable[[int, int], None] | None = 
                 text(f"SELECT DISTINCT item_id FROM search_entry WHERE {clauses}"), params
             )
         }
+        if state.version < RUNNING_TEXT:  # every page and transcript becomes running text
+            ids |= {
+                i
+                for (i,) in session.execute(
+                    text("SELECT DISTINCT item_id FROM search_entry WHERE field IN ('page', 'segment')")
+                )
+            }
         if state.version < JOINS_CJK:
             # version 4 reads through a whitespace between CJK characters, and counts the
             # supplementary ideographs (extensions B to H) as CJK: one streamed pass

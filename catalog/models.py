@@ -453,7 +453,9 @@ class Excerpt(SQLModel, table=True):
 
 
 class SearchEntry(SQLModel, table=True):
-    """One searchable unit: an item's description, one OCR line, or one transcript segment.
+    """One searchable unit: an item's description, one page's running text (or a part of
+    a long page), or one transcript segment with the start of the segments after it
+    (``catalog.search.running``); ``pieces`` maps its text back to lines and segments.
 
     ``tokens`` and ``bigrams`` hold the normalized forms the full-text index is built on
     (see ``catalog.search.terms``).
@@ -473,6 +475,7 @@ class SearchEntry(SQLModel, table=True):
     text: str = Field(sa_column=Column(Text, nullable=False))
     tokens: str = Field(sa_column=Column(Text, nullable=False))  # CJK characters + other words
     bigrams: str = Field(sa_column=Column(Text, nullable=False))  # overlapping CJK bigrams
+    pieces: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class AccessDecision(SQLModel, table=True):

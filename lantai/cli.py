@@ -123,7 +123,8 @@ def search(
     status: Annotated[str | None, typer.Option(help="enriched, in_review, approved, …")] = None,
     access: Annotated[str | None, typer.Option(help="开放标识: 开放, 控制, 延期, 未审核")] = None,
     show_facets: Annotated[bool, typer.Option("--facets", help="also count the hits per facet")] = False,
-    limit: Annotated[int, typer.Option(min=1, max=500)] = 20,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="items per page")] = 20,
+    offset: Annotated[int, typer.Option(min=0, max=100_000, help="skip this many items (paging)")] = 0,
     union: Annotated[
         bool, typer.Option("--union", help="also other archives' records (harvested: lantai harvest)")
     ] = False,
@@ -133,9 +134,11 @@ def search(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Search titles, descriptions, page text and transcripts (with --union, also the
-    records harvested from other archives, each naming its holder and linking to it)."""
-    from catalog.search import Filters, search_with_facets
+    """Search titles, descriptions, page text and transcripts: one result per item, best
+    first, with its best hits. Words separated by spaces must all occur in the item; OR
+    for either, -word or NOT word to exclude, "quotes" for a phrase. With --union, also the
+    records harvested from other archives, each naming its holder and linking to it."""
+    from catalog.search import Filters, search_items
 
     if kind not in (None, "scan", "recording"):
         raise BadInputError(f"--kind must be scan or recording, not {kind!r}")
@@ -150,28 +153,33 @@ def search(
         include_restricted=True,  # the command line is staff's
     )
     with catalog_session() as session:
-        hits, found = search_with_facets(
-            session, query, filters=filters, limit=limit, with_facets=show_facets, fuzzy=fuzzy
+        found = search_items(
+            session, query, filters=filters, limit=limit, offset=offset, with_facets=show_facets, fuzzy=fuzzy
         )
-        counts = found if show_facets else None
+        counts = found.facets if show_facets else None
         others = union_hits(session, query, limit) if union else []
-    if as_json:
-        if union:
-            print_json([h.as_json() for h in hits] + others)
-            return
-        print_json(
-            {"hits": [h.as_json() for h in hits], "facets": counts, "facets_capped": counts.capped}
-            if counts is not None
-            else [h.as_json() for h in hits]
-        )
+    if as_json:  # a list of items (DESIGN.md's contract), or with --facets an object around it
+        listed = [r.as_json() for r in found.items] + others
+        if counts is None:
+            print_json(listed)
+        else:
+            print_json(
+                {"hits": listed, "total": found.total, "facets": counts, "facets_capped": counts.capped}
+            )
         return
-    if not hits:
+    if not found.items:
         out.print(printable(f"no hits for {query!r}"), markup=False)
-    for h in hits:
-        snippet = h.snippet.replace('<mark class="differs">', "[reverse red]").replace("<mark>", "[bold red]")
-        snippet = snippet.replace("</mark>", "[/]")
-        out.print(f"[cyan]{h.reference_code}[/] {escape(h.title)}  [dim]{location_text(h.location)}[/]")
-        out.print(f"    {unescape(snippet)}")
+    for r in found.items:
+        count = f"{r.hit_count} hit{'s' if r.hit_count != 1 else ''}"
+        out.print(f"[cyan]{r.reference_code}[/] {escape(r.title)}  [dim]{count}[/]")
+        for h in r.hits:
+            snippet = h.snippet.replace('<mark class="differs">', "[reverse red]").replace(
+                "<mark>", "[bold red]"
+            )
+            snippet = snippet.replace("</mark>", "[/]").replace("\n", " ")
+            out.print(f"    [dim]{location_text(h.location) or 'description'}[/]  {unescape(snippet)}")
+    if found.total > offset + len(found.items):
+        out.print(f"[dim]{found.total} items in all; --offset {offset + limit} for the next {limit}[/]")
     for other in others:
         out.print(f"[magenta]{escape(other['holder'])}[/] [cyan]{escape(other['reference_code'])}[/] "
                   f"{escape(other['title'])}  [dim]{escape(other['link'])}[/]")  # fmt: skip

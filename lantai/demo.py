@@ -90,9 +90,10 @@ def run_demo() -> None:
         for query in ("账户", "country", "房地产"):
             hits = run_search(session, query, collection="DEMO", include_restricted=True, limit=3)
             out.print(f"$ lantai search {query}")
-            for h in hits:
+            for r in hits:
+                where = location_text(r.hits[0].location) if r.hits else ""
                 out.print(
-                    f"    [cyan]{h.reference_code}[/] {escape(h.title)}  [dim]{location_text(h.location)}[/]"
+                    f"    [cyan]{r.reference_code}[/] {escape(r.title)}  [dim]{r.hit_count} hits · {where}[/]"
                 )
     out.print(
         f"\n{len(items)} items in {time.monotonic() - started:.1f} s. Try: "

@@ -27,8 +27,8 @@ partners_app = typer.Typer(
 
 
 def union_hits(session: Any, query: str, limit: int) -> list[dict[str, Any]]:
-    """Union-catalog hits in the shape of search hits (no item id here: another archive holds
-    them), with the holder's name and the link to its public page."""
+    """Union-catalog records in the shape of search results (no item id here: another
+    archive holds them), with the holder's name and the link to its public page."""
     from catalog.publish import union
 
     return [
@@ -39,6 +39,8 @@ def union_hits(session: Any, query: str, limit: int) -> list[dict[str, Any]]:
             "kind": h.kind,
             "snippet": h.snippet,
             "location": {},
+            "hit_count": 1,
+            "hits": [{"snippet": h.snippet, "location": {}, "field": "union"}],
             "holder": h.holder,
             "source": h.source,
             "link": h.link,

@@ -70,6 +70,14 @@ LABELS: dict[str, tuple[str, str]] = {
         "Also find phrases (3+ characters) with one character misread by OCR, after the exact hits",
     ),
     "fuzzy_hit": ("近似", "near match"),
+    "hits_in_item": ("处命中", "hits"),
+    "hit_description": ("著录", "description"),
+    "next_page": ("下一页", "Next"),
+    "search_syntax": (
+        '空格分隔的词须都出现在同一件档案中；OR 表示任一；-词 或 NOT 词 排除；"引号" 内为短语',
+        "Words separated by spaces must all occur in one item; OR for either; "
+        '-word or NOT word excludes; "quotes" for a phrase',
+    ),
     "year_from": ("起始年", "From year"),
     "year_to": ("截止年", "To year"),
     "machine": ("机器识别", "machine"),

@@ -8,7 +8,9 @@ after ``lantai reindex``, the statistics are refreshed when the search index has
 shrunk by a fifth since the last time (or were never gathered): SQLite's ``ANALYZE`` with
 ``PRAGMA analysis_limit`` (sampled: a fraction of a second on millions of rows),
 PostgreSQL's ``ANALYZE`` (sampled; autovacuum does not analyse a partitioned table's parent,
-which is what the planner reads for ``search_entry``). The count of entries at the last
+which is what the planner reads for ``search_entry``), after merging the GIN indexes'
+pending lists (``gin_clean_pending_list``: until a vacuum does it, the planner prices the
+index by its unmerged new entries and reads every partition sequentially). The count of entries at the last
 refresh is kept in ``index_state``: as the highest entry id (the entries ever written, one
 index lookup), not ``count(*)``, which reads the whole table on every run — on millions
 of entries that alone would cost each run seconds. Reindexing writes new ids, so a
@@ -24,6 +26,11 @@ from catalog.models import IndexState
 KEY = "analyzed_entries"
 GROWTH = 0.2  # refresh when the index changed by more than this fraction
 ANALYSIS_LIMIT = 2000  # SQLite: rows sampled per index
+# PostgreSQL: the GIN indexes of the search index (one per partition)
+PENDING_LISTS = """SELECT i.indexrelid::regclass::text FROM pg_index i
+                   JOIN pg_class t ON t.oid = i.indrelid JOIN pg_class x ON x.oid = i.indexrelid
+                   JOIN pg_am a ON a.oid = x.relam
+                   WHERE a.amname = 'gin' AND t.relname LIKE 'search\\_entry%' AND t.relkind = 'r'"""
 
 
 def entries(engine: Engine) -> int:
@@ -50,6 +57,12 @@ def refresh(engine: Engine, *, force: bool = False) -> bool:
     count = entries(engine)
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            # new entries wait in each GIN index's pending list until a vacuum; the planner
+            # counts those pages against the index and reads every partition sequentially
+            # instead (measured: 173 against 24 per partition of 1,000 entries) — so the
+            # lists are merged into the indexes here, as a vacuum would
+            for (index,) in c.execute(text(PENDING_LISTS)):
+                c.execute(text("SELECT gin_clean_pending_list(CAST(:i AS regclass))"), {"i": index})
             c.execute(text("ANALYZE"))
     else:
         with engine.connect() as c:

@@ -25,7 +25,8 @@ from sqlmodel import Session, select
 from catalog.models import Item, Segment
 from catalog.parts import recording_parts
 from catalog.review.access import masks_text, sees_restricted
-from catalog.search import Filters, search_with_facets
+from catalog.search import Filters, entry_hits
+from catalog.search.terms import join_cjk
 
 SEARCH2_CONTEXT = "http://iiif.io/api/search/2/context.json"
 SEARCH1_CONTEXT = "http://iiif.io/api/search/1/context.json"
@@ -59,7 +60,11 @@ def _quote(snippet: str) -> tuple[str, str, str]:
     if not found:
         return "", html.unescape(snippet), ""
     before, after = snippet[: found.start()], _MARK.sub(r"\1", snippet[found.end() :])
-    return html.unescape(before).lstrip("…"), html.unescape(found[1]), html.unescape(after).rstrip("…")
+    # the context is the match's own line (a page is indexed as running text); a match
+    # across a line end is quoted as read: CJK joined, Latin words with a space
+    prefix = html.unescape(before).lstrip("…").rsplit("\n", 1)[-1]
+    suffix = html.unescape(after).rstrip("…").split("\n", 1)[0]
+    return prefix, join_cjk(html.unescape(found[1])).replace("\n", " "), suffix
 
 
 def matches(session: Session, item: Item, query: str, role: str | None, manifest: str) -> list[Match]:
@@ -71,7 +76,7 @@ def matches(session: Session, item: Item, query: str, role: str | None, manifest
         include_restricted=sees_restricted(role),
         audience="public" if masked else "staff",
     )
-    hits, _ = search_with_facets(session, query, filters=filters, limit=MAX_MATCHES, with_facets=False)
+    hits = entry_hits(session, query, filters=filters, limit=MAX_MATCHES)
     parts = {p.transcript.id: p.number for p in recording_parts(session, item.id or 0)}
     segment_ids = [h.segment_id for h in hits if h.segment_id is not None]
     segments = (
@@ -83,15 +88,21 @@ def matches(session: Session, item: Item, query: str, role: str | None, manifest
     for hit in hits:
         prefix, exact, suffix = _quote(hit.snippet)
         if hit.field == "page" and hit.location.get("bbox"):
-            x0, y0, x1, y1 = (int(v) for v in hit.location["bbox"])
-            canvas = f"{manifest}/canvas/p{hit.location['page']}"
-            found.append(Match(canvas, f"xywh={x0},{y0},{x1 - x0},{y1 - y0}", exact, prefix, suffix))
+            # a match across a line end is highlighted on both lines (and on the next page)
+            regions = [
+                (hit.location["page"], box) for box in hit.location.get("boxes") or [hit.location["bbox"]]
+            ]
+            regions += [(b["page"], b["bbox"]) for b in hit.location.get("continues", [])]
+            for page, (x0, y0, x1, y1) in regions:
+                canvas = f"{manifest}/canvas/p{page}"
+                found.append(Match(canvas, f"xywh={x0},{y0},{x1 - x0},{y1 - y0}", exact, prefix, suffix))
         elif hit.field == "segment" and hit.segment_id in segments:
             seg = segments[hit.segment_id]
             number = parts.get(seg.transcript_id)
             if number is not None:
                 canvas = f"{manifest}/canvas/a{number}"
-                found.append(Match(canvas, f"t={seg.start:.2f},{seg.end:.2f}", exact, prefix, suffix))
+                start, end = hit.location.get("start", seg.start), hit.location.get("end", seg.end)
+                found.append(Match(canvas, f"t={start:.2f},{end:.2f}", exact, prefix, suffix))
         # a hit in the description has no region on a canvas: the manifest's label holds it
     return found
 

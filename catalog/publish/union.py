@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, delete, select
 
 from catalog.models import ForwardedRequest, HarvestSource, UnionRecord
-from catalog.search.terms import normalize
+from catalog.search.terms import Atom, normalize, parse_query
 from configs.errors import BadInputError
 from tasks.oaiclient import Record, http_url
 
@@ -129,21 +129,30 @@ def _escape_like(text: str) -> str:
 
 
 def search(session: Session, query: str, *, limit: int = 20, source: str | None = None) -> list[UnionHit]:
-    """Union records matching every word of ``query``, titles first."""
+    """Union records matching ``query`` as the catalog search reads it (every word, ``OR``
+    for either, ``-word`` to exclude, ``"…"`` for a phrase), titles first."""
     if len(query) > MAX_QUERY:
         raise BadInputError(f"the query is longer than {MAX_QUERY} characters")
-    words = [w for w in normalize(query).split() if w]
-    if not words:
+    parsed = parse_query(query)
+    if not parsed.clauses:
         return []
+
+    def like(atom: Atom) -> Any:
+        pattern = "%".join(_escape_like(p.text) for p in atom.parts)
+        return col(UnionRecord.folded).like(f"%{pattern}%", escape="\\")
+
     stmt = select(UnionRecord, HarvestSource).join(
         HarvestSource, col(HarvestSource.id) == UnionRecord.source_id
     )
     stmt = stmt.where(UnionRecord.folded != "")
-    for word in words:
-        stmt = stmt.where(col(UnionRecord.folded).like(f"%{_escape_like(word)}%", escape="\\"))
+    for clause in parsed.clauses:
+        stmt = stmt.where(or_(*(like(atom) for atom in clause)))
+    for atom in parsed.negated:
+        stmt = stmt.where(~like(atom))
     if source:
         stmt = stmt.where(HarvestSource.name == source)
     rows = session.exec(stmt.order_by(col(UnionRecord.id)).limit(2000)).all()
+    words = [p.text for a in parsed.atoms for p in a.parts]
     first = words[0]
     ranked = sorted(rows, key=lambda r: (first not in normalize(r[0].title), r[0].id))[:limit]
     hits = []

@@ -121,6 +121,18 @@ def locate_words(text: str, pieces: list[str]) -> list[tuple[int, int]]:
     return out
 
 
+def enclosing(boxes: list[list[int]]) -> list[int] | None:
+    """The smallest box holding all ``boxes`` (None for none)."""
+    if not boxes:
+        return None
+    return [
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    ]
+
+
 def line_boxes(line: dict[str, Any], s: int, e: int) -> list[list[int]]:
     """The boxes of the words of an OCR line that hold characters ``[s, e)`` of its text
     (the line's box when no word is located)."""

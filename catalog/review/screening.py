@@ -40,7 +40,7 @@ from catalog.models import (
     Transcript,
     utcnow,
 )
-from catalog.review.redaction import line_boxes, locate_words
+from catalog.review.redaction import enclosing, line_boxes, locate_words
 from configs import Settings
 from tasks import screen
 
@@ -82,17 +82,6 @@ def _running(texts: list[str]) -> tuple[str, list[int]]:
     return "\n".join(texts), starts
 
 
-def _union(boxes: list[list[int]]) -> list[int] | None:
-    if not boxes:
-        return None
-    return [
-        min(b[0] for b in boxes),
-        min(b[1] for b in boxes),
-        max(b[2] for b in boxes),
-        max(b[3] for b in boxes),
-    ]
-
-
 def _page_hits(pages: list[Page], lists: list[screen.TermList]) -> list[Flag]:
     """Hits in the item's pages read as one running text (each page's lines in reading
     order, the pages in order), so a number that a line end or a page break cut is found
@@ -119,7 +108,7 @@ def _page_hits(pages: list[Page], lists: list[screen.TermList]) -> list[Flag]:
                     category=hit.category,
                     page_no=page.page_no,
                     page_id=page.id,
-                    bbox=_union(boxes),
+                    bbox=enclosing(boxes),
                     preview=hit.preview,
                     detail={"value": "\n".join(pieces), "boxes": boxes, **hit.detail}
                     | ({"spans_pages": True} if len(per_page) > 1 else {}),
@@ -146,7 +135,7 @@ def _unread_hits(pages: list[Page]) -> list[Flag]:
                 category="unread_text",
                 page_no=page.page_no,
                 page_id=page.id,
-                bbox=_union(boxes),
+                bbox=enclosing(boxes),
                 preview=f"第 {page.page_no} 页有 {len(boxes)} 处文字未能识别 ({len(boxes)} unread regions)",
                 detail={"value": "", "boxes": boxes, "regions": len(boxes)},
             )

@@ -75,11 +75,11 @@ class Near:
     differs: int
 
 
-def near_matches(body: str, part: QueryPart) -> list[Near]:
+def near_matches(body: str, part: QueryPart, view: tuple[str, list[int]] | None = None) -> list[Near]:
     """The places in ``body`` that hold ``part``'s phrase with exactly one character
     different (normalized as the index normalizes; a single space between CJK characters
     read through, as the index does)."""
-    compact, kept = reading_view(body)
+    compact, kept = view or reading_view(body)
     phrase, n = part.text, len(part.text)
     found: list[Near] = []
     for pos in range(len(compact) - n + 1):  # every window: near matches may overlap (一一一)

@@ -31,7 +31,8 @@ def test_compare_and_set_refuses_a_stale_version(session: Session) -> None:
     assert [(r.number, r.author) for r in revs] == [(0, "machine"), (1, "ed")]
     assert revs[0].after["text"] == "我们村在一九五八年修了水库"
     assert search(session, "水坝", include_restricted=True)  # the index follows the edit
-    assert not [h for h in search(session, "水库", include_restricted=True) if h.field == "segment"]
+    found = search(session, "水库", include_restricted=True)
+    assert not [h for r in found for h in r.hits if h.field == "segment"]
 
 
 def test_a_second_session_sees_the_conflict(session: Session) -> None:

@@ -14,11 +14,17 @@ def refs(hits) -> list[str]:  # type: ignore[no-untyped-def]
     return [h.reference_code for h in hits]
 
 
+def every_hit(results):  # type: ignore[no-untyped-def]
+    return [h for r in results for h in r.hits]
+
+
 def test_two_character_word_finds_both_scripts_with_locations(session: Session) -> None:
-    hits = search(session, "水库")
-    assert set(refs(hits)) == {"J001-WS·2020·Y-001", "J001-LY·2020·Y-001"}
+    results = search(session, "水库")
+    assert set(refs(results)) == {"J001-WS·2020·Y-001", "J001-LY·2020·Y-001"}
+    hits = every_hit(results)
     page_hit = next(h for h in hits if h.field == "page")
-    assert page_hit.location == {"page": 1, "bbox": [50, 5, 90, 25]}  # the two words 水 and 庫
+    # the two words 水 and 庫
+    assert page_hit.location == {"page": 1, "bbox": [50, 5, 90, 25], "boxes": [[50, 5, 90, 25]]}
     assert "<mark>水庫</mark>" in page_hit.snippet
     talk_hit = next(h for h in hits if h.field == "segment")
     assert talk_hit.location == {"start": 1.5, "end": 4.0}
@@ -69,11 +75,11 @@ def test_filters(session: Session) -> None:
 @pytest.mark.parametrize(
     ("query", "found"),
     [
-        ("水库 OR", False),
+        ("水库 OR", True),  # an OR with nothing after it is left out
         ("NEAR(a b)", False),
         ("a* -b", False),
         ("'; DROP TABLE item; --", False),
-        ("AND", False),
+        ("水库 AND", True),
         ("x:y", False),
         ('水库"', True),
         ("^水库", True),
@@ -82,11 +88,14 @@ def test_filters(session: Session) -> None:
     ],
 )
 def test_query_syntax_is_inert(session: Session, query: str, found: bool) -> None:
-    """FTS operators and SQL are plain words here: never an error, all words must match."""
+    """FTS operators and SQL are plain words here: never an error; words must all match
+    (OR, AND, NOT and a leading minus are Lantai's own operators)."""
     assert bool(search(session, query)) is found
 
 
-@pytest.mark.parametrize("query", ["", "   ", "!!!", '"', "\\", "x" * 300])
+@pytest.mark.parametrize(
+    "query", ["", "   ", "!!!", '"', "\\", "x" * 300, "AND", "OR NOT", "-水库", " ".join("abcdefghijklm")]
+)
 def test_unusable_queries_give_a_clear_message(session: Session, query: str) -> None:
     with pytest.raises(BadInputError):
         search(session, query)
@@ -117,13 +126,13 @@ def test_facet_counts_respect_access(session: Session) -> None:
 
 
 def test_facet_counts_are_capped_lower_bounds(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Facets look at as many matching entries as the ranking does; past that the counts
-    are marked as lower bounds (shown "n+"), never more than the truth."""
+    """Facets count the items the ranking considers; past the cap the counts are marked as
+    lower bounds (shown "n+"), never more than the truth."""
     from catalog import search as search_module
     from catalog.search import Filters, facets
 
     exact = facets(session, "水库", filters=Filters(include_restricted=True))
-    monkeypatch.setattr(search_module, "FACET_CAP", 1)
+    monkeypatch.setattr(search_module, "CANDIDATES", 1)
     capped = facets(session, "水库", filters=Filters(include_restricted=True))
     assert capped.capped and not exact.capped
     assert 1 <= sum(capped["kind"].values()) < sum(exact["kind"].values())
@@ -173,7 +182,9 @@ def test_variant_characters_find_each_other(session: Session, db_url: str) -> No
                           "bigrams = replace(bigrams, '账', '帐')"))  # fmt: skip
     session.expire_all()
     assert search(session, "账户") == []
-    assert refresh_index(engine) == 1  # only the item with a character folded differently now
+    # the item with a character folded differently now, and those with pages or transcripts
+    # (index version 5 made them running text)
+    assert refresh_index(engine) == 4  # the 帐 item and the three with pages or segments
     assert refresh_index(engine) == 0  # current now
     session.expire_all()
     assert session.get(IndexState, "normalization").version == INDEX_VERSION  # type: ignore[union-attr]

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session
 
-from catalog.search import Filters, search_with_facets
+from catalog.search import Filters, search_items
 from catalog.search.fuzzy import near_matches
 from catalog.search.terms import query_parts
 from tests.catalog.test_search_spaces import _page_item
@@ -16,14 +16,14 @@ HAN = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5)
 
 
 def _fuzzy(session: Session, q: str, **filters: object) -> list:  # type: ignore[type-arg]
-    hits, _ = search_with_facets(
+    found = search_items(
         session,
         q,
-        filters=Filters(include_restricted=True, **filters),
+        filters=Filters(include_restricted=True, **filters),  # type: ignore[arg-type]
         with_facets=False,
-        fuzzy=True,  # type: ignore[arg-type]
+        fuzzy=True,
     )
-    return hits
+    return found.items
 
 
 def test_one_misread_character_is_found_after_the_exact_match(session: Session) -> None:
@@ -34,14 +34,12 @@ def test_one_misread_character_is_found_after_the_exact_match(session: Session) 
     hits = _fuzzy(session, "应该怎样保护")
     assert [h.reference_code for h in hits] == ["J001-WS·2022·Y-001", "J001-WS·2022·Y-002"]
     assert not hits[0].fuzzy and hits[1].fuzzy  # the exact one first
-    assert '<mark class="differs">思</mark>' in hits[1].snippet and "<mark>应该</mark>" in hits[1].snippet
+    near = hits[1].hits[0].snippet
+    assert '<mark class="differs">思</mark>' in near and "<mark>应该</mark>" in near
     assert [h.reference_code for h in _fuzzy(session, "卫星信号")] == ["J001-WS·2022·Y-003"]
     assert [h.reference_code for h in _fuzzy(session, "抓紧时间")] == ["J001-WS·2022·Y-003"]  # the first char
     # without the option nothing but exact matches; two wrong characters are not one
-    hits, _ = search_with_facets(
-        session, "卫星信号", filters=Filters(include_restricted=True), with_facets=False
-    )
-    assert hits == []
+    assert search_items(session, "卫星信号", filters=Filters(include_restricted=True)).items == []
     assert _fuzzy(session, "卫星信息") == []
     # too short to tolerate an error: a two-character word is matched exactly only
     assert _fuzzy(session, "卫星") == []

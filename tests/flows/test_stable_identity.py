@@ -43,7 +43,7 @@ def _ingest(folder: Path) -> tuple[int, int]:
 def _state(record: int) -> dict[str, object]:
     with session_scope(get_settings()) as session:
         pages = session.exec(select(Page).where(Page.item_id == record).order_by(col(Page.page_no))).all()
-        hits = search(session, "quick brown", include_restricted=True, limit=50)
+        hits = [h for r in search(session, "quick brown", include_restricted=True, limit=50) for h in r.hits]
         return {
             "pages": [(p.id, p.page_no, p.asset_id, p.source_page) for p in pages],
             "line0": pages[0].lines[0]["text"],
@@ -156,8 +156,9 @@ def test_two_part_interview_every_part_visible_editable_and_on_one_time_line(
         add_user(session, name="ed", role="editor", password=PASSWORD)
         hits = [
             h
-            for h in search(session, part1_segs[0].text[:4], include_restricted=True)
-            if h.item_id == interview
+            for r in search(session, part1_segs[0].text[:4], include_restricted=True)
+            for h in r.hits
+            if h.item_id == interview and h.field == "segment"
         ]
     cues = [tuple(_seconds(t) for t in m) for m in re.findall(r"(\S+) --> (\S+)", vtt)]
     assert len(cues) == len(part1_segs) + len(part2_segs)
@@ -172,7 +173,7 @@ def test_two_part_interview_every_part_visible_editable_and_on_one_time_line(
             s.id for s in part2_segs
         ]
         # the deep link of a hit in part 1 opens part 1 at the segment's time
-        link = deep_link(hits[0].__dict__)
+        link = deep_link(interview, hits[0].__dict__)
         html = browser.get(link).text
         assert 'data-part="1"' in html and f'id="seg-{part1_segs[0].id}"' in html
         page2 = browser.get(f"/items/{interview}/recording?part=2").text

@@ -220,6 +220,23 @@ def test_page_view_boxes_search_deep_link_and_line_edit(browser, live_server: st
     assert not page.errors  # type: ignore[attr-defined]
 
 
+def test_a_match_across_a_line_end_lights_both_lines(browser, live_server: str, seeded: Seeded) -> None:  # type: ignore[no-untyped-def]
+    """说明 ends line 1 and 备注 starts line 2 of the seeded page: the phrase is found, the
+    result is one item with its hit count, and its deep link shows a box on each line."""
+    page = _page(browser, live_server, "ed")
+    page.goto("/search?q=说明备注")
+    result = page.locator(f"li.result[data-item='{seeded.scan}']")
+    assert result.locator(".hit-count").inner_text() == "1"
+    result.locator(".snippet-hit a").first.click()
+    page.wait_for_selector("#hit")
+    page.wait_for_function("() => document.getElementById('page-image')?.complete")
+    boxes = [page.locator(".box.hit").nth(k).bounding_box() for k in range(page.locator(".box.hit").count())]
+    assert len(boxes) == 2 and all(b and b["width"] > 5 for b in boxes)
+    assert boxes[1]["y"] > boxes[0]["y"] + boxes[0]["height"] / 2  # type: ignore[index]  # the next line down
+    _shot(page, "search-two-lines")
+    assert not page.errors  # type: ignore[attr-defined]
+
+
 def test_tablet_width_and_english_labels(browser, live_server: str, seeded: Seeded) -> None:  # type: ignore[no-untyped-def]
     page = _page(browser, live_server, "ed", width=820, height=1180)
     page.goto(f"/items/{seeded.scan}")

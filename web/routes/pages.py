@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 from sqlmodel import col, func, select
@@ -20,12 +20,20 @@ LOW_OCR = 60  # Tesseract word confidence (0..100) below which a word is marked
 
 
 def _box(value: str) -> list[int] | None:
-    """``x,y,w,h`` in page pixels, or None for anything else (inf, nan, huge, negative)."""
+    """``x0,y0,x1,y1`` in page pixels, or None for anything else (inf, nan, huge, negative)."""
     try:
         box = [int(float(v)) for v in value.split(",", 4)]
     except (ValueError, OverflowError):
         return None
     return box if len(box) == 4 and all(0 <= v <= MAX_INT for v in box) else None
+
+
+MAX_BOXES = 8  # boxes one deep link highlights (a match across lines has one per line)
+
+
+def _boxes(value: str) -> list[list[int]]:
+    """The boxes of ``box=x0,y0,x1,y1;x0,y0,x1,y1…`` that are boxes (others are left out)."""
+    return [b for part in value.split(";", MAX_BOXES)[:MAX_BOXES] if (b := _box(part)) is not None]
 
 
 def page_json(page: Page) -> dict[str, Any]:
@@ -56,7 +64,12 @@ def page_json(page: Page) -> dict[str, Any]:
 
 @router.get("/items/{item_id}/pages/{page_no}", response_class=HTMLResponse)
 def page_view(
-    request: Request, db: DbSession, viewer: Staff, item_id: Int, page_no: Int, box: str = ""
+    request: Request,
+    db: DbSession,
+    viewer: Staff,
+    item_id: Int,
+    page_no: Int,
+    box: str = Query("", max_length=2000),
 ) -> Response:
     item = visible_item(db, item_id, viewer)
     page = db.exec(select(Page).where(Page.item_id == item_id, Page.page_no == page_no)).first()
@@ -81,7 +94,7 @@ def page_view(
         page=page_json(page),
         page_count=count,
         image_url=image_url,
-        highlight=_box(box) if box else None,
+        highlights=_boxes(box) if box else [],
         locked=item.status == "approved",
         projects=[(p.id, p.title) for p, _ in projects(db)],
         pages=db.exec(select(Page.page_no).where(Page.item_id == item_id).order_by(col(Page.page_no))).all(),

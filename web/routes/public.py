@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
@@ -29,10 +30,11 @@ from catalog.review.access import PUBLIC, may_see, public_description
 from catalog.review.access import public_text as masked
 from catalog.review.editing import NotFound
 from catalog.review.redaction import mask_lines, mask_text, masks_for, public_media_asset, public_page_asset
-from catalog.search import MAX_QUERY, Filters, search_with_facets
+from catalog.search import MAX_QUERY, Filters, search_items
 from configs.digest import equal_secrets
 from configs.errors import BadInputError
 from web.deps import AnyViewer, DbSession, Int, render, secure_cookies, settings_of, store_of
+from web.routes.search import PER_PAGE
 from web.security import CSRF_COOKIE, new_csrf_token
 
 router = APIRouter(prefix="/public")
@@ -70,6 +72,7 @@ def public_search(
     year: str = Query("", pattern=r"^([0-9]{4})?$"),
     scope: str = Query("", pattern=r"^(union)?$"),
     fuzzy: bool = False,
+    page: int = Query(1, ge=1, le=500),
 ) -> Response:
     if scope == "union":  # 其他档案馆: records harvested from other archives
         others: list[dict[str, Any]] = []
@@ -79,39 +82,49 @@ def public_search(
                 others = [h.as_json() for h in union.search(db, q, limit=50)]
             except BadInputError as e:
                 error = str(e)
-        return render(request, "public_search.html", q=q, hits=[], others=others, facets={}, fuzzy=fuzzy,
-                      facets_capped=False, error=error, kind="", year="", scope=scope)  # fmt: skip
+        return render(request, "public_search.html", q=q, items=[], total=0, others=others, facets={},
+                      fuzzy=fuzzy, facets_capped=False, error=error, kind="", year="", scope=scope,
+                      paging={"number": 1, "prev": False, "next": False})  # fmt: skip
     y = int(year) if year else None
     filters = Filters(kind=kind or None, year_from=y, year_to=y, audience="public")
-    hits: list[dict[str, Any]] = []
+    items: list[dict[str, Any]] = []
     counts: dict[str, dict[str, int]] = {}
     capped = False
     error = ""
+    total = 0
     if q.strip():
         try:
-            found, all_counts = search_with_facets(db, q, filters=filters, limit=50, fuzzy=fuzzy)  # capped
-            hits = [h.as_json() for h in found]
-            counts = {k: v for k, v in all_counts.items() if k in PUBLIC_FACETS}
-            capped = all_counts.capped
+            found = search_items(
+                db, q, filters=filters, limit=PER_PAGE, offset=(page - 1) * PER_PAGE, fuzzy=fuzzy
+            )
+            items = [r.as_json() for r in found.items]
+            counts = {k: v for k, v in found.facets.items() if k in PUBLIC_FACETS}
+            capped, total = found.capped, found.total
         except BadInputError as e:
             error = str(e)
     parts: dict[int, dict[int, int]] = {}  # item → transcript id → part number
-    for h in hits:
-        loc = h["location"]
-        anchor = f"#page-{loc['page']}" if "page" in loc else ""
-        if h.get("segment_id"):  # the part of the recording that holds the hit
-            if h["item_id"] not in parts:
-                parts[h["item_id"]] = {
-                    p.transcript.id or 0: p.number for p in recording_parts(db, h["item_id"])
-                }
-            seg = db.get(Segment, h["segment_id"])
-            anchor = f"#part-{parts[h['item_id']].get(seg.transcript_id, 1) if seg else 1}"
-        h["link"] = f"/public/items/{h['item_id']}{anchor}"
+    for r in items:
+        for h in r["hits"]:
+            loc = h["location"]
+            anchor = f"#page-{loc['page']}" if "page" in loc else ""
+            if h.get("segment_id"):  # the part of the recording that holds the hit
+                if r["item_id"] not in parts:
+                    parts[r["item_id"]] = {
+                        p.transcript.id or 0: p.number for p in recording_parts(db, r["item_id"])
+                    }
+                seg = db.get(Segment, h["segment_id"])
+                anchor = f"#part-{parts[r['item_id']].get(seg.transcript_id, 1) if seg else 1}"
+            h["link"] = f"/public/items/{r['item_id']}{anchor}"
+        r["link"] = r["hits"][0]["link"] if r["hits"] else f"/public/items/{r['item_id']}"
+    here = {"q": q, "kind": kind, "year": year} | ({"fuzzy": "true"} if fuzzy else {})
     return render(
         request,
         "public_search.html",
         q=q,
-        hits=hits,
+        items=items,
+        total=total,
+        paging={"number": page, "prev": page > 1, "next": page * PER_PAGE < total},
+        page_link=lambda n: "/public/search?" + urlencode({k: v for k, v in here.items() if v} | {"page": n}),
         facets=counts,
         facets_capped=capped,
         error=error,

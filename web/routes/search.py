@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from catalog.crud import collection_codes
 from catalog.publish import union
-from catalog.search import MAX_QUERY, FacetCounts, Filters, search_with_facets
+from catalog.search import MAX_QUERY, FacetCounts, Filters, Results, search_items
 from configs.errors import BadInputError
 from web.deps import DbSession, Staff, Viewer, render
 
@@ -39,15 +39,40 @@ class FilterParams:
 Params = Annotated[FilterParams, Depends()]
 
 
-def deep_link(hit: dict[str, Any]) -> str:
+def deep_link(item_id: int, hit: dict[str, Any]) -> str:
+    """Where a hit opens: the page with the match's boxes (every line it covers), the
+    recording at the first word, or the item."""
     loc = hit.get("location") or {}
     if "page" in loc:
-        box = ",".join(str(v) for v in loc["bbox"]) if loc.get("bbox") else ""
-        return f"/items/{hit['item_id']}/pages/{loc['page']}" + (f"?box={box}" if box else "")
+        boxes = loc.get("boxes") or ([loc["bbox"]] if loc.get("bbox") else [])
+        box = ";".join(",".join(str(v) for v in b) for b in boxes)
+        return f"/items/{item_id}/pages/{loc['page']}" + (f"?box={box}" if box else "")
     if "start" in loc:
         part = f"segment={hit['segment_id']}&" if hit.get("segment_id") else ""  # names the part
-        return f"/items/{hit['item_id']}/recording?{part}t={loc['start']}"
-    return f"/items/{hit['item_id']}"
+        return f"/items/{item_id}/recording?{part}t={loc['start']}"
+    return f"/items/{item_id}"
+
+
+PER_PAGE = 20  # results per page of the search page
+
+
+def linked(results: Results) -> list[dict[str, Any]]:
+    """The results as the page and the API show them: each hit with its deep link, each
+    item with the link of its best hit."""
+    out = []
+    for result in results.items:
+        item = result.as_json()
+        for h in item["hits"]:
+            h["link"] = deep_link(result.item_id, h)
+        item["link"] = item["hits"][0]["link"] if item["hits"] else f"/items/{result.item_id}"
+        out.append(item)
+    return out
+
+
+def pages_of(results: Results, per_page: int) -> dict[str, Any]:
+    """Which page of results this is, and whether there are others."""
+    number = results.offset // per_page + 1
+    return {"number": number, "prev": number > 1, "next": results.offset + per_page < results.total}
 
 
 @router.get("/search", response_class=HTMLResponse)
@@ -58,28 +83,38 @@ def search_page(
     params: Params,
     q: str = Query("", max_length=MAX_QUERY),
     fuzzy: bool = False,
+    page: int = Query(1, ge=1, le=500),
 ) -> Response:
     filters = params.filters(viewer)
-    hits: list[dict[str, Any]] = []
+    items: list[dict[str, Any]] = []
     counts: dict[str, dict[str, int]] = FacetCounts()
     error = ""
+    total, paging = 0, {"number": 1, "prev": False, "next": False}
     if q.strip():
         try:
-            found, counts = search_with_facets(db, q, filters=filters, limit=50, fuzzy=fuzzy)
-            hits = [h.as_json() for h in found]
+            found = search_items(
+                db, q, filters=filters, limit=PER_PAGE, offset=(page - 1) * PER_PAGE, fuzzy=fuzzy
+            )
+            items, counts, total, paging = linked(found), found.facets, found.total, pages_of(found, PER_PAGE)
         except BadInputError as e:
             error = str(e)
-    for h in hits:
-        h["link"] = deep_link(h)
     others: list[dict[str, Any]] = []  # 其他档案馆: the union catalog (lantai harvest)
-    if q.strip() and not error:
+    if q.strip() and not error and page == 1:
         others = [h.as_json() for h in union.search(db, q, limit=20)]
     chosen = {k: ("" if v is None else v) for k, v in asdict(params).items()}
+    here = (
+        {k: v for k, v in chosen.items() if v not in ("", None)}
+        | {"q": q}
+        | ({"fuzzy": "true"} if fuzzy else {})
+    )
     return render(
         request,
         "search.html",
         q=q,
-        hits=hits,
+        items=items,
+        total=total,
+        paging=paging,
+        page_link=lambda n: "/search?" + urlencode(here | {"page": n}),
         facets={name: _facet_links(q, chosen, name, values) for name, values in counts.items()},
         facets_capped=getattr(counts, "capped", False),
         error=error,
@@ -112,12 +147,18 @@ def api_search(
     params: Params,
     q: str = Query(..., max_length=MAX_QUERY),
     limit: int = Query(20, ge=1, le=200),
+    offset: int = Query(0, ge=0, le=10_000),
     fuzzy: bool = False,
 ) -> dict[str, Any]:
-    """``{"hits": [...], "facets": {...}}``; each hit has the ``search --json`` shape."""
+    """``{"hits": [...], "total": n, "facets": {...}}``: one object per item in the
+    ``search --json`` shape (its best hit's snippet and location, and its ``hits``), with
+    deep links; ``offset`` pages through ``total``."""
     filters = params.filters(viewer)
-    found, counts = search_with_facets(db, q, filters=filters, limit=limit, fuzzy=fuzzy)
-    hits = [h.as_json() | {"link": ""} for h in found]
-    for h in hits:
-        h["link"] = deep_link(h)
-    return {"hits": hits, "facets": counts, "facets_capped": counts.capped}
+    found = search_items(db, q, filters=filters, limit=limit, offset=offset, fuzzy=fuzzy)
+    return {
+        "hits": linked(found),
+        "total": found.total,
+        "offset": offset,
+        "facets": found.facets,
+        "facets_capped": found.capped,
+    }

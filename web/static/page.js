@@ -14,8 +14,10 @@
     el.style.width = `${(100 * (x1 - x0)) / W}%`; el.style.height = `${(100 * (y1 - y0)) / H}%`;
   };
   wrap.querySelectorAll(".box[data-line]").forEach((box) => place(box, page.lines[Number(box.dataset.line)].bbox));
+  // a search hit's boxes: one per line the match covers; the view scrolls to the first
+  wrap.querySelectorAll(".box.hit").forEach((b) => place(b, b.dataset.bbox.split(",").map(Number)));
   const hit = document.getElementById("hit");
-  if (hit) { place(hit, hit.dataset.bbox.split(",").map(Number)); hit.scrollIntoView({ block: "center" }); }
+  if (hit) hit.scrollIntoView({ block: "center" });
 
   const lineEl = (i) => document.querySelector(`.line[data-line="${i}"]`);
   const boxEl = (i) => wrap.querySelector(`.box[data-line="${i}"]`);
