@@ -138,7 +138,7 @@ def search(
     first, with its best hits. Words separated by spaces must all occur in the item; OR
     for either, -word or NOT word to exclude, "quotes" for a phrase. With --union, also the
     records harvested from other archives, each naming its holder and linking to it."""
-    from catalog.search import Filters, search_items
+    from catalog.search import Filters, search_items, shown
 
     if kind not in (None, "scan", "recording"):
         raise BadInputError(f"--kind must be scan or recording, not {kind!r}")
@@ -173,11 +173,9 @@ def search(
         count = f"{r.hit_count} hit{'s' if r.hit_count != 1 else ''}"
         out.print(f"[cyan]{r.reference_code}[/] {escape(r.title)}  [dim]{count}[/]")
         for h in r.hits:
-            snippet = h.snippet.replace('<mark class="differs">', "[reverse red]").replace(
-                "<mark>", "[bold red]"
-            )
-            snippet = snippet.replace("</mark>", "[/]").replace("\n", " ")
-            out.print(f"    [dim]{location_text(h.location) or 'description'}[/]  {unescape(snippet)}")
+            snippet = shown(h.snippet).replace('<mark class="differs">', "[reverse red]")
+            snippet = snippet.replace("<mark>", "[bold red]").replace("</mark>", "[/]")
+            out.print(f"    [dim]{location_text(h.location)}[/]  {unescape(snippet)}")
     if found.total > offset + len(found.items):
         out.print(f"[dim]{found.total} items in all; --offset {offset + limit} for the next {limit}[/]")
     for other in others:

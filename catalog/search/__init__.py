@@ -24,6 +24,7 @@ from catalog.review.redaction import Masks, enclosing, line_boxes, mask_lines, m
 from catalog.search import fuzzy as fuzzy_search
 from catalog.search.running import Unit, locate, windows
 from catalog.search.terms import (
+    CJK,
     MAX_ATOMS,
     Atom,
     ParsedQuery,
@@ -37,7 +38,7 @@ from configs.errors import BadInputError
 MAX_QUERY = 200
 FIELD_WEIGHT = {"title": 4.0, "meta": 2.0, "page": 1.0, "segment": 1.0}
 META_FIELDS = fields.SEARCHED
-SEGMENTS_PER_ENTRY = 16  # transcript segments one search entry holds (a passage of about a minute)
+SEGMENTS_PER_ENTRY = 16  # transcript segments one search entry holds, on average (a minute or so)
 # between description fields: two spaces, which a phrase never reads through (one would be
 # read through between CJK characters: 张三 李四 are two people, not a phrase)
 FIELD_GAP = "  "
@@ -189,40 +190,40 @@ def _entries(
         wanted = set(part.segment_ids) if part.segment_ids is not None else None
         segs = session.execute(seg_query, {"item": item.id})
         for _transcript, rows in itertools.groupby(segs, key=lambda r: r[1]):
-            listed = list(rows)
-            # passages of SEGMENTS_PER_ENTRY segments, cut by position so an edit that
-            # changes a segment's length leaves the cuts where they were; a rebuild of some
-            # segments rebuilds from the passage before the first of them to the part's end
-            # (a split or merge renumbers the segments after it)
-            first = 0
+            # passages of about SEGMENTS_PER_ENTRY segments: one begins at the part's first
+            # segment and at every segment whose id is a multiple of it. Ids do not change
+            # when a segment is edited, split (the new one takes a new id) or merged (one id
+            # goes), so a save rebuilds only its passage and the one before (whose overlap
+            # reads into it), never the rest of a long interview
+            passages: list[Unit] = []
+            for seg_id, _t, seg_start, seg_end, body in rows:
+                if not passages or seg_id % SEGMENTS_PER_ENTRY == 0:
+                    passages.append(Unit(seg_id, []))
+                passages[-1].pieces.append(([seg_id, round(seg_start, 2), round(seg_end, 2)], body.strip()))
+            only = None
             if wanted is not None:
-                at = [n for n, row in enumerate(listed) if row[0] in wanted]
-                if not at:
+                held = [n for n, u in enumerate(passages) if any(ref[0] in wanted for ref, _ in u.pieces)]
+                only = {passages[m].key for n in held for m in (n - 1, n) if m >= 0}
+                if not only:
                     continue
-                first = max(0, (min(at) // SEGMENTS_PER_ENTRY - 1) * SEGMENTS_PER_ENTRY)
-                touched.segments |= {row[0] for row in listed[first:]}
-            units = []
-            for start in range(0, len(listed), SEGMENTS_PER_ENTRY):
-                passage = listed[start : start + SEGMENTS_PER_ENTRY]
-                pieces: list[tuple[list[Any], str]] = []
-                for seg_id, _t, seg_start, seg_end, body in passage:
-                    body = body if masks is None else mask_text(body, masks.values)
-                    pieces.append(([seg_id, round(seg_start, 2), round(seg_end, 2)], body.strip()))
-                units.append(Unit(start, pieces))
-            found, _keys = windows(units, only={u.key for u in units if u.key >= first})
+                # the text around them is enough: an overlap reaches 64 characters on
+                passages = passages[max(0, min(held) - 3) : max(held) + 4]
+            if masks is not None:
+                for u in passages:
+                    u.pieces = [(ref, mask_text(body, masks.values)) for ref, body in u.pieces]
+            found, keys = windows(passages, only=only)
+            touched.segments |= keys
+            times = {u.key: (u.pieces[0][0][1], u.pieces[-1][0][2]) for u in passages}
             for win in found:
-                if win.key < first:
-                    continue  # its overlap did not change
-                passage = listed[win.key : win.key + SEGMENTS_PER_ENTRY]
-                covered = [p[2] for p in win.pieces[:1]] or [passage[0][0]]
+                start, end = times[win.key]
                 entries.append(
                     _entry(
                         item.id,
                         "segment",
                         win.text,
-                        segment_id=covered[0],
-                        start=passage[0][2],
-                        end=passage[-1][3],
+                        segment_id=win.key,
+                        start=start,
+                        end=end,
                         pieces=win.as_json(),
                         audience=audience,
                     )
@@ -373,8 +374,10 @@ class Hit:
     fuzzy: bool = False  # found with one character different (ranked after the exact hits)
 
     def as_json(self) -> dict[str, Any]:
-        """A hit as it appears inside its item (the item's fields are the item's)."""
-        return {k: v for k, v in asdict(self).items() if k not in ("reference_code", "title", "kind")}
+        """A hit as it appears inside its item (the item's fields are the item's), its
+        snippet as read (``shown``)."""
+        out = {k: v for k, v in asdict(self).items() if k not in ("reference_code", "title", "kind")}
+        return out | {"snippet": shown(self.snippet)}
 
 
 @dataclass
@@ -400,7 +403,7 @@ class ItemResult:
             "reference_code": self.reference_code,
             "title": self.title,
             "kind": self.kind,
-            "snippet": best.snippet if best else "",
+            "snippet": shown(best.snippet) if best else "",
             "location": best.location if best else {},
             "score": self.score,
             "hit_count": self.hit_count,
@@ -656,7 +659,7 @@ def _results(
             entry = loaded.get(entry_id)
             if entry is None:
                 continue
-            own = int((entry.pieces or {}).get("own", len(entry.text)))
+            own = _own(entry)
             view = reading_view(entry.text)  # once per entry, for every word of the query
             spans: list[tuple[int, int]] = []
             differs: set[int] = set()
@@ -713,6 +716,11 @@ def _results(
             )
         )
     return out
+
+
+def _own(entry: SearchEntry) -> int:
+    """How many characters of the entry's text are its own (the rest: the overlap)."""
+    return int((entry.pieces or {}).get("own", len(entry.text)))
 
 
 def _shown_items(session: Session, ids: list[int], filters: Filters) -> dict[int, Item]:
@@ -802,7 +810,8 @@ def _hit(
         reference_code=item.reference_code,
         title=item.title,
         kind=item.kind,
-        snippet=snippet(entry.text, spans, differs=differs),
+        # the entry's own text (and a match's end past it), not the next page's overlap
+        snippet=snippet(entry.text[: max(_own(entry), spans[-1][1])], spans, differs=differs),
         location=location,
         field=entry.field,
         score=score,
@@ -877,6 +886,17 @@ def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             merged.append((s, e))
     return merged
+
+
+_WIDE = CJK + "\u3000-\u303f\uff00-\uffef"  # with CJK punctuation and full-width forms
+_BREAK = re.compile(rf"(?<=[{_WIDE}])((?:</?mark[^>]*>)*)\n((?:</?mark[^>]*>)*)(?=[{_WIDE}])")
+
+
+def shown(snippet_html: str) -> str:
+    """A snippet as a reader sees it: the line breaks of the running text read through
+    between two CJK characters or punctuation marks (水土 / 流失 is 水土流失), a space
+    elsewhere."""
+    return _BREAK.sub(r"\1\2", snippet_html).replace("\n", " ")
 
 
 def snippet(

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from tasks.text import NORMALIZATION_VERSION, VARIANTS, fold
 
 __all__ = [
+    "CJK",
     "INDEX_VERSION",
     "NORMALIZATION_VERSION",
     "RUNNING_TEXT",
@@ -48,6 +49,7 @@ _CJK = (
     r"\U00020000-\U0002fa1f\U00030000-\U000323af"
 )
 _RUN = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+)", re.UNICODE)
+CJK = _CJK  # the character class's ranges, for a regular expression
 
 
 # what the index was built with: the fold's version, and steps of its own (version 4: CJK
