@@ -31,6 +31,18 @@ def browser() -> Iterator[object]:
         b.close()
 
 
+def _until(page, expression: str, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    """Wait until ``expression`` is true in the page. Polled from here with ``evaluate``:
+    Playwright's ``wait_for_function`` polls with an ``eval`` that the app's CSP (no
+    'unsafe-eval') refuses once the first check fails, so under load it failed."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        time.sleep(0.05)
+
+
 def _page(browser, base: str, user: str, width: int = 1366, height: int = 900):  # type: ignore[no-untyped-def]
     ctx = browser.new_context(base_url=base, viewport={"width": width, "height": height})
     page = ctx.new_page()
@@ -58,7 +70,7 @@ def test_recording_view_follows_the_player_and_saves_edits(browser, live_server:
     _shot(page, "review-queue")
     page.goto(f"/items/{seeded.recording}/recording")
     player = page.locator("#player")
-    page.wait_for_function("document.getElementById('player').readyState >= 1")
+    _until(page, "document.getElementById('player').readyState >= 1")
     assert page.evaluate("document.getElementById('player').duration") > 3
     # the machine text with <script> shows as text; no script ran (the dialog handler would fail)
     assert "<script>alert(1)</script>" in page.locator(f"#seg-{seeded.segments[1]} .text").inner_text()
@@ -67,22 +79,23 @@ def test_recording_view_follows_the_player_and_saves_edits(browser, live_server:
     assert page.locator(f"#seg-{seeded.segments[0]} .text span.low").count() == 1
     # clicking a segment's time seeks there and the segment is highlighted
     page.click(f"#seg-{seeded.segments[2]} .time")
-    page.wait_for_function("document.getElementById('player').currentTime >= 2.2")
+    _until(page, "document.getElementById('player').currentTime >= 2.2")
     page.wait_for_selector(f"#seg-{seeded.segments[2]}.playing")
     player.evaluate("p => p.pause()")
     # clicking a word seeks to the word
     page.locator(f"#seg-{seeded.segments[0]} .text span").nth(7).click()
-    page.wait_for_function("Math.abs(document.getElementById('player').currentTime - 0.5) < 0.2")
+    _until(page, "Math.abs(document.getElementById('player').currentTime - 0.5) < 0.2")
     player.evaluate("p => p.pause()")
     # the waveform is drawn from the stored peaks, and a click on it seeks
-    page.wait_for_function(
+    _until(
+        page,
         "(() => { const c = document.getElementById('waveform'); const d = c.getContext('2d')"
-        ".getImageData(0, 0, c.width, c.height).data; return d.some((v, i) => i % 4 === 3 && v > 0); })()"
+        ".getImageData(0, 0, c.width, c.height).data; return d.some((v, i) => i % 4 === 3 && v > 0); })()",
     )
     box = page.locator("#waveform").bounding_box()
     assert box is not None
     page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] / 2)
-    page.wait_for_function("document.getElementById('player').currentTime > 2.2")
+    _until(page, "document.getElementById('player').currentTime > 2.2")
     player.evaluate("p => p.pause()")
     # keyboard: Alt+Down moves to the next segment
     page.keyboard.press("Alt+ArrowDown")
@@ -154,13 +167,13 @@ def test_two_part_interview_both_parts_visible_and_editable(
     page.goto("/search?q=谢谢大家")
     page.locator(f"li.hit[data-item='{seeded.recording}'] a.hit-link").first.click()
     page.wait_for_selector("#recording[data-part='1']")
-    page.wait_for_function("document.getElementById('player').readyState >= 1")
+    _until(page, "document.getElementById('player').readyState >= 1")
     assert abs(page.evaluate("document.getElementById('player').duration") - 3.48) < 0.1
     assert page.locator(f"#seg-{seeded.segments[2]}").count() == 1
     # the parts are listed; part 2 has its own audio and transcript, and saves
     page.click("nav.parts a.part")
     page.wait_for_selector("#recording[data-part='2']")
-    page.wait_for_function("document.getElementById('player').readyState >= 1")
+    _until(page, "document.getElementById('player').readyState >= 1")
     assert abs(page.evaluate("document.getElementById('player').duration") - 4.28) < 0.1
     assert page.locator(f"#seg-{seeded.segments[0]}").count() == 0
     page.dblclick(f"#seg-{part2[1]} .text")
@@ -202,7 +215,7 @@ def test_page_view_boxes_search_deep_link_and_line_edit(browser, live_server: st
     link.click()
     page.wait_for_selector("#hit")
     # the boxes are placed in % of the image, so they have their size once it has loaded
-    page.wait_for_function("() => document.getElementById('page-image')?.complete")
+    _until(page, "() => document.getElementById('page-image')?.complete")
     assert page.locator("#hit").bounding_box()["width"] > 5  # type: ignore[index]
     # hovering a line highlights its box on the image
     page.hover(".line[data-line='0'] .ocr")
@@ -229,7 +242,7 @@ def test_a_match_across_a_line_end_lights_both_lines(browser, live_server: str, 
     assert result.locator(".hit-count").inner_text() == "1"
     result.locator(".snippet-hit a").first.click()
     page.wait_for_selector("#hit")
-    page.wait_for_function("() => document.getElementById('page-image')?.complete")
+    _until(page, "() => document.getElementById('page-image')?.complete")
     boxes = [page.locator(".box.hit").nth(k).bounding_box() for k in range(page.locator(".box.hit").count())]
     assert len(boxes) == 2 and all(b and b["width"] > 5 for b in boxes)
     assert boxes[1]["y"] > boxes[0]["y"] + boxes[0]["height"] / 2  # type: ignore[index]  # the next line down
