@@ -272,6 +272,17 @@ def measure(url: str, short: list[str], phrases: list[str]) -> dict[str, Any]:
             "p95_ms": round(statistics.quantiles(times, n=20)[18], 1),
             "max_ms": round(max(times), 1),
         }
+    # two words of the short queries together (AND over the item: each word is one index
+    # query, a word past the cap asked again within the other's items), with facets
+    pairs = [(f"{a} {b}", plain) for a, b in zip(short[::2], short[1::2], strict=False)]
+    for q, f in pairs:
+        with_facets(q, f)
+    times = [statistics.median(with_facets(q, f) for _ in range(REPEATS)) for q, f in pairs]
+    out["pairs"] = {
+        "p50_ms": round(statistics.median(times), 1),
+        "p95_ms": round(statistics.quantiles(times, n=20)[18], 1),
+        "max_ms": round(max(times), 1),
+    }
     return out
 
 

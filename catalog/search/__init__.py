@@ -345,6 +345,7 @@ SNIPPETS = 3  # hits shown per item: its best pages, segments or description
 # of a page or passage, the one before it holds it too and is counted as well)
 CHECKED_PER_ITEM = 10
 CHECKED_FUZZY = 50
+ITEMS_PER_STATEMENT = 10_000  # under SQLite's 32,766 bound variables
 K1 = 1.2  # BM25's term-frequency saturation, applied to how many entries of an item match
 
 FACETS = ("collection", "kind", "year", "language", "status", "access")
@@ -439,31 +440,56 @@ def _rows(
     items: Iterable[int] | None = None,
 ) -> list[tuple[int, int, float]]:
     """(entry id, item id, weighted score) of the entries matching the full-text query
-    ``expr`` and ``filters``: the first ``cap``, or every one within ``items``."""
+    ``expr`` and ``filters``: the first ``cap``, or every one within ``items``. They come
+    back one row per item (the entries and scores as one string): thousands of rows cost
+    more to fetch than the index takes to find them."""
     weight = " ".join(f"WHEN '{k}' THEN {v}" for k, v in FIELD_WEIGHT.items())
     if session.get_bind().dialect.name == "sqlite":
         where, params = filters.sql()
         join = " JOIN item i ON i.id = e.item_id" if " i." in where else ""
-        sql = f"""SELECT e.id, e.item_id, bm25(search_fts) * (CASE e.field {weight} ELSE 1 END)
+        sql = f"""SELECT e.id AS id, e.item_id AS item_id,
+                         bm25(search_fts) * (CASE e.field {weight} ELSE 1 END) AS score
                   FROM search_fts JOIN search_entry e ON e.id = search_fts.rowid{join}
                   WHERE search_fts MATCH :q{where}"""
+        concat = "group_concat(id || ':' || score)"
     else:
         where, params = filters.sql(copies=True)
-        sql = f"""SELECT e.id, e.item_id, -ts_rank(e.tsv, q) * (CASE e.field {weight} ELSE 1 END)
+        sql = f"""SELECT e.id AS id, e.item_id AS item_id,
+                         -ts_rank(e.tsv, q) * (CASE e.field {weight} ELSE 1 END) AS score
                   FROM search_entry e, to_tsquery('simple', :q) q
                   WHERE e.tsv @@ q{where}"""
+        concat = "string_agg(id || ':' || score, ',')"
     params["q"] = expr
+
+    def grouped(inner: str) -> str:
+        return f"SELECT item_id, {concat} FROM ({inner}) m GROUP BY item_id"
+
+    def parsed(result: Any) -> list[tuple[int, int, float]]:
+        out = []
+        for item_id, listed in result:
+            for pair in str(listed).split(","):
+                entry_id, score = pair.split(":")
+                out.append((int(entry_id), int(item_id), float(score)))
+        return out
+
     if items is None:
         if cap is not None:
             sql += " LIMIT :cap"
             params["cap"] = cap
-        return [(int(a), int(b), float(c)) for a, b, c in session.execute(text(sql), params)]
+        return parsed(session.execute(text(grouped(sql)), params))
     ids = sorted(items)
-    statement = text(sql + " AND e.item_id IN :items").bindparams(bindparam("items", expanding=True))
+    # (a LIMIT keeps SQLite from folding the inner query into the grouping, where bm25
+    # cannot be called)
+    unlimited = " LIMIT -1" if session.get_bind().dialect.name == "sqlite" else ""
+    statement = text(grouped(sql + " AND e.item_id IN :items" + unlimited))
+    statement = statement.bindparams(bindparam("items", expanding=True))
     out = []
-    for start in range(0, len(ids), 1000):
-        chunk = params | {"items": ids[start : start + 1000]}
-        out += [(int(a), int(b), float(c)) for a, b, c in session.execute(statement, chunk)]
+    # one statement for up to ITEMS_PER_STATEMENT items (at most CANDIDATES here): SQLite
+    # reads the word's whole posting list for each statement, whatever the items
+    for start in range(0, len(ids), ITEMS_PER_STATEMENT):
+        out += parsed(
+            session.execute(statement, params | {"items": ids[start : start + ITEMS_PER_STATEMENT]})
+        )
     return out
 
 
